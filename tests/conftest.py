@@ -1,0 +1,27 @@
+"""Shared fixtures. The backend is chosen by KERAS_BACKEND before keras is imported."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPOSITORY_ROOT = Path(__file__).resolve().parents[1]
+# The 20 Newsgroups archive beside the repository (see ../shared/data/README.md).
+NEWSGROUPS_ARCHIVE = Path(
+    os.environ.get("PADZERO_NEWSGROUPS_ARCHIVE", REPOSITORY_ROOT.parent / "shared" / "data" / "20news-bydate.tar.gz")
+)
+
+
+@pytest.fixture(scope="session")
+def newsgroups_archive():
+    """Path to the real 20news-bydate.tar.gz; skips the test when it is absent."""
+    if not NEWSGROUPS_ARCHIVE.is_file():
+        pytest.skip(f"20 Newsgroups archive not found at {NEWSGROUPS_ARCHIVE}")
+    return NEWSGROUPS_ARCHIVE
+
+
+@pytest.fixture(scope="session")
+def backend():
+    import keras
+
+    return keras.backend.backend()
