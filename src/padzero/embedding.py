@@ -1,5 +1,7 @@
 """`padzero.Embedding`: a Keras `Embedding` whose padding id embeds to exactly zero."""
 
+import numbers
+
 import keras
 from keras import ops
 
@@ -9,9 +11,9 @@ from keras import ops
 _TRACING_ERRORS = (TypeError, ValueError, NotImplementedError, RuntimeError, AttributeError)
 
 
-def _is_python_int(value):
-    # bool is a subclass of int, but `padding_idx=True` is always a mistake.
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_integer(value):
+    # bool is an Integral too, but `padding_idx=True` is always a mistake.
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -72,17 +74,17 @@ class Embedding(keras.layers.Embedding):
 
     def __init__(self, input_dim, output_dim, padding_idx=0, **kwargs):
         if padding_idx is not None:
-            if not _is_python_int(padding_idx) or not (
-                _is_python_int(input_dim) and -input_dim <= padding_idx < input_dim
+            if not _is_integer(padding_idx) or not (
+                _is_integer(input_dim) and -input_dim <= padding_idx < input_dim
             ):
                 raise ValueError(
                     "padding_idx must be None or an int in [-input_dim, input_dim) = "
                     f"[{-input_dim}, {input_dim}); received padding_idx={padding_idx!r} "
                     f"(of type {type(padding_idx).__name__}) with input_dim={input_dim!r}."
                 )
-            # Stored non-negative, as PyTorch does, so masks and configs agree.
-            if padding_idx < 0:
-                padding_idx += input_dim
+            # Stored as a non-negative Python int, as PyTorch does, so masks
+            # and configs agree and the config stays JSON-serializable.
+            padding_idx = int(padding_idx) % input_dim
         self.padding_idx = padding_idx
         # `weights=` makes the parent build and load the table inside its
         # __init__, so `padding_idx` must be set before that call.
@@ -111,7 +113,9 @@ class Embedding(keras.layers.Embedding):
 
     def _check_ids(self, ids):
         """Raises on ids outside [0, input_dim) when they can be read (eager calls)."""
-        try:  # an empty batch also lands in `except`: it holds no bad id
+        if 0 in tuple(ids.shape):
+            return  # an empty batch holds no bad id
+        try:
             smallest = int(ops.convert_to_numpy(ops.min(ids)))
             largest = int(ops.convert_to_numpy(ops.max(ids)))
         except _TRACING_ERRORS:

@@ -1,0 +1,7 @@
+"""`python -m padzero`: the same as the `padzero` command."""
+
+import sys
+
+from padzero.cli import main
+
+sys.exit(main())

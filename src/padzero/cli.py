@@ -1,0 +1,137 @@
+"""`padzero` command line: thin argparse front ends over the library.
+
+    padzero reproduce [--quick] [--data PATH | --dataset synthetic] [...]
+    padzero report DIR
+"""
+
+import argparse
+import importlib.util
+import logging
+import os
+import sys
+
+import padzero
+
+BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
+QUICK = {"epochs": 2, "seeds": 1, "max_docs": 5_000}
+FULL = {"epochs": 30, "seeds": 3, "max_docs": None}
+
+
+class OneLineErrorParser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line and exit code 2."""
+
+    def error(self, message):
+        self.exit(2, f"padzero: error: {message} (see '{self.prog} --help')\n")
+
+
+def positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
+    return value
+
+
+def build_parser():
+    parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that shows why.")
+    parser.add_argument("--version", action="version", version=f"padzero {padzero.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
+
+    reproduce = commands.add_parser(
+        "reproduce",
+        help="run the 20 Newsgroups padding study (resumable) and write its report",
+        description="Trains every variant x seed, appends to OUT/results.jsonl, then writes summary.csv, "
+        "report.md and learning_curves.png. Rerun the same command to resume.",
+    )
+    source = reproduce.add_argument_group("data")
+    source.add_argument("--data", metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
+                        "(default: scikit-learn's data home, then scikit-learn's download)")
+    source.add_argument("--dataset", choices=("20news", "synthetic"), default="20news",
+                        help="'synthetic' generates a small stand-in that runs anywhere in seconds (default: 20news)")
+    source.add_argument("--max-docs", type=positive_int, help="use a random subset of this many posts "
+                        f"(default: all; {QUICK['max_docs']:,} with --quick)")
+    source.add_argument("--maxlen", type=positive_int, default=1_100, help="ids per post after padding (default: 1100)")
+    source.add_argument("--vocab-size", type=positive_int, default=20_000, help="most frequent words kept (default: 20000)")
+    training = reproduce.add_argument_group("training")
+    training.add_argument("--variants", default="all", help="comma-separated variants, or 'all' (default: all = "
+                          "baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average)")
+    training.add_argument("--seeds", type=positive_int, help=f"seeds per variant (default: {FULL['seeds']}; {QUICK['seeds']} with --quick)")
+    training.add_argument("--epochs", type=positive_int, help=f"maximum epochs, early stopping on val_loss with patience 5 "
+                          f"(default: {FULL['epochs']}; {QUICK['epochs']} with --quick)")
+    training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
+    training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
+    training.add_argument("--quick", action="store_true", help="a small real run in minutes: "
+                          f"{QUICK['epochs']} epochs x {QUICK['seeds']} seed on {QUICK['max_docs']:,} posts")
+    output = reproduce.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help="results folder (default: runs/<dataset>[-quick]-<backend>)")
+    output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
+                        "to DIR/previous-<time>/ and start over (default: refuse)")
+
+    report = commands.add_parser("report", help="rebuild summary.csv, report.md and learning_curves.png from results",
+                                 description="Rebuilds the report of a study folder from its results.jsonl alone.")
+    report.add_argument("run_dir", metavar="DIR", help="a folder written by 'padzero reproduce'")
+    report.add_argument("--results", nargs="+", metavar="FILE", help="results files to merge (default: DIR/results.jsonl)")
+    return parser
+
+
+def ensure_backend(name, argv):
+    """Re-runs this command under KERAS_BACKEND=name: Keras picks its backend once, at import."""
+    if importlib.util.find_spec(BACKEND_MODULES[name]) is None:
+        raise ValueError(f"backend {name!r} is not installed; install it with: pip install 'padzero[{name}]'")
+    import keras
+
+    if keras.backend.backend() != name:
+        os.environ["KERAS_BACKEND"] = name
+        os.execv(sys.executable, [sys.executable, "-m", "padzero", *argv])
+
+
+def reproduce(args):
+    from padzero import study
+    from padzero.variants import VARIANTS
+
+    defaults = QUICK if args.quick else FULL
+    variants = tuple(VARIANTS) if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    config = study.StudyConfig(
+        dataset=args.dataset,
+        data_path=args.data,
+        variants=variants,
+        seeds=args.seeds or defaults["seeds"],
+        epochs=args.epochs or defaults["epochs"],
+        batch_size=args.batch_size,
+        maxlen=args.maxlen,
+        vocab_size=args.vocab_size,
+        max_docs=args.max_docs or defaults["max_docs"],
+    )
+    out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
+    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0)
+    print(f"report: {written['report']}")
+
+
+def report(args):
+    from padzero import report as reporting
+
+    written = reporting.build_report(args.run_dir, results_paths=args.results)
+    print(f"report: {written['report']}")
+
+
+def main(argv=None):
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    try:
+        if getattr(args, "backend", None):
+            ensure_backend(args.backend, argv)
+        {"reproduce": reproduce, "report": report}[args.command](args)
+    except KeyboardInterrupt:
+        print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
+        return 130
+    except (ValueError, OSError) as error:
+        print(f"padzero: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,307 @@
+"""The study runner: train every (variant, seed) once, append results, resume after a kill.
+
+Reads top to bottom: the config, the data, one run, the whole study.
+`run(config, out_dir)` is what `padzero reproduce` calls.
+"""
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import keras
+
+from padzero import data, report, text
+from padzero.variants import VARIANTS, build_model
+
+logger = logging.getLogger("padzero")
+
+RESULTS_FILE = "results.jsonl"
+CONFIG_FILE = "config.json"
+INTERRUPTED_FILE = "interrupted.jsonl"
+
+
+class StudyError(ValueError):
+    """A study cannot start as asked (bad settings, a foreign results folder, ...)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyConfig:
+    """Everything that decides a study's numbers; written to `config.json` beside them.
+
+    `variants` and `seeds` pick which runs to do; every other field must match
+    for runs to share a results folder.
+    """
+
+    dataset: str = "20news"  # "20news" or "synthetic"
+    data_path: str | None = None
+    variants: tuple = tuple(VARIANTS)
+    seeds: int = 3
+    epochs: int = 30
+    batch_size: int = 32
+    maxlen: int = 1_100
+    vocab_size: int = 20_000
+    max_docs: int | None = None
+    validation_fraction: float = 0.2
+    split_seed: int = 0
+    patience: int = 5
+    padding: str = "pre"
+    embedding_dim: int = 300
+    hidden_units: int = 25
+    dropout: float = 0.3
+    backend: str = dataclasses.field(default_factory=keras.backend.backend)
+
+    def __post_init__(self):
+        for name in ("seeds", "epochs", "batch_size", "maxlen", "vocab_size", "patience", "embedding_dim"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+                raise StudyError(f"{name} must be a positive integer; received {name}={value!r}.")
+        if self.max_docs is not None and (not isinstance(self.max_docs, int) or self.max_docs < 20):
+            raise StudyError(f"max_docs must be None or an integer >= 20; received max_docs={self.max_docs!r}.")
+        unknown = [name for name in self.variants if name not in VARIANTS]
+        if unknown or not self.variants:
+            raise StudyError(f"Unknown variant(s) {unknown or '(none given)'}; choose from {', '.join(VARIANTS)}.")
+        if self.dataset not in ("20news", "synthetic"):
+            raise StudyError(f"dataset must be '20news' or 'synthetic'; received dataset={self.dataset!r}.")
+        if self.backend != keras.backend.backend():
+            raise StudyError(
+                f"backend={self.backend!r} but Keras is running on {keras.backend.backend()!r}; "
+                "set KERAS_BACKEND before Keras is imported (the CLI's --backend does this)."
+            )
+
+    def run_settings(self):
+        """The fields that must agree between runs sharing one results folder."""
+        settings = dataclasses.asdict(self)
+        del settings["variants"], settings["seeds"]
+        return settings
+
+
+# ---------------------------------------------------------------- data
+
+
+def load_encoded_data(config):
+    """Loads the posts named by `config` and turns them into padded id matrices."""
+    if config.dataset == "synthetic":
+        newsgroups = data.make_synthetic_newsgroups(num_docs=config.max_docs or 2_000, seed=config.split_seed)
+    else:
+        newsgroups = data.load_newsgroups(config.data_path)
+    return text.encode_newsgroups(
+        newsgroups,
+        vocab_size=config.vocab_size,
+        maxlen=config.maxlen,
+        validation_fraction=config.validation_fraction,
+        split_seed=config.split_seed,
+        max_docs=config.max_docs,
+        padding=config.padding,
+    )
+
+
+# ---------------------------------------------------------------- results file
+
+
+def append_record(path, record):
+    """Appends one JSON line with a single write() and fsync, so a kill never splits a line."""
+    line = (json.dumps(record, sort_keys=True) + "\n").encode()
+    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(descriptor, line)
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def read_records(path):
+    """All complete records of a results file (a line cut by a kill is ignored)."""
+    if not Path(path).exists():
+        return []
+    lines = Path(path).read_text().splitlines(keepends=True)
+    return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
+
+
+def set_aside_interrupted_runs(out_dir):
+    """Moves epoch lines of unfinished runs to interrupted.jsonl; returns finished (variant, seed) pairs.
+
+    A run killed half-way is redone from its first epoch, so its old lines
+    would duplicate the new ones; they are kept, not deleted, beside the results.
+    """
+    results_path = out_dir / RESULTS_FILE
+    if not results_path.exists():
+        return set()
+    records = read_records(results_path)
+    finished = {(r["variant"], r["seed"]) for r in records if r["record"] == "run_end"}
+    kept = [r for r in records if (r["variant"], r["seed"]) in finished]
+    line_was_cut = not results_path.read_text().endswith("\n") and results_path.stat().st_size > 0
+    if len(kept) == len(records) and not line_was_cut:
+        return finished
+    for record in records:
+        if (record["variant"], record["seed"]) not in finished:
+            append_record(out_dir / INTERRUPTED_FILE, record)
+    temporary = results_path.with_suffix(".jsonl.tmp")
+    temporary.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
+    os.replace(temporary, results_path)
+    logger.info("set aside %d lines of interrupted runs in %s", len(records) - len(kept), INTERRUPTED_FILE)
+    return finished
+
+
+def prepare_out_dir(config, out_dir, force):
+    """Creates `out_dir` or checks that its results came from the same settings."""
+    out_dir = Path(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / ".write-test"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise StudyError(f"Cannot write to --out {out_dir}: {error.strerror or error}. Choose a writable folder.")
+    config_path = out_dir / CONFIG_FILE
+    if config_path.exists():
+        previous = json.loads(config_path.read_text()).get("run_settings", {})
+        differences = {k: (previous.get(k), v) for k, v in config.run_settings().items() if previous.get(k) != v}
+        if differences and not force:
+            described = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in differences.items())
+            raise StudyError(
+                f"{out_dir} holds results of different settings ({described}); "
+                "use another --out, or --force to move them to a backup folder and start over."
+            )
+        if differences:
+            backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+            backup.mkdir()
+            for name in (RESULTS_FILE, CONFIG_FILE, INTERRUPTED_FILE):
+                if (out_dir / name).exists():
+                    shutil.move(out_dir / name, backup / name)
+            logger.warning("moved the previous results to %s", backup)
+    return out_dir
+
+
+def write_config(config, out_dir):
+    versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
+    for module_name in ("jax", "tensorflow", "torch", "numpy", "sklearn"):
+        module = sys.modules.get(module_name)
+        if module is not None:
+            versions[module_name] = getattr(module, "__version__", "?")
+    content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds}
+    content["versions"] = versions
+    (out_dir / CONFIG_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+
+
+# ---------------------------------------------------------------- one run
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Appends one results line per finished epoch and logs progress with the study's ETA."""
+
+    def __init__(self, results_path, identity, progress):
+        super().__init__()
+        self.results_path = results_path
+        self.identity = identity
+        self.progress = progress
+        self.epoch_seconds = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.started = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        seconds = time.perf_counter() - self.started
+        self.epoch_seconds.append(seconds)
+        metrics = {name: float(logs[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
+        append_record(self.results_path, {"record": "epoch", "epoch": epoch + 1, "epoch_seconds": seconds, **metrics, **self.identity})
+        self.progress.epoch_done(seconds)
+        logger.info(
+            "%s seed %d epoch %d: val_accuracy %.4f, val_loss %.4f (%.0f s) | study ETA %s",
+            self.identity["variant"], self.identity["seed"], epoch + 1,
+            metrics["val_accuracy"], metrics["val_loss"], seconds, self.progress.eta(),
+        )
+
+
+def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0):
+    """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
+    keras.utils.set_random_seed(seed)
+    model = build_model(
+        variant,
+        vocab_size=encoded.vocab_size,
+        maxlen=config.maxlen,
+        num_classes=len(encoded.label_names),
+        embedding_dim=config.embedding_dim,
+        hidden_units=config.hidden_units,
+        dropout=config.dropout,
+    )
+    # Integer labels with the sparse loss: the same numbers as one-hot labels
+    # with categorical cross-entropy, without a 20x larger label matrix.
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    identity = {"variant": variant, "seed": seed, "backend": config.backend,
+                "config": {**config.run_settings(), "num_classes": len(encoded.label_names)}}
+    recorder = EpochRecorder(results_path, identity, progress)
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+    started = time.perf_counter()
+    history = model.fit(
+        encoded.x_train, encoded.y_train,
+        validation_data=(encoded.x_val, encoded.y_val),
+        epochs=config.epochs, batch_size=config.batch_size,
+        callbacks=[recorder, stopper], verbose=verbose,
+    )
+    epochs_run = len(history.history["loss"])
+    append_record(results_path, {
+        "record": "run_end", "epochs_run": epochs_run, "stopped_early": epochs_run < config.epochs,
+        "train_seconds": time.perf_counter() - started, **identity,
+    })
+    progress.run_done(config.epochs - epochs_run)
+
+
+class Progress:
+    """Counts epochs done and estimates the time left (runs may stop early, so it is an upper bound)."""
+
+    def __init__(self, runs_left, epochs_per_run):
+        self.epochs_left = runs_left * epochs_per_run
+        self.seconds = []
+
+    def epoch_done(self, seconds):
+        self.seconds.append(seconds)
+        self.epochs_left -= 1
+
+    def run_done(self, epochs_skipped):
+        self.epochs_left -= epochs_skipped
+
+    def eta(self):
+        if not self.seconds:
+            return "unknown"
+        seconds = int(sum(self.seconds) / len(self.seconds) * self.epochs_left)
+        return f"<= {seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+# ---------------------------------------------------------------- the study
+
+
+def run(config, out_dir, *, force=False, verbose=0):
+    """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
+
+    Args:
+        config: a `StudyConfig`.
+        out_dir: folder for results.jsonl, config.json and the report; reusing
+            it resumes the study (finished runs are skipped, interrupted ones redone).
+        force: if `out_dir` holds results of different settings, move them to a
+            backup folder inside it instead of refusing.
+        verbose: Keras `fit` verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+
+    Returns:
+        The dict of report files written (see `padzero.report.build_report`).
+    """
+    out_dir = prepare_out_dir(config, out_dir, force)
+    finished = set_aside_interrupted_runs(out_dir)
+    todo = [(v, s) for v in config.variants for s in range(config.seeds) if (v, s) not in finished]
+    write_config(config, out_dir)
+    logger.info("%d runs finished, %d to do, in %s", len(finished), len(todo), out_dir)
+    if todo:
+        encoded = load_encoded_data(config)
+        logger.info(
+            "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
+            len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
+        )
+        progress = Progress(len(todo), config.epochs)
+        for number, (variant, seed) in enumerate(todo, start=1):
+            logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
+            train_one_run(config, encoded, variant, seed, out_dir / RESULTS_FILE, progress, verbose)
+    return report.build_report(out_dir)

@@ -1,0 +1,139 @@
+"""The model variants of the 20 Newsgroups study, each built by a named function.
+
+Every variant is the reference architecture, Embedding(V, 300) -> Flatten ->
+Dense(25, relu) -> Dropout(0.3) -> Dense(20, softmax), except for how it
+embeds the padding id 0 (and `masked_average`, which pools instead of
+flattening). Each builder maps the ids input to class probabilities;
+`build_model(variant, ...)` is the one entry point.
+"""
+
+import keras
+from keras import ops
+
+from padzero.embedding import Embedding
+
+
+def padding_mask(ids):
+    """1.0 for real tokens, 0.0 for padding, shaped to broadcast over embeddings."""
+    return ops.expand_dims(ops.cast(ops.greater(ids, 0), "float32"), -1)
+
+
+def _dense_head(features, num_classes, hidden_units, dropout):
+    hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
+    hidden = keras.layers.Dropout(dropout, name="dropout")(hidden)
+    return keras.layers.Dense(num_classes, activation="softmax", name="classes")(hidden)
+
+
+def _flatten_head(embedded, shape):
+    return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
+
+
+def _multiplied_by_mask(ids, embedding_layer):
+    # The reference workaround: a Lambda computes the mask, Multiply applies it.
+    mask = keras.layers.Lambda(padding_mask, name="padding_mask")(ids)
+    return keras.layers.Multiply(name="zero_padding")([embedding_layer(ids), mask])
+
+
+def baseline(ids, vocab_size, embedding_dim, **shape):
+    """Keras's Embedding: the padding id gets a random, trainable vector."""
+    embedded = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
+    return _flatten_head(embedded, shape)
+
+
+def mask_zero(ids, vocab_size, embedding_dim, **shape):
+    """Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask."""
+    embedded = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
+    return _flatten_head(embedded, shape)
+
+
+def multiply(ids, vocab_size, embedding_dim, **shape):
+    """The reference workaround: embeddings times a Lambda-computed padding mask."""
+    layer = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+
+
+def uniform_nonneg(ids, vocab_size, embedding_dim, **shape):
+    """The reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask."""
+    layer = keras.layers.Embedding(
+        vocab_size,
+        embedding_dim,
+        embeddings_initializer=keras.initializers.RandomUniform(1e-4, 0.05),
+        embeddings_constraint=keras.constraints.NonNeg(),
+        name="embedding",
+    )
+    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+
+
+def uniform(ids, vocab_size, embedding_dim, **shape):
+    """The same RandomUniform(1e-4, 0.05) init and mask, without the constraint."""
+    layer = keras.layers.Embedding(
+        vocab_size,
+        embedding_dim,
+        embeddings_initializer=keras.initializers.RandomUniform(1e-4, 0.05),
+        name="embedding",
+    )
+    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+
+
+def padzero(ids, vocab_size, embedding_dim, **shape):
+    """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
+    embedded = Embedding(vocab_size, embedding_dim, padding_idx=0, name="embedding")(ids)
+    return _flatten_head(embedded, shape)
+
+
+def masked_average(ids, vocab_size, embedding_dim, **shape):
+    """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
+    embedded = Embedding(vocab_size, embedding_dim, padding_idx=0, mask_zero=True, name="embedding")(ids)
+    features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
+    return _dense_head(features, **shape)
+
+
+VARIANTS = {
+    builder.__name__: builder
+    for builder in (baseline, multiply, padzero, uniform_nonneg, uniform, mask_zero, masked_average)
+}
+
+
+def build_model(
+    variant,
+    *,
+    vocab_size,
+    maxlen,
+    num_classes=20,
+    embedding_dim=300,
+    hidden_units=25,
+    dropout=0.3,
+):
+    """Builds one variant of the study's model (uncompiled).
+
+    Args:
+        variant: str, one of `VARIANTS`: "baseline", "multiply", "padzero",
+            "uniform_nonneg", "uniform", "mask_zero", "masked_average".
+        vocab_size: int, rows of the embedding table (words + the padding id 0).
+        maxlen: int, ids per example.
+        num_classes: int, default 20.
+        embedding_dim: int, default 300.
+        hidden_units: int, default 25.
+        dropout: float, default 0.3.
+
+    Returns:
+        A `keras.Model` from int32 ids `(batch, maxlen)` to class probabilities.
+
+    Example:
+
+    >>> model = build_model("padzero", vocab_size=100, maxlen=12, num_classes=3)
+    >>> model.output_shape
+    (None, 3)
+    """
+    if variant not in VARIANTS:
+        raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}.")
+    ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
+    outputs = VARIANTS[variant](
+        ids,
+        vocab_size,
+        embedding_dim,
+        num_classes=num_classes,
+        hidden_units=hidden_units,
+        dropout=dropout,
+    )
+    return keras.Model(ids, outputs, name=variant)

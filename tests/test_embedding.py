@@ -1,0 +1,301 @@
+"""padzero.Embedding against PyTorch's F.embedding(padding_idx=...) and Keras's own Embedding."""
+
+import subprocess
+import sys
+import warnings
+
+import keras
+import numpy as np
+import pytest
+import torch
+from keras import ops
+
+import padzero
+
+# Two shape regimes, so both internal formulations run: a table smaller than
+# the output (the padding row is zeroed) and one larger (padded positions are).
+SHAPES = {"small_table": (50, 4, (8, 20)), "large_table": (500, 4, (2, 10))}
+
+
+def random_ids(rng, input_dim, shape, padding_idx, padding_share=0.5):
+    ids = rng.integers(0, input_dim, size=shape)
+    if padding_idx is not None:
+        ids[rng.random(shape) < padding_share] = padding_idx % input_dim
+    return ids.astype("int32")
+
+
+def to_numpy(tensor):
+    return np.asarray(ops.convert_to_numpy(tensor))
+
+
+def torch_reference(table, ids, upstream, padding_idx):
+    """Outputs and table gradient from PyTorch's nn.functional.embedding."""
+    table = torch.tensor(table, requires_grad=True)
+    outputs = torch.nn.functional.embedding(torch.as_tensor(ids, dtype=torch.long), table, padding_idx=padding_idx)
+    (outputs * torch.as_tensor(upstream)).sum().backward()
+    return outputs.detach().numpy(), table.grad.numpy()
+
+
+@pytest.mark.parametrize("regime", sorted(SHAPES))
+@pytest.mark.parametrize("padding_idx", [0, 3, -1, None])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_forward_and_gradient_match_pytorch(regime, padding_idx, seed, table_gradient):
+    input_dim, output_dim, shape = SHAPES[regime]
+    rng = np.random.default_rng(seed)
+    layer = padzero.Embedding(input_dim, output_dim, padding_idx=padding_idx)
+    layer.build()
+    # A non-zero padding row, as after set_weights: PyTorch reads it, we must not.
+    table = rng.standard_normal((input_dim, output_dim)).astype("float32")
+    layer.set_weights([table])
+    ids = random_ids(rng, input_dim, shape, padding_idx)
+    upstream = rng.standard_normal((*shape, output_dim)).astype("float32")
+
+    reference_table = table.copy()
+    if padding_idx is not None:
+        reference_table[padding_idx] = 0.0  # PyTorch's output is zero only while the row is
+    expected_outputs, expected_gradient = torch_reference(reference_table, ids, upstream, padding_idx)
+
+    np.testing.assert_allclose(to_numpy(layer(ids)), expected_outputs, rtol=0, atol=0)
+    gradient = table_gradient(layer, ids, upstream)
+    np.testing.assert_allclose(gradient, expected_gradient, rtol=1e-5, atol=1e-5)
+    if padding_idx is not None:
+        assert np.all(gradient[padding_idx] == 0.0)
+
+
+@pytest.mark.parametrize("regime", sorted(SHAPES))
+@pytest.mark.parametrize("bad_value", [np.nan, np.inf, -np.inf])
+def test_padding_is_exactly_zero_whatever_the_row_holds(regime, bad_value, table_gradient):
+    input_dim, output_dim, shape = SHAPES[regime]
+    rng = np.random.default_rng(0)
+    table = rng.standard_normal((input_dim, output_dim)).astype("float32")
+    table[0] = bad_value
+    layer = padzero.Embedding(input_dim, output_dim, weights=table)
+    ids = random_ids(rng, input_dim, shape, padding_idx=0)
+    ids[0, 0] = 0
+    outputs = to_numpy(layer(ids))
+    assert np.all(outputs[ids == 0] == 0.0)
+    assert np.all(np.isfinite(outputs))
+    gradient = table_gradient(layer, ids, np.ones((*shape, output_dim), "float32"))
+    assert np.all(gradient[0] == 0.0)
+    assert np.all(np.isfinite(gradient))
+
+
+def test_padding_row_initialised_to_zero_and_pretrained_table_kept():
+    layer = padzero.Embedding(30, 5, padding_idx=7)
+    layer.build()
+    weights = layer.get_weights()[0]
+    assert np.all(weights[7] == 0.0)
+    assert np.count_nonzero(weights[np.arange(30) != 7]) > 0
+
+    pretrained = np.arange(30 * 5, dtype="float32").reshape(30, 5) + 1.0
+    layer = padzero.Embedding(30, 5, padding_idx=7, weights=pretrained)
+    np.testing.assert_array_equal(layer.get_weights()[0], pretrained)  # as PyTorch's from_pretrained
+    assert np.all(to_numpy(layer(np.array([[7, 3]])))[0, 0] == 0.0)
+
+
+def test_negative_padding_idx_counts_from_the_end():
+    layer = padzero.Embedding(10, 2, padding_idx=-1)
+    assert layer.padding_idx == 9
+    assert to_numpy(layer(np.array([[9]]))).tolist() == [[[0.0, 0.0]]]
+
+
+@pytest.mark.parametrize(
+    "padding_idx", [10, -11, 100, 1.0, 0.0, True, False, "0", [0], np.float32(1)]
+)
+def test_invalid_padding_idx_is_rejected(padding_idx):
+    with pytest.raises(ValueError, match=r"padding_idx.*\[-10, 10\).*received padding_idx="):
+        padzero.Embedding(10, 3, padding_idx=padding_idx)
+
+
+def test_numpy_integer_padding_idx_is_accepted():
+    assert padzero.Embedding(10, 3, padding_idx=np.int64(4)).padding_idx == 4
+
+
+@pytest.mark.parametrize("regime", sorted(SHAPES))
+def test_padding_idx_none_behaves_like_keras_embedding(regime, table_gradient):
+    input_dim, output_dim, shape = SHAPES[regime]
+    rng = np.random.default_rng(3)
+    table = rng.standard_normal((input_dim, output_dim)).astype("float32")
+    ours = padzero.Embedding(input_dim, output_dim, padding_idx=None, mask_zero=True, weights=table)
+    theirs = keras.layers.Embedding(input_dim, output_dim, mask_zero=True, weights=table)
+    ids = random_ids(rng, input_dim, shape, padding_idx=0)
+    upstream = rng.standard_normal((*shape, output_dim)).astype("float32")
+    np.testing.assert_array_equal(to_numpy(ours(ids)), to_numpy(theirs(ids)))
+    np.testing.assert_array_equal(to_numpy(ours.compute_mask(ids)), to_numpy(theirs.compute_mask(ids)))
+    np.testing.assert_allclose(table_gradient(ours, ids, upstream), table_gradient(theirs, ids, upstream), atol=1e-6)
+
+
+def test_fresh_layer_with_default_init_matches_pytorch_forward():
+    layer = padzero.Embedding(40, 6)
+    ids = random_ids(np.random.default_rng(5), 40, (3, 9), padding_idx=0)
+    outputs = to_numpy(layer(ids))
+    table = to_numpy(layer.embeddings)
+    expected, _ = torch_reference(table, ids, np.zeros((3, 9, 6), "float32"), 0)
+    np.testing.assert_array_equal(outputs, expected)
+
+
+def test_mask_marks_padding_idx_not_zero():
+    layer = padzero.Embedding(10, 3, padding_idx=4, mask_zero=True)
+    ids = np.array([[0, 4, 5, 4]])
+    assert to_numpy(layer.compute_mask(ids)).tolist() == [[True, False, True, False]]
+
+
+def test_masked_average_pooling_skips_padding_id():
+    # With padding_idx=4, a masked average must ignore the id 4 positions only.
+    inputs = keras.Input(shape=(4,), dtype="int32")
+    layer = padzero.Embedding(10, 3, padding_idx=4, mask_zero=True)
+    outputs = keras.layers.GlobalAveragePooling1D()(layer(inputs))
+    model = keras.Model(inputs, outputs)
+    ids = np.array([[0, 4, 5, 4]])
+    table = to_numpy(layer.embeddings)
+    np.testing.assert_allclose(to_numpy(model(ids))[0], (table[0] + table[5]) / 2, rtol=1e-6)
+
+
+@pytest.mark.parametrize("bad_id", [10, -1, 1_000])
+def test_out_of_range_ids_raise_in_eager_calls(bad_id):
+    layer = padzero.Embedding(10, 3)
+    with pytest.raises(ValueError, match=rf"ids must be in \[0, input_dim\) = \[0, 10\); received id {bad_id}"):
+        layer(np.array([[1, bad_id, 2]]))
+
+
+def test_empty_batch_is_fine():
+    layer = padzero.Embedding(10, 3)
+    assert tuple(to_numpy(layer(np.zeros((0, 5), "int32"))).shape) == (0, 5, 3)
+
+
+def test_float_ids_are_cast_like_keras():
+    layer = padzero.Embedding(10, 3)
+    assert np.all(to_numpy(layer(np.array([[0.0, 2.0]], "float32")))[0, 0] == 0.0)
+
+
+def test_config_round_trip():
+    layer = padzero.Embedding(
+        12, 3, padding_idx=-2, mask_zero=True, embeddings_regularizer="l2", name="tokens"
+    )
+    config = layer.get_config()
+    assert config["padding_idx"] == 10
+    clone = padzero.Embedding.from_config(config)
+    assert clone.get_config() == config
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(restored) is padzero.Embedding and restored.padding_idx == 10
+
+
+def test_saved_model_loads_in_fresh_process_with_safe_mode(tmp_path):
+    inputs = keras.Input(shape=(6,), dtype="int32")
+    hidden = padzero.Embedding(20, 4, padding_idx=3)(inputs)
+    outputs = keras.layers.Dense(2)(keras.layers.Flatten()(hidden))
+    model = keras.Model(inputs, outputs)
+    ids = np.array([[3, 3, 1, 2, 19, 3], [5, 6, 7, 3, 3, 3]], "int32")
+    path = tmp_path / "model.keras"
+    model.save(path)
+    np.save(tmp_path / "ids.npy", ids)
+    np.save(tmp_path / "expected.npy", to_numpy(model(ids)))
+    script = (
+        "import sys, numpy as np, keras, padzero\n"
+        "model = keras.saving.load_model(sys.argv[1], safe_mode=True)\n"
+        "layer = model.layers[1]\n"
+        "assert type(layer) is padzero.Embedding and layer.padding_idx == 3, layer\n"
+        "out = keras.ops.convert_to_numpy(model(np.load(sys.argv[2])))\n"
+        "np.testing.assert_array_equal(out, np.load(sys.argv[3]))\n"
+        "print('loaded-ok')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, str(path), str(tmp_path / "ids.npy"), str(tmp_path / "expected.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert "loaded-ok" in result.stdout, result.stderr[-3000:]
+
+
+def test_training_with_weight_decay_and_l2_keeps_padding_row_zero():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input(shape=(8,), dtype="int32")
+    embedded = padzero.Embedding(30, 4, embeddings_regularizer=keras.regularizers.L2(0.1))(inputs)
+    outputs = keras.layers.Dense(1)(keras.layers.Flatten()(embedded))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.AdamW(learning_rate=0.05, weight_decay=0.1), loss="mse")
+    rng = np.random.default_rng(0)
+    ids = random_ids(rng, 30, (64, 8), padding_idx=0)
+    model.fit(ids, rng.standard_normal((64, 1)), epochs=3, batch_size=16, verbose=0)
+    table = model.layers[1].get_weights()[0]
+    assert np.all(table[0] == 0.0)
+    assert np.all(np.abs(table[1:]).sum(axis=1) > 0)
+
+
+class AddOne(keras.constraints.Constraint):
+    """A constraint that moves every weight, the padding row included."""
+
+    def __call__(self, weights):
+        return weights + 1.0
+
+
+def test_constraint_that_moves_the_row_does_not_reach_the_output():
+    inputs = keras.Input(shape=(5,), dtype="int32")
+    layer = padzero.Embedding(10, 3, embeddings_constraint=AddOne())
+    model = keras.Model(inputs, keras.layers.Dense(1)(keras.layers.Flatten()(layer(inputs))))
+    model.compile(optimizer="sgd", loss="mse")
+    ids = np.array([[0, 0, 1, 2, 3]] * 4, "int32")
+    model.fit(ids, np.ones((4, 1)), epochs=2, verbose=0)
+    assert np.all(layer.get_weights()[0][0] == 2.0)  # the constraint ran twice
+    assert np.all(to_numpy(layer(ids))[:, :2] == 0.0)
+
+
+def test_lora_keeps_padding_zero():
+    layer = padzero.Embedding(20, 4, padding_idx=2)
+    layer.build()
+    layer.enable_lora(2)
+    rng = np.random.default_rng(0)
+    layer.lora_embeddings_a.assign(rng.standard_normal((20, 2)).astype("float32"))
+    layer.lora_embeddings_b.assign(rng.standard_normal((2, 4)).astype("float32"))
+    ids = np.array([[2, 1, 2, 5]])
+    outputs = to_numpy(layer(ids))
+    assert np.all(outputs[0, [0, 2]] == 0.0)
+    merged = to_numpy(layer.embeddings)
+    np.testing.assert_allclose(outputs[0, 1], merged[1], rtol=1e-6)
+    assert np.abs(outputs[0, 1] - to_numpy(layer._embeddings)[1]).max() > 0  # LoRA is in effect
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_layer_quantize_keeps_padding_zero(mode):
+    layer = padzero.Embedding(20, 8, padding_idx=5)
+    ids = np.array([[5, 1, 5, 7]])
+    before = to_numpy(layer(ids))
+    layer.set_weights([np.where(np.arange(20)[:, None] == 5, 9.0, layer.get_weights()[0])])
+    layer.quantize(mode)
+    assert layer.quantization_mode == mode
+    after = to_numpy(layer(ids))
+    assert np.all(after[0, [0, 2]] == 0.0)
+    np.testing.assert_allclose(after[0, [1, 3]], before[0, [1, 3]], atol=0.02)
+
+
+@pytest.mark.parametrize("mode", ["int8", "int4"])
+def test_model_quantize_includes_padzero_embedding(mode):
+    inputs = keras.Input(shape=(4,), dtype="int32")
+    layer = padzero.Embedding(20, 8, padding_idx=0)
+    model = keras.Model(inputs, keras.layers.Flatten()(layer(inputs)))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model.quantize(mode)
+    assert not [w for w in caught if "Embedding" in str(w.message)], [str(w.message) for w in caught]
+    assert layer.quantization_mode == mode
+    outputs = to_numpy(model(np.array([[0, 3, 0, 4]]))).reshape(4, 8)
+    assert np.all(outputs[[0, 2]] == 0.0) and np.any(outputs[1] != 0.0)
+
+
+def test_subclass_of_padzero_embedding_is_not_quantized_silently():
+    class Custom(padzero.Embedding):
+        pass
+
+    layer = Custom(10, 4)
+    layer.build()
+    with pytest.raises(NotImplementedError):
+        layer.quantize("int8")
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "mixed_bfloat16"])
+def test_low_precision_padding_is_exactly_zero(dtype):
+    layer = padzero.Embedding(10, 3, dtype=dtype)
+    outputs = to_numpy(layer(np.array([[0, 1]])))
+    assert outputs.dtype.name in ("float16", "bfloat16") or str(outputs.dtype) == "bfloat16"
+    assert np.all(outputs[0, 0].astype("float32") == 0.0)
