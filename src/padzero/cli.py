@@ -106,14 +106,14 @@ def reproduce(args):
     )
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
     written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0)
-    print(f"report: {written['report']}")
+    print(f"report: {written['report_markdown']}")
 
 
 def report(args):
     from padzero import report as reporting
 
     written = reporting.build_report(args.run_dir, results_paths=args.results)
-    print(f"report: {written['report']}")
+    print(f"report: {written['report_markdown']}")
 
 
 def main(argv=None):

@@ -287,7 +287,8 @@ def run(config, out_dir, *, force=False, verbose=0):
         verbose: Keras `fit` verbosity (0 silent, 1 progress bar, 2 a line per epoch).
 
     Returns:
-        The dict of report files written (see `padzero.report.build_report`).
+        The paths written by `padzero.report.build_report` (summary_csv,
+        report_markdown, learning_curves).
     """
     out_dir = prepare_out_dir(config, out_dir, force)
     finished = set_aside_interrupted_runs(out_dir)

@@ -1,0 +1,131 @@
+"""The `padzero` command: bad input is one line on stderr and exit code 2, nothing written over."""
+
+import gzip
+import io
+import subprocess
+import sys
+import tarfile
+
+import pytest
+
+from padzero import cli
+
+
+def run_cli(argv, capsys):
+    """Runs `padzero ARGV` in-process; returns (exit code, stdout, stderr)."""
+    try:
+        code = cli.main(argv)
+    except SystemExit as exit:  # argparse's own exits (usage errors, --help, --version)
+        code = exit.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def assert_one_line_error(code, err, fragment):
+    assert code == 2
+    lines = [line for line in err.splitlines() if line.strip() and "padzero: error" in line]
+    assert len(lines) == 1, err
+    assert fragment in lines[0], err
+    assert "Traceback" not in err
+
+
+def test_version(capsys):
+    import padzero
+
+    code, out, _ = run_cli(["--version"], capsys)
+    assert code == 0 and padzero.__version__ in out
+
+
+SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxlen", "30", "--vocab-size", "100"]
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--epochs", "0"], "--epochs: expected a positive integer, received '0'"),
+        (["--seeds", "-2"], "--seeds: expected a positive integer"),
+        (["--maxlen", "0"], "--maxlen: expected a positive integer"),
+        (["--vocab-size", "abc"], "--vocab-size: expected a positive integer"),
+        (["--batch-size", "0"], "--batch-size: expected a positive integer"),
+        (["--variants", "padzero,nope"], "Unknown variant(s) ['nope']"),
+        (["--backend", "theano"], "invalid choice: 'theano'"),
+    ],
+)
+def test_bad_arguments(extra, fragment, capsys, tmp_path):
+    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out"), *extra], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+def test_missing_archive(capsys, tmp_path):
+    code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "nope.tar.gz"), "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "nope.tar.gz")
+
+
+def test_corrupt_archive(capsys, tmp_path):
+    archive = tmp_path / "20news-bydate.tar.gz"
+    archive.write_bytes(gzip.compress(b"not a tar file at all" * 50)[:200])
+    code, _, err = run_cli(["reproduce", "--data", str(archive), "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, str(archive))
+
+
+def test_archive_without_newsgroups(capsys, tmp_path):
+    archive = tmp_path / "other.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        payload = b"hello"
+        info = tarfile.TarInfo("somewhere/readme.txt")
+        info.size = len(payload)
+        tar.addfile(info, io.BytesIO(payload))
+    code, _, err = run_cli(["reproduce", "--data", str(archive), "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, str(archive))
+
+
+def test_folder_without_newsgroups(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "empty")
+
+
+def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--epochs", "1", "--out", str(out)], capsys)
+    assert code == 0, err
+    before = (out / "results.jsonl").read_bytes()
+    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--epochs", "2", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, "different settings (epochs: 1 -> 2)")
+    assert (out / "results.jsonl").read_bytes() == before
+
+
+def test_unwritable_out(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "file" / "out")], capsys)
+    assert_one_line_error(code, err, "Cannot write to --out")
+
+
+def test_report_rebuilds_from_results_alone(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,baseline", "--seeds", "1", "--epochs", "1", "--out", str(out)], capsys)
+    assert code == 0, err
+    for name in ("summary.csv", "report.md", "learning_curves.png", "config.json"):
+        (out / name).unlink()
+    code, out_text, err = run_cli(["report", str(out)], capsys)
+    assert code == 0, err
+    assert (out / "summary.csv").read_text().count("\n") == 3  # header + two variants
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "padzero" in (out / "report.md").read_text()
+
+
+def test_report_of_a_folder_without_results(capsys, tmp_path):
+    code, _, err = run_cli(["report", str(tmp_path)], capsys)
+    assert_one_line_error(code, err, "results.jsonl")
+
+
+def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
+    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    code, _, err = run_cli([*SYNTHETIC, "--backend", "torch", "--out", str(tmp_path)], capsys)
+    assert_one_line_error(code, err, "pip install 'padzero[torch]'")
+
+
+def test_console_script_runs_in_a_subprocess():
+    result = subprocess.run([sys.executable, "-m", "padzero", "reproduce", "--help"], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "--quick" in result.stdout and "default" in result.stdout

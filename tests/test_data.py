@@ -1,0 +1,304 @@
+"""Tests for `padzero.data`: 20 Newsgroups archives and folders, the scikit-learn fallback, synthetic posts."""
+
+import gzip
+import io
+import os
+import tarfile
+
+import numpy as np
+import pytest
+import sklearn.datasets
+from sklearn.feature_extraction.text import CountVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.utils import Bunch
+
+from padzero.data import DataError, Newsgroups, load_newsgroups, make_synthetic_newsgroups
+from padzero.text import tokenize
+
+# (subset folder, newsgroup, file name) -> Latin-1 bytes. "alt.atheism" only has a test post,
+# so label names must come from both subsets.
+FAKE_POSTS = {
+    ("20news-bydate-train", "sci.space", "60151"): b"Subject: orbit\n\nThe shuttle's orbit.",
+    ("20news-bydate-train", "comp.graphics", "38"): b"Subject: pixels\n\nVertex shaders.",
+    ("20news-bydate-train", "comp.graphics", "100"): b"Subject: caf\xe9\n\nRendering at the caf\xe9.",
+    ("20news-bydate-test", "sci.space", "61000"): b"Subject: moon\n\nLunar landers.",
+    ("20news-bydate-test", "alt.atheism", "53000"): b"Subject: faith\n\nArguments.",
+}
+
+
+def _expected_order():
+    """Reference order: train before test, then group, then file name (as text, like sklearn's load_files)."""
+    return sorted(FAKE_POSTS, key=lambda key: (key[0] != "20news-bydate-train", key[1], key[2]))
+
+
+def _member(name, size=0, type=tarfile.REGTYPE, linkname=""):
+    member = tarfile.TarInfo(name)  # TarInfo.replace() is missing from early Python 3.10 releases
+    member.size, member.type, member.linkname = size, type, linkname
+    return member
+
+
+def _write_archive(path, posts=FAKE_POSTS, extra_members=()):
+    """Writes a .tar.gz like the original: folder members, then one regular file per post."""
+    with tarfile.open(path, mode="w:gz") as archive:
+        for subset, group in sorted({key[:2] for key in posts}):
+            for folder in (subset, f"{subset}/{group}"):
+                archive.addfile(_member(folder, type=tarfile.DIRTYPE))
+        for (subset, group, name), data in posts.items():
+            archive.addfile(_member(f"{subset}/{group}/{name}", size=len(data)), io.BytesIO(data))
+        for member, data in extra_members:
+            member.size = len(data)
+            archive.addfile(member, io.BytesIO(data))
+    return path
+
+
+def _write_folder(root, posts=FAKE_POSTS):
+    for (subset, group, name), data in posts.items():
+        (root / subset / group).mkdir(parents=True, exist_ok=True)
+        (root / subset / group / name).write_bytes(data)
+    return root
+
+
+def _assert_fake_posts(newsgroups):
+    order = _expected_order()
+    assert newsgroups.texts == [FAKE_POSTS[key].decode("latin-1") for key in order]
+    assert newsgroups.label_names == ["alt.atheism", "comp.graphics", "sci.space"]
+    assert newsgroups.labels.dtype == np.int64
+    assert [newsgroups.label_names[label] for label in newsgroups.labels] == [group for _, group, _ in order]
+
+
+def test_load_archive_reads_texts_labels_and_order(tmp_path):
+    newsgroups = load_newsgroups(_write_archive(tmp_path / "20news-bydate.tar.gz"))
+    _assert_fake_posts(newsgroups)
+    assert "caf\xe9" in newsgroups.texts[0]  # comp.graphics/100 comes first: "100" < "38" as text
+    assert str(tmp_path) in newsgroups.source
+
+
+@pytest.mark.parametrize("subfolder", ["", "20news_home"])
+def test_load_extracted_folder_matches_archive(tmp_path, subfolder):
+    root = tmp_path / "data"
+    _write_folder(root / subfolder if subfolder else root)
+    from_folder = load_newsgroups(str(root))  # a str works as well as a Path
+    from_archive = load_newsgroups(_write_archive(tmp_path / "20news-bydate.tar.gz"))
+    _assert_fake_posts(from_folder)
+    assert from_folder.texts == from_archive.texts
+    np.testing.assert_array_equal(from_folder.labels, from_archive.labels)
+
+
+def _file(name, data=b"evil"):
+    return _member(name), data
+
+
+def _link(name, target, link_type):
+    return _member(name, type=link_type, linkname=target), b""
+
+
+def test_load_archive_skips_unsafe_and_unrelated_members(tmp_path, monkeypatch):
+    unsafe_members = [
+        _file("../evil"),
+        _file("/abs/evil"),
+        _file("/20news-bydate-train/sci.space/1"),  # right layout, but absolute
+        _file("20news-bydate-train/../evil"),  # three parts, but one is ".."
+        _file("20news-bydate-train/sci.space/../../evil"),
+        _file("20news-bydate-train/sci.space/deeper/2"),
+        _file("README"),
+        _link("20news-bydate-train/sci.space/3", "/etc/passwd", tarfile.SYMTYPE),
+        _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE),
+    ]
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=unsafe_members)
+    work_folder = tmp_path / "work"
+    work_folder.mkdir()
+    monkeypatch.chdir(work_folder)
+    files_before = sorted(tmp_path.rglob("*"))
+    newsgroups = load_newsgroups(archive)
+    _assert_fake_posts(newsgroups)  # none of the extra members became a post
+    assert "evil" not in " ".join(newsgroups.texts)
+    assert sorted(tmp_path.rglob("*")) == files_before  # nothing extracted anywhere nearby
+    assert not os.path.exists("/abs/evil")
+
+
+def _assert_one_line_data_error(path, match):
+    with pytest.raises(DataError, match=match) as error:
+        load_newsgroups(path)
+    assert "\n" not in str(error.value)
+    return str(error.value)
+
+
+def test_load_random_bytes_raises(tmp_path):
+    corrupt = tmp_path / "20news-bydate.tar.gz"
+    corrupt.write_bytes(np.random.default_rng(0).bytes(4096))
+    message = _assert_one_line_data_error(corrupt, "is not a readable .tar.gz archive")
+    assert str(corrupt) in message and "pass the original 20news-bydate.tar.gz" in message
+
+
+def test_load_gzip_that_is_not_a_tar_and_tar_that_is_not_gzip_raise(tmp_path):
+    not_a_tar = tmp_path / "text.tar.gz"
+    not_a_tar.write_bytes(gzip.compress(b"just some text\n" * 100))
+    _assert_one_line_data_error(not_a_tar, "is not a readable .tar.gz archive")
+    plain_tar = tmp_path / "plain.tar"
+    with tarfile.open(plain_tar, mode="w") as archive:
+        archive.addfile(_member("20news-bydate-train/sci.space/1", size=2), io.BytesIO(b"hi"))
+    _assert_one_line_data_error(plain_tar, "is not a readable .tar.gz archive")
+
+
+@pytest.mark.parametrize("kept_fraction", [0.1, 0.5, 0.9])
+def test_load_truncated_archive_raises(tmp_path, kept_fraction):
+    # Posts of random letters do not compress, so every cut falls inside the data.
+    rng = np.random.default_rng(0)
+    posts = {key: bytes(rng.integers(97, 123, size=20_000, dtype=np.uint8)) for key in FAKE_POSTS}
+    complete = _write_archive(tmp_path / "complete.tar.gz", posts=posts).read_bytes()
+    truncated = tmp_path / "truncated.tar.gz"
+    truncated.write_bytes(complete[: int(len(complete) * kept_fraction)])
+    _assert_one_line_data_error(truncated, "is not a readable .tar.gz archive")
+
+
+def test_load_missing_path_raises(tmp_path):
+    message = _assert_one_line_data_error(tmp_path / "nowhere.tar.gz", "does not exist")
+    assert str(tmp_path / "nowhere.tar.gz") in message
+
+
+@pytest.mark.parametrize("layout", ["empty folder", "empty subsets", "archive of other files"])
+def test_load_source_without_posts_raises(tmp_path, layout):
+    if layout == "empty folder":
+        path = tmp_path
+    elif layout == "empty subsets":
+        path = tmp_path
+        (tmp_path / "20news-bydate-train" / "sci.space").mkdir(parents=True)
+        (tmp_path / "20news-bydate-test").mkdir()
+    else:
+        path = _write_archive(tmp_path / "other.tar.gz", posts={}, extra_members=[_file("docs/readme")])
+    _assert_one_line_data_error(path, "holds no newsgroup posts")
+
+
+# --- scikit-learn fallback --------------------------------------------------------------
+
+
+def _fake_fetch(outcomes, calls):
+    """A stand-in for fetch_20newsgroups that records its arguments and returns/raises `outcomes` in turn."""
+
+    def fetch_20newsgroups(**kwargs):
+        calls.append(kwargs)
+        outcome = outcomes[len(calls) - 1]
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    return fetch_20newsgroups
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_sklearn_fallback_failure_says_what_to_provide(monkeypatch, download):
+    calls = []
+    failures = [OSError("20Newsgroups dataset not found"), OSError("<urlopen error no network>")]
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch(failures, calls))
+    with pytest.raises(DataError) as error:
+        load_newsgroups(data_home="/nowhere/sklearn", download=download)
+    message = str(error.value)
+    for hint in ("--data PATH", "SCIKIT_LEARN_DATA", "/nowhere/sklearn", "network access", "--dataset synthetic"):
+        assert hint in message
+    assert "\n" not in message
+    assert [call["download_if_missing"] for call in calls] == ([False, True] if download else [False])
+    assert all(call["subset"] == "all" and call["shuffle"] is False for call in calls)
+    assert all(call["data_home"] == "/nowhere/sklearn" for call in calls)
+
+
+@pytest.mark.parametrize("download, expected_calls", [(False, 1), (True, 1)])
+def test_sklearn_data_home_is_used_before_downloading(monkeypatch, download, expected_calls):
+    calls = []
+    bunch = Bunch(data=["orbit", "pixels"], target=np.array([1, 0]), target_names=["comp.graphics", "sci.space"])
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([bunch], calls))
+    newsgroups = load_newsgroups(download=download)
+    assert len(calls) == expected_calls and calls[0]["download_if_missing"] is False
+    assert newsgroups.texts == ["orbit", "pixels"] and newsgroups.labels.dtype == np.int64
+    assert newsgroups.label_names == ["comp.graphics", "sci.space"]
+
+
+def test_sklearn_download_is_tried_only_when_allowed(monkeypatch):
+    calls = []
+    bunch = Bunch(data=["orbit"], target=np.array([0]), target_names=["sci.space"])
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([OSError("missing"), bunch], calls))
+    assert load_newsgroups(download=True).texts == ["orbit"]
+    assert [call["download_if_missing"] for call in calls] == [False, True]
+
+
+def test_explicit_data_path_never_falls_back_to_sklearn(tmp_path, monkeypatch):
+    calls = []
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([], calls))
+    with pytest.raises(DataError, match="does not exist"):
+        load_newsgroups(tmp_path / "missing.tar.gz")
+    assert calls == []
+
+
+def test_newsgroups_rejects_labels_that_do_not_fit():
+    with pytest.raises(DataError, match="one label per text"):
+        Newsgroups(["a", "b"], np.array([0]), ["only"], "hand-made")
+    with pytest.raises(DataError, match=r"labels must be in \[0, 1\)"):
+        Newsgroups(["a"], np.array([1]), ["only"], "hand-made")
+
+
+# --- synthetic stand-in -----------------------------------------------------------------
+
+
+def test_synthetic_is_deterministic_per_seed():
+    first, again, other = (make_synthetic_newsgroups(300, seed=seed) for seed in (0, 0, 1))
+    assert first.texts == again.texts
+    np.testing.assert_array_equal(first.labels, again.labels)
+    assert first.texts != other.texts
+
+
+def test_synthetic_has_the_shapes_of_the_real_data():
+    newsgroups = make_synthetic_newsgroups(num_docs=200, num_classes=5, seed=3)
+    assert len(newsgroups.texts) == 200 and newsgroups.labels.shape == (200,)
+    assert newsgroups.labels.dtype == np.int64
+    assert newsgroups.label_names == [f"synthetic.{label}" for label in range(5)]
+    np.testing.assert_array_equal(np.bincount(newsgroups.labels), [40] * 5)
+    # Every generated word is a letters-only non-stop word, so tokenizing keeps it as is.
+    assert all(tokenize(text) == text.split() for text in newsgroups.texts)
+
+
+def test_synthetic_lengths_are_long_tailed():
+    lengths = np.array([len(text.split()) for text in make_synthetic_newsgroups().texts])
+    assert 70 <= np.median(lengths) <= 140
+    assert lengths.mean() > 1.3 * np.median(lengths)
+    assert 0.002 < np.mean(lengths > 1_100) < 0.05  # a few posts get truncated
+    assert np.mean(np.minimum(lengths, 1_100)) / 1_100 < 0.2  # so padding dominates a 1,100-id row
+
+
+def test_synthetic_is_learnable_by_a_bag_of_words_model():
+    newsgroups = make_synthetic_newsgroups(num_docs=1_000, num_classes=20, seed=0)
+    # Word presence, not counts: lbfgs converges in about a second instead of ten on long posts.
+    features = CountVectorizer(binary=True).fit_transform(newsgroups.texts)
+    model = LogisticRegression(max_iter=1_000).fit(features[:800], newsgroups.labels[:800])
+    accuracy = model.score(features[800:], newsgroups.labels[800:])  # about 0.75 for seed 0
+    assert accuracy > 3 / 20
+
+
+@pytest.mark.parametrize(
+    "kwargs, name",
+    [({"num_docs": 0}, "num_docs"), ({"num_classes": 1}, "num_classes"), ({"num_docs": 2.0}, "num_docs")],
+)
+def test_synthetic_bad_arguments_raise(kwargs, name):
+    with pytest.raises(ValueError, match=f"{name} must be .*received {name}="):
+        make_synthetic_newsgroups(**kwargs)
+
+
+# --- the real archive -------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_load_real_archive(newsgroups_archive):
+    newsgroups = load_newsgroups(newsgroups_archive)
+    assert len(newsgroups.texts) == 18_846
+    assert len(newsgroups.label_names) == 20 and newsgroups.label_names == sorted(newsgroups.label_names)
+    # Reference: posts per (subset, group) counted from the archive's member list.
+    with tarfile.open(newsgroups_archive, mode="r:gz") as archive:
+        member_parts = [member.name.split("/") for member in archive if member.isfile()]
+    posts_per_subset = {}
+    for subset, group, _ in member_parts:
+        counts = posts_per_subset.setdefault(subset, np.zeros(20, int))
+        counts[newsgroups.label_names.index(group)] += 1
+    assert posts_per_subset["20news-bydate-train"].sum() == 11_314
+    assert posts_per_subset["20news-bydate-test"].sum() == 7_532
+    # Train posts come first, so the label counts of each block match their subset.
+    train_labels, test_labels = newsgroups.labels[:11_314], newsgroups.labels[11_314:]
+    np.testing.assert_array_equal(np.bincount(train_labels), posts_per_subset["20news-bydate-train"])
+    np.testing.assert_array_equal(np.bincount(test_labels), posts_per_subset["20news-bydate-test"])

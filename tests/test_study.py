@@ -1,0 +1,165 @@
+"""The study runner on the synthetic set: results, resume after a kill, refusals."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+
+import pytest
+
+from padzero import study
+
+TINY = dict(
+    dataset="synthetic", seeds=2, epochs=2, maxlen=60, vocab_size=300, max_docs=200,
+    embedding_dim=8, hidden_units=5,
+)
+TINY_FLAGS = [
+    "--dataset", "synthetic", "--seeds", "2", "--epochs", "3", "--maxlen", "60",
+    "--vocab-size", "300", "--max-docs", "300",
+]
+
+
+def records_of(path):
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def run_keys(records):
+    return Counter((r["record"], r["variant"], r["seed"], r.get("epoch")) for r in records)
+
+
+@pytest.fixture(scope="module")
+def finished_study(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("study")
+    config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
+    written = study.run(config, out_dir)
+    return config, out_dir, written
+
+
+def test_study_writes_one_line_per_epoch_and_run(finished_study):
+    config, out_dir, written = finished_study
+    records = records_of(out_dir / "results.jsonl")
+    ends = [r for r in records if r["record"] == "run_end"]
+    assert sorted((r["variant"], r["seed"]) for r in ends) == [("baseline", 0), ("baseline", 1), ("padzero", 0), ("padzero", 1)]
+    for end in ends:
+        epochs = [r["epoch"] for r in records if r["record"] == "epoch" and (r["variant"], r["seed"]) == (end["variant"], end["seed"])]
+        assert epochs == list(range(1, end["epochs_run"] + 1))
+    epoch = next(r for r in records if r["record"] == "epoch")
+    for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "backend", "config"):
+        assert key in epoch
+    assert epoch["config"]["maxlen"] == 60 and epoch["backend"] == config.backend
+    saved = json.loads((out_dir / "config.json").read_text())
+    assert saved["run_settings"] == config.run_settings() and "keras" in saved["versions"]
+    for name in ("summary.csv", "report.md", "learning_curves.png"):
+        assert (out_dir / name).stat().st_size > 0
+
+
+def test_rerun_resumes_without_duplicating(finished_study):
+    config, out_dir, _ = finished_study
+    before = (out_dir / "results.jsonl").read_bytes()
+    study.run(config, out_dir)
+    assert (out_dir / "results.jsonl").read_bytes() == before
+
+
+def test_more_seeds_extends_the_same_folder(finished_study, tmp_path):
+    config, out_dir, _ = finished_study
+    import dataclasses
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    study.run(dataclasses.replace(config, variants=("padzero",), seeds=3), copy)
+    keys = run_keys(records_of(copy / "results.jsonl"))
+    assert keys[("run_end", "padzero", 2, None)] == 1
+    assert max(keys.values()) == 1
+
+
+def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
+    study.run(config, tmp_path)
+    results = tmp_path / "results.jsonl"
+    finished = results.read_text()
+    # Simulate a kill during seed 1: one epoch line written, then a line cut mid-write.
+    partial = {"record": "epoch", "variant": "padzero", "seed": 1, "epoch": 1, "val_accuracy": 0.5}
+    results.write_text(finished + json.dumps(partial) + "\n" + '{"record": "epo')
+    study.run(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 2}), tmp_path)
+    after = results.read_text()
+    assert after.startswith(finished)
+    assert max(run_keys(records_of(results)).values()) == 1
+    assert json.loads((tmp_path / "interrupted.jsonl").read_text().splitlines()[0])["seed"] == 1
+
+
+def test_kill_mid_study_then_resume_loses_nothing(tmp_path):
+    """A real SIGKILL in a subprocess, then the same command again."""
+    command = [sys.executable, "-m", "padzero", "reproduce", *TINY_FLAGS, "--variants", "padzero,baseline", "--out", str(tmp_path)]
+    results = tmp_path / "results.jsonl"
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 240
+    while time.time() < deadline and process.poll() is None:
+        lines = results.read_text().splitlines(keepends=True) if results.exists() else []
+        written = [json.loads(line) for line in lines if line.endswith("\n")]
+        # Kill once a run has finished and the next one is half-way.
+        if any(r["record"] == "run_end" for r in written) and written[-1]["record"] == "epoch":
+            break
+        time.sleep(0.02)
+    assert process.poll() is None, "the study finished before it could be killed; make it longer"
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    kept = [json.loads(line) for line in results.read_text().splitlines(keepends=True) if line.endswith("\n")]
+    finished_before = {(r["variant"], r["seed"]) for r in kept if r["record"] == "run_end"}
+    assert finished_before
+
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    final = records_of(results)
+    assert max(run_keys(final).values()) == 1
+    for record in kept:  # every line of a run finished before the kill survives unchanged
+        if (record["variant"], record["seed"]) in finished_before:
+            assert record in final
+    assert {(r["variant"], r["seed"]) for r in final if r["record"] == "run_end"} == {
+        (v, s) for v in ("padzero", "baseline") for s in (0, 1)
+    }
+
+
+def test_different_settings_are_refused_then_moved_aside_with_force(finished_study, tmp_path):
+    import dataclasses
+    import shutil
+
+    _, out_dir, _ = finished_study
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    before = (copy / "results.jsonl").read_bytes()
+    other = study.StudyConfig(variants=("padzero",), **{**TINY, "maxlen": 61})
+    with pytest.raises(study.StudyError, match=r"different settings \(maxlen: 60 -> 61\).*--force"):
+        study.run(other, copy)
+    assert (copy / "results.jsonl").read_bytes() == before
+    study.run(dataclasses.replace(other, seeds=1), copy, force=True)
+    backups = list(copy.glob("previous-*/results.jsonl"))
+    assert len(backups) == 1 and backups[0].read_bytes() == before
+
+
+def test_unwritable_out_is_refused(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    with pytest.raises(study.StudyError, match="Cannot write to --out"):
+        study.run(study.StudyConfig(variants=("padzero",), **TINY), blocker / "sub")
+
+
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"epochs": 0}, "epochs must be a positive integer"),
+        ({"seeds": -1}, "seeds must be a positive integer"),
+        ({"maxlen": 0}, "maxlen must be a positive integer"),
+        ({"vocab_size": 0}, "vocab_size must be a positive integer"),
+        ({"batch_size": 0}, "batch_size must be a positive integer"),
+        ({"variants": ("padzero", "bogus")}, "Unknown variant"),
+        ({"dataset": "imdb"}, "dataset must be"),
+        ({"backend": "nonexistent"}, "set KERAS_BACKEND"),
+    ],
+)
+def test_bad_settings_are_rejected(changes, message):
+    with pytest.raises(study.StudyError, match=message):
+        study.StudyConfig(**{**TINY, **changes})

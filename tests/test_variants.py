@@ -1,0 +1,116 @@
+"""Every study variant builds, has the reference's shape, and trains a step on this backend."""
+
+import keras
+import numpy as np
+import pytest
+from keras import ops
+
+import padzero
+from padzero.variants import VARIANTS, build_model
+
+SHAPE = {"vocab_size": 51, "maxlen": 12, "num_classes": 4, "embedding_dim": 6, "hidden_units": 5}
+
+
+def flatten_model_parameters(vocab_size, maxlen, num_classes, embedding_dim, hidden_units):
+    """Embedding -> Flatten -> Dense(hidden) -> Dense(classes), counted by hand."""
+    return (
+        vocab_size * embedding_dim
+        + maxlen * embedding_dim * hidden_units + hidden_units
+        + hidden_units * num_classes + num_classes
+    )
+
+
+def pre_padded_ids(rng, rows, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"]):
+    ids = np.zeros((rows, maxlen), "int32")
+    for row in range(rows):
+        length = rng.integers(1, maxlen)
+        ids[row, -length:] = rng.integers(1, vocab_size, size=length)
+    return ids
+
+
+def test_reference_model_has_the_reference_parameter_count():
+    model = build_model("baseline", vocab_size=20_001, maxlen=1_100, num_classes=20)
+    assert model.count_params() == 14_250_845
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_variant_builds_and_trains_one_step(variant):
+    keras.utils.set_random_seed(0)
+    model = build_model(variant, **SHAPE)
+    expected = flatten_model_parameters(**SHAPE)
+    if variant == "masked_average":  # pooling replaces Flatten: one position's worth of Dense weights
+        expected -= (SHAPE["maxlen"] - 1) * SHAPE["embedding_dim"] * SHAPE["hidden_units"]
+    assert model.count_params() == expected
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    ids, labels = pre_padded_ids(rng, 16), rng.integers(0, SHAPE["num_classes"], 16)
+    before = [w.copy() for w in model.get_weights()]
+    logs = model.train_on_batch(ids, labels, return_dict=True)
+    assert np.isfinite(logs["loss"])
+    assert any(not np.array_equal(a, b) for a, b in zip(before, model.get_weights()))
+    probabilities = ops.convert_to_numpy(model.predict(ids, verbose=0))
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
+
+
+def test_unknown_variant_is_rejected_with_the_choices():
+    with pytest.raises(ValueError, match="Unknown variant 'nope'.*baseline"):
+        build_model("nope", vocab_size=10, maxlen=3)
+
+
+def embedding_output(model, ids):
+    """What the model's embedding stage hands to Flatten, padding zeroing included."""
+    stage = model.get_layer("flatten").input
+    return ops.convert_to_numpy(keras.Model(model.inputs, stage)(ids))
+
+
+@pytest.mark.parametrize("variant", ["multiply", "padzero", "uniform", "uniform_nonneg"])
+def test_zeroing_variants_hand_zeros_to_flatten(variant):
+    model = build_model(variant, **SHAPE)
+    ids = pre_padded_ids(np.random.default_rng(1), 8)
+    embedded = embedding_output(model, ids)
+    assert np.all(embedded[ids == 0] == 0.0)
+    assert np.count_nonzero(embedded[ids != 0]) > 0
+
+
+@pytest.mark.parametrize("variant", ["baseline", "mask_zero"])
+def test_plain_variants_hand_the_padding_vector_to_flatten(variant):
+    model = build_model(variant, **SHAPE)
+    ids = pre_padded_ids(np.random.default_rng(1), 8)
+    embedded = embedding_output(model, ids)
+    padding_vector = model.get_layer("embedding").get_weights()[0][0]
+    np.testing.assert_array_equal(embedded[ids == 0], np.broadcast_to(padding_vector, embedded[ids == 0].shape))
+
+
+def test_mask_zero_changes_nothing_through_flatten():
+    keras.utils.set_random_seed(3)
+    baseline = build_model("baseline", **SHAPE)
+    masked = build_model("mask_zero", **SHAPE)
+    masked.set_weights(baseline.get_weights())
+    ids = pre_padded_ids(np.random.default_rng(2), 8)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(masked(ids)), ops.convert_to_numpy(baseline(ids)), rtol=1e-6
+    )
+
+
+def test_uniform_variants_start_non_negative_and_nonneg_stays_so():
+    keras.utils.set_random_seed(4)
+    for variant in ("uniform", "uniform_nonneg"):
+        table = build_model(variant, **SHAPE).get_layer("embedding").get_weights()[0]
+        assert table.min() >= 1e-4 and table.max() <= 0.05
+    model = build_model("uniform_nonneg", **SHAPE)
+    model.compile(optimizer=keras.optimizers.SGD(10.0), loss="sparse_categorical_crossentropy")
+    rng = np.random.default_rng(0)
+    model.fit(pre_padded_ids(rng, 32), rng.integers(0, 4, 32), epochs=2, verbose=0)
+    assert model.get_layer("embedding").get_weights()[0].min() >= 0.0
+
+
+def test_masked_average_uses_padzero_mask():
+    model = build_model("masked_average", **SHAPE)
+    layer = model.get_layer("embedding")
+    assert isinstance(layer, padzero.Embedding) and layer.mask_zero and layer.padding_idx == 0
+    ids = pre_padded_ids(np.random.default_rng(5), 4)
+    pooled = ops.convert_to_numpy(keras.Model(model.inputs, model.get_layer("average").output)(ids))
+    table = layer.get_weights()[0]
+    for row in range(4):
+        real = ids[row][ids[row] != 0]
+        np.testing.assert_allclose(pooled[row], table[real].mean(axis=0), rtol=1e-5, atol=1e-7)
