@@ -160,7 +160,14 @@ def prepare_out_dir(config, out_dir, force):
     config_path = out_dir / CONFIG_FILE
     if config_path.exists():
         previous = json.loads(config_path.read_text()).get("run_settings", {})
-        differences = {k: (previous.get(k), v) for k, v in config.run_settings().items() if previous.get(k) != v}
+        # A setting added to StudyConfig after those results were written
+        # counts as its default, so older result folders stay resumable.
+        defaults = StudyConfig(backend=config.backend).run_settings()
+        differences = {
+            key: (previous.get(key, defaults[key]), value)
+            for key, value in config.run_settings().items()
+            if previous.get(key, defaults[key]) != value
+        }
         if differences and not force:
             described = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in differences.items())
             raise StudyError(
@@ -241,6 +248,7 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         encoded.x_train, encoded.y_train,
         validation_data=(encoded.x_val, encoded.y_val),
         epochs=config.epochs, batch_size=config.batch_size,
+        validation_batch_size=256,  # the same metrics in fewer, larger steps
         callbacks=[recorder, stopper], verbose=verbose,
     )
     epochs_run = len(history.history["loss"])
@@ -292,7 +300,8 @@ def run(config, out_dir, *, force=False, verbose=0):
     """
     out_dir = prepare_out_dir(config, out_dir, force)
     finished = set_aside_interrupted_runs(out_dir)
-    todo = [(v, s) for v in config.variants for s in range(config.seeds) if (v, s) not in finished]
+    # Seed-major order: a study stopped part-way has every variant at its first seeds.
+    todo = [(v, s) for s in range(config.seeds) for v in config.variants if (v, s) not in finished]
     write_config(config, out_dir)
     logger.info("%d runs finished, %d to do, in %s", len(finished), len(todo), out_dir)
     if todo:
