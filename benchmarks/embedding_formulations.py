@@ -27,6 +27,16 @@ class TableWhereEmbedding(keras.layers.Embedding):
         return ops.take(table, ops.cast(inputs, "int32"), axis=0)
 
 
+class OutputWhereEmbedding(keras.layers.Embedding):
+    """Candidate formulation: zero the padded positions of the lookup's output."""
+
+    def call(self, inputs):
+        ids = ops.cast(inputs, "int32")
+        outputs = ops.take(self.embeddings, ids, axis=0)
+        is_padding = ops.expand_dims(ops.equal(ids, 0), -1)
+        return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)
+
+
 class MultiplyEmbedding(keras.layers.Embedding):
     """The reference workaround: embeddings times a float mask (not exact for NaN/inf rows)."""
 
@@ -102,8 +112,9 @@ def main():
 
     candidates = {
         "keras.layers.Embedding": keras.layers.Embedding,
-        "padzero.Embedding (where on outputs)": padzero.Embedding,
+        "padzero.Embedding (as shipped)": padzero.Embedding,
         "where on table rows": TableWhereEmbedding,
+        "where on output positions": OutputWhereEmbedding,
         "mask x multiply": MultiplyEmbedding,
     }
     functions = {}

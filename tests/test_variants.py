@@ -60,7 +60,7 @@ def test_unknown_variant_is_rejected_with_the_choices():
 def embedding_output(model, ids):
     """What the model's embedding stage hands to Flatten, padding zeroing included."""
     stage = model.get_layer("flatten").input
-    return ops.convert_to_numpy(keras.Model(model.inputs, stage)(ids))
+    return ops.convert_to_numpy(keras.Model(model.input, stage)(ids))
 
 
 @pytest.mark.parametrize("variant", ["multiply", "padzero", "uniform", "uniform_nonneg"])
@@ -109,7 +109,7 @@ def test_masked_average_uses_padzero_mask():
     layer = model.get_layer("embedding")
     assert isinstance(layer, padzero.Embedding) and layer.mask_zero and layer.padding_idx == 0
     ids = pre_padded_ids(np.random.default_rng(5), 4)
-    pooled = ops.convert_to_numpy(keras.Model(model.inputs, model.get_layer("average").output)(ids))
+    pooled = ops.convert_to_numpy(keras.Model(model.input, model.get_layer("average").output)(ids))
     table = layer.get_weights()[0]
     for row in range(4):
         real = ids[row][ids[row] != 0]

@@ -307,7 +307,8 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         f"- dataset: {setting('dataset')}; backend: {_distinct(backend for _, backend, _ in ends)}",
         f"- epochs: {setting('epochs')}; batch size: {setting('batch_size')}; "
         f"maxlen: {setting('maxlen')}; vocabulary: {setting('vocab_size')}",
-        f"- seeds: {_distinct(sorted({seed for _, _, seed in ends}))}",
+        f"- seeds: {len({seed for _, _, seed in ends})} "
+        f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
         f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} interrupted, not included: "

@@ -8,6 +8,7 @@ import dataclasses
 import json
 import logging
 import os
+import platform
 import shutil
 import sys
 import time
@@ -184,6 +185,16 @@ def prepare_out_dir(config, out_dir, force):
     return out_dir
 
 
+def describe_machine():
+    """CPU model and count: seconds per epoch mean little without them."""
+    model = platform.processor() or platform.machine()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
+        model = names[0] if names else model
+    return f"{os.cpu_count()} x {model}"
+
+
 def write_config(config, out_dir):
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     for module_name in ("jax", "tensorflow", "torch", "numpy", "sklearn"):
@@ -192,6 +203,7 @@ def write_config(config, out_dir):
             versions[module_name] = getattr(module, "__version__", "?")
     content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds}
     content["versions"] = versions
+    content["machine"] = describe_machine()
     (out_dir / CONFIG_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
