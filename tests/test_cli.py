@@ -21,8 +21,10 @@ def run_cli(argv, capsys):
     return code, captured.out, captured.err
 
 
-def assert_one_line_error(code, err, fragment):
+def assert_one_line_error(code, err, fragment, out_dir=None):
     assert code == 2
+    if out_dir is not None:
+        assert not (out_dir / "config.json").exists() and not (out_dir / "results.jsonl").exists()
     lines = [line for line in err.splitlines() if line.strip() and "padzero: error" in line]
     assert len(lines) == 1, err
     assert fragment in lines[0], err
@@ -59,14 +61,14 @@ def test_bad_arguments(extra, fragment, capsys, tmp_path):
 
 def test_missing_archive(capsys, tmp_path):
     code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "nope.tar.gz"), "--out", str(tmp_path / "o")], capsys)
-    assert_one_line_error(code, err, "nope.tar.gz")
+    assert_one_line_error(code, err, "nope.tar.gz", tmp_path / "o")
 
 
 def test_corrupt_archive(capsys, tmp_path):
     archive = tmp_path / "20news-bydate.tar.gz"
     archive.write_bytes(gzip.compress(b"not a tar file at all" * 50)[:200])
     code, _, err = run_cli(["reproduce", "--data", str(archive), "--out", str(tmp_path / "o")], capsys)
-    assert_one_line_error(code, err, str(archive))
+    assert_one_line_error(code, err, str(archive), tmp_path / "o")
 
 
 def test_archive_without_newsgroups(capsys, tmp_path):
@@ -77,13 +79,13 @@ def test_archive_without_newsgroups(capsys, tmp_path):
         info.size = len(payload)
         tar.addfile(info, io.BytesIO(payload))
     code, _, err = run_cli(["reproduce", "--data", str(archive), "--out", str(tmp_path / "o")], capsys)
-    assert_one_line_error(code, err, str(archive))
+    assert_one_line_error(code, err, str(archive), tmp_path / "o")
 
 
 def test_folder_without_newsgroups(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")], capsys)
-    assert_one_line_error(code, err, "empty")
+    assert_one_line_error(code, err, "empty", tmp_path / "o")
 
 
 def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
@@ -129,3 +131,15 @@ def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
 def test_console_script_runs_in_a_subprocess():
     result = subprocess.run([sys.executable, "-m", "padzero", "reproduce", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--quick" in result.stdout and "default" in result.stdout
+
+
+def test_no_data_anywhere_points_to_data_and_synthetic(monkeypatch, capsys, tmp_path):
+    import sklearn.datasets
+
+    def unavailable(**kwargs):
+        raise OSError("no network here")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", unavailable)
+    code, _, err = run_cli(["reproduce", "--quick", "--out", str(tmp_path / "o")], capsys)
+    assert_one_line_error(code, err, "--data PATH", tmp_path / "o")
+    assert "--dataset synthetic" in err

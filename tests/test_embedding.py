@@ -299,3 +299,32 @@ def test_low_precision_padding_is_exactly_zero(dtype):
     outputs = to_numpy(layer(np.array([[0, 1]])))
     assert outputs.dtype.name in ("float16", "bfloat16") or str(outputs.dtype) == "bfloat16"
     assert np.all(outputs[0, 0].astype("float32") == 0.0)
+
+
+def test_out_of_range_ids_in_compiled_functions_behave_as_documented(backend):
+    """Pins the per-backend behaviour the docstring and README describe, so they stay true."""
+    inputs = keras.Input(shape=(3,), dtype="int32")
+    table = np.arange(20, dtype="float32").reshape(10, 2) + 1.0
+    model = keras.Model(inputs, padzero.Embedding(10, 2, weights=table)(inputs))
+    too_large, negative = np.array([[1, 10, 0]], "int32"), np.array([[1, -1, 0]], "int32")
+    if backend == "torch":  # Keras runs torch eagerly: padzero's own check applies
+        for ids in (too_large, negative):
+            with pytest.raises(ValueError, match="ids must be in"):
+                model.predict(ids, verbose=0)
+        return
+    model.compile(loss="mse", jit_compile=True)
+    large_row, negative_row = model.predict(too_large, verbose=0)[0, 1], model.predict(negative, verbose=0)[0, 1]
+    np.testing.assert_array_equal(negative_row, table[-1])  # negative ids wrap around
+    if backend == "jax":
+        assert np.all(np.isnan(large_row))  # ids >= input_dim give NaN rows
+    else:
+        np.testing.assert_array_equal(large_row, table[-1])  # XLA clamps to the last row
+
+
+def test_docstring_example_runs_as_written():
+    import doctest
+
+    import padzero.embedding
+
+    failures, tried = doctest.testmod(padzero.embedding)
+    assert tried > 0 and failures == 0

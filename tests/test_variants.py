@@ -114,3 +114,12 @@ def test_masked_average_uses_padzero_mask():
     for row in range(4):
         real = ids[row][ids[row] != 0]
         np.testing.assert_allclose(pooled[row], table[real].mean(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def test_docstring_example_runs_as_written():
+    import doctest
+
+    import padzero.variants
+
+    failures, tried = doctest.testmod(padzero.variants)
+    assert tried > 0 and failures == 0

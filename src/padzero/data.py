@@ -3,6 +3,7 @@
 import dataclasses
 import os
 import tarfile
+import warnings
 import zlib
 from pathlib import Path
 
@@ -85,9 +86,11 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     attempts = [False, True] if download else [False]
     for download_if_missing in attempts:
         try:
-            bunch = datasets.fetch_20newsgroups(
-                subset="all", data_home=data_home, download_if_missing=download_if_missing, shuffle=False
-            )
+            with warnings.catch_warnings():  # its per-retry warnings; the error below says it all
+                warnings.simplefilter("ignore", UserWarning)
+                bunch = datasets.fetch_20newsgroups(
+                    subset="all", data_home=data_home, download_if_missing=download_if_missing, shuffle=False
+                )
         except (OSError, EOFError) as error:  # URLError and HTTPError are OSErrors
             last_error = " ".join(f"{type(error).__name__}: {error}".split())
             continue

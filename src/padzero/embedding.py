@@ -36,11 +36,13 @@ class Embedding(keras.layers.Embedding):
     LoRA (`lora_rank`, `enable_lora`) and `quantize("int8" | "int4")`.
 
     Ids outside `[0, input_dim)` raise a `ValueError` when the layer runs
-    eagerly (all backends). Inside a compiled function (`jax.jit`,
-    `tf.function`, `model.fit` on JAX/TensorFlow) ids cannot be inspected
-    without a host round trip, so the backend decides: JAX returns NaN rows,
-    TensorFlow on CPU raises `InvalidArgumentError`, PyTorch raises
-    `IndexError`. Validate your data before training.
+    eagerly, on every backend (Keras runs PyTorch eagerly, `fit` included).
+    Inside a compiled function (`jax.jit`, `tf.function`, `fit`/`predict` on
+    JAX and TensorFlow) ids cannot be read without a host round trip, so the
+    backend decides: negative ids wrap around (-1 is the last row); larger
+    ids give NaN rows on JAX, are clamped to the last row under XLA on
+    TensorFlow (`jit_compile=True`, `fit`'s default) and raise
+    `InvalidArgumentError` without XLA. Validate ids before training.
 
     Args:
         input_dim: Integer. Size of the vocabulary, i.e. maximum id + 1.
@@ -62,6 +64,7 @@ class Embedding(keras.layers.Embedding):
 
     Example:
 
+    >>> import keras
     >>> import numpy as np
     >>> import padzero
     >>> layer = padzero.Embedding(input_dim=10, output_dim=3, padding_idx=0)

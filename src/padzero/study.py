@@ -314,10 +314,10 @@ def run(config, out_dir, *, force=False, verbose=0):
     finished = set_aside_interrupted_runs(out_dir)
     # Seed-major order: a study stopped part-way has every variant at its first seeds.
     todo = [(v, s) for s in range(config.seeds) for v in config.variants if (v, s) not in finished]
-    write_config(config, out_dir)
     logger.info("%d runs finished, %d to do, in %s", len(finished), len(todo), out_dir)
     if todo:
-        encoded = load_encoded_data(config)
+        encoded = load_encoded_data(config)  # before writing anything: bad data must leave no trace
+        write_config(config, out_dir)
         logger.info(
             "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
             len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
