@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 import torch
 from keras import ops
+from keras.src import testing as keras_testing  # Keras's run_layer_test (no public alias)
 
 import padzero
 
@@ -328,3 +329,21 @@ def test_docstring_example_runs_as_written():
 
     failures, tried = doctest.testmod(padzero.embedding)
     assert tried > 0 and failures == 0
+
+
+class KerasLayerConventionsTest(keras_testing.TestCase):
+    """Keras's own layer checks (config, serialization, shapes, training, masking) on padzero.Embedding."""
+
+    def test_run_layer_test(self):
+        for padding_idx, mask_zero in ((0, False), (2, True), (None, True)):
+            self.run_layer_test(
+                padzero.Embedding,
+                init_kwargs={"input_dim": 5, "output_dim": 3, "padding_idx": padding_idx, "mask_zero": mask_zero},
+                input_data=np.array([[0, 1, 2, 4], [2, 2, 3, 0]], "int32"),
+                expected_output_shape=(2, 4, 3),
+                expected_num_trainable_weights=1,
+                expected_num_non_trainable_weights=0,
+                expected_num_seed_generators=0,
+                expected_num_losses=0,
+                supports_masking=mask_zero,
+            )

@@ -163,3 +163,17 @@ def test_unwritable_out_is_refused(tmp_path):
 def test_bad_settings_are_rejected(changes, message):
     with pytest.raises(study.StudyError, match=message):
         study.StudyConfig(**{**TINY, **changes})
+
+
+@pytest.mark.slow
+def test_small_study_on_the_real_archive(newsgroups_archive, tmp_path):
+    config = study.StudyConfig(
+        data_path=str(newsgroups_archive), variants=("padzero", "baseline"), seeds=1, epochs=1,
+        max_docs=600, maxlen=200, vocab_size=2_000, embedding_dim=16,
+    )
+    study.run(config, tmp_path)
+    records = records_of(tmp_path / "results.jsonl")
+    ends = [r for r in records if r["record"] == "run_end"]
+    assert sorted(r["variant"] for r in ends) == ["baseline", "padzero"]
+    assert all(r["config"]["num_classes"] == 20 for r in ends)
+    assert "20news" in (tmp_path / "report.md").read_text()

@@ -119,8 +119,8 @@ class Embedding(keras.layers.Embedding):
         if 0 in tuple(ids.shape):
             return  # an empty batch holds no bad id
         try:
-            smallest = int(ops.convert_to_numpy(ops.min(ids)))
-            largest = int(ops.convert_to_numpy(ops.max(ids)))
+            # int() of a 0-d tensor reads it on every backend, and fails when traced.
+            smallest, largest = int(ops.min(ids)), int(ops.max(ids))
         except _TRACING_ERRORS:
             return  # traced or symbolic: values are unknown until run time
         if smallest < 0 or largest >= self.input_dim:
