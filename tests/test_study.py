@@ -177,3 +177,15 @@ def test_small_study_on_the_real_archive(newsgroups_archive, tmp_path):
     assert sorted(r["variant"] for r in ends) == ["baseline", "padzero"]
     assert all(r["config"]["num_classes"] == 20 for r in ends)
     assert "20news" in (tmp_path / "report.md").read_text()
+
+
+def test_progress_eta_uses_the_run_lengths_seen_so_far():
+    progress = study.Progress(runs=4, max_epochs=30)
+    assert progress.eta() == "unknown"
+    progress.epoch_done(10.0)  # no finished run yet: assume 30 epochs a run
+    assert progress.eta() == f"~0h{(29 + 3 * 30) * 10 // 60:02d}m"
+    for _ in range(2):
+        progress.epoch_done(10.0)
+    progress.run_done()  # a 3-epoch run: now 3 epochs a run are expected
+    progress.epoch_done(10.0)
+    assert progress.eta() == f"~0h{(2 + 2 * 3) * 10 // 60:02d}m"

@@ -268,28 +268,38 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         "record": "run_end", "epochs_run": epochs_run, "stopped_early": epochs_run < config.epochs,
         "train_seconds": time.perf_counter() - started, **identity,
     })
-    progress.run_done(config.epochs - epochs_run)
+    progress.run_done()
 
 
 class Progress:
-    """Counts epochs done and estimates the time left (runs may stop early, so it is an upper bound)."""
+    """Estimates the study's time left from the epochs and runs done so far in this process."""
 
-    def __init__(self, runs_left, epochs_per_run):
-        self.epochs_left = runs_left * epochs_per_run
-        self.seconds = []
+    def __init__(self, runs, max_epochs):
+        self.runs_left = runs
+        self.max_epochs = max_epochs
+        self.epoch_seconds = []
+        self.epochs_of_finished_runs = []
+        self.epochs_in_current_run = 0
 
     def epoch_done(self, seconds):
-        self.seconds.append(seconds)
-        self.epochs_left -= 1
+        self.epoch_seconds.append(seconds)
+        self.epochs_in_current_run += 1
 
-    def run_done(self, epochs_skipped):
-        self.epochs_left -= epochs_skipped
+    def run_done(self):
+        self.epochs_of_finished_runs.append(self.epochs_in_current_run)
+        self.epochs_in_current_run = 0
+        self.runs_left -= 1
 
     def eta(self):
-        if not self.seconds:
+        if not self.epoch_seconds:
             return "unknown"
-        seconds = int(sum(self.seconds) / len(self.seconds) * self.epochs_left)
-        return f"<= {seconds // 3600}h{seconds % 3600 // 60:02d}m"
+        # Early stopping makes run lengths unknown: assume the mean so far, or the maximum.
+        runs_done = self.epochs_of_finished_runs
+        typical = sum(runs_done) / len(runs_done) if runs_done else self.max_epochs
+        current_left = max(typical - self.epochs_in_current_run, 0) if self.runs_left else 0
+        epochs_left = current_left + max(self.runs_left - 1, 0) * typical
+        seconds = int(sum(self.epoch_seconds) / len(self.epoch_seconds) * epochs_left)
+        return f"~{seconds // 3600}h{seconds % 3600 // 60:02d}m"
 
 
 # ---------------------------------------------------------------- the study
