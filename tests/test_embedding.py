@@ -7,11 +7,12 @@ import warnings
 import keras
 import numpy as np
 import pytest
-import torch
 from keras import ops
 from keras.src import testing as keras_testing  # Keras's run_layer_test (no public alias)
 
 import padzero
+
+torch = pytest.importorskip("torch")  # the reference implementation of padding_idx
 
 # Two shape regimes, so both internal formulations run: a table smaller than
 # the output (the padding row is zeroed) and one larger (padded positions are).
@@ -106,6 +107,12 @@ def test_negative_padding_idx_counts_from_the_end():
 def test_invalid_padding_idx_is_rejected(padding_idx):
     with pytest.raises(ValueError, match=r"padding_idx.*\[-10, 10\).*received padding_idx="):
         padzero.Embedding(10, 3, padding_idx=padding_idx)
+
+
+@pytest.mark.parametrize("input_dim", [0, -5, "10", None, 2.0])
+def test_invalid_input_dim_is_named(input_dim):
+    with pytest.raises(ValueError, match="`input_dim` must be a positive integer"):
+        padzero.Embedding(input_dim, 3)
 
 
 def test_numpy_integer_padding_idx_is_accepted():
@@ -297,6 +304,8 @@ def test_subclass_of_padzero_embedding_is_not_quantized_silently():
 @pytest.mark.parametrize("dtype", ["float16", "bfloat16", "mixed_bfloat16"])
 def test_low_precision_padding_is_exactly_zero(dtype):
     layer = padzero.Embedding(10, 3, dtype=dtype)
+    layer.build()
+    layer.set_weights([np.full((10, 3), 9.0, "float32")])
     outputs = to_numpy(layer(np.array([[0, 1]])))
     assert outputs.dtype.name in ("float16", "bfloat16") or str(outputs.dtype) == "bfloat16"
     assert np.all(outputs[0, 0].astype("float32") == 0.0)
@@ -313,13 +322,18 @@ def test_out_of_range_ids_in_compiled_functions_behave_as_documented(backend):
             with pytest.raises(ValueError, match="ids must be in"):
                 model.predict(ids, verbose=0)
         return
-    model.compile(loss="mse", jit_compile=True)
-    large_row, negative_row = model.predict(too_large, verbose=0)[0, 1], model.predict(negative, verbose=0)[0, 1]
-    np.testing.assert_array_equal(negative_row, table[-1])  # negative ids wrap around
+    model.compile(loss="mse")  # Keras's default jit_compile="auto"
+    np.testing.assert_array_equal(model.predict(negative, verbose=0)[0, 1], table[-1])  # negative ids wrap
     if backend == "jax":
-        assert np.all(np.isnan(large_row))  # ids >= input_dim give NaN rows
-    else:
-        np.testing.assert_array_equal(large_row, table[-1])  # XLA clamps to the last row
+        assert np.all(np.isnan(model.predict(too_large, verbose=0)[0, 1]))  # ids >= input_dim: NaN rows
+        return
+    import tensorflow as tf
+
+    assert not model.jit_compile  # Keras turns XLA off on a CPU-only machine...
+    with pytest.raises(tf.errors.InvalidArgumentError):
+        model.predict(too_large, verbose=0)  # ...and TensorFlow's gather then raises
+    model.compile(loss="mse", jit_compile=True)
+    np.testing.assert_array_equal(model.predict(too_large, verbose=0)[0, 1], table[-1])  # XLA clamps
 
 
 def test_docstring_example_runs_as_written():
@@ -347,3 +361,29 @@ class KerasLayerConventionsTest(keras_testing.TestCase):
                 expected_num_losses=0,
                 supports_masking=mask_zero,
             )
+
+
+@pytest.mark.parametrize("kind", ["ragged", "sparse"])
+def test_tensorflow_ragged_and_sparse_ids_work_like_keras(kind, backend):
+    if backend != "tensorflow":
+        pytest.skip("ragged and sparse tensors are TensorFlow's")
+    import tensorflow as tf
+
+    table = np.random.default_rng(0).standard_normal((10, 3)).astype("float32")
+    table[0] = 7.0
+    if kind == "ragged":
+        ids = tf.ragged.constant([[0, 1, 2], [3, 0]])
+    else:
+        ids = tf.sparse.from_dense(tf.constant([[0, 4, 0], [3, 5, 0]], tf.int64))
+    ours = padzero.Embedding(10, 3, weights=table)(ids)
+    expected_table = table.copy()
+    expected_table[0] = 0.0
+    theirs = keras.layers.Embedding(10, 3, weights=expected_table)(ids)
+    assert type(ours) is type(theirs)
+
+    def dense(tensor):
+        if isinstance(tensor, tf.RaggedTensor):
+            return tensor.to_tensor().numpy()
+        return tf.sparse.to_dense(tensor).numpy() if isinstance(tensor, tf.SparseTensor) else tensor.numpy()
+
+    np.testing.assert_array_equal(dense(ours), dense(theirs))

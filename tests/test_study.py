@@ -189,3 +189,23 @@ def test_progress_eta_uses_the_run_lengths_seen_so_far():
     progress.run_done()  # a 3-epoch run: now 3 epochs a run are expected
     progress.epoch_done(10.0)
     assert progress.eta() == f"~0h{(2 + 2 * 3) * 10 // 60:02d}m"
+
+
+def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tmp_path):
+    import shutil
+
+    from padzero.data import DataError
+
+    _, out_dir, _ = finished_study
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    before = sorted(path.name for path in copy.iterdir())
+    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    with pytest.raises(DataError):
+        study.run(config, copy, force=True)
+    assert sorted(path.name for path in copy.iterdir()) == before
+
+
+def test_repeated_variants_run_once():
+    config = study.StudyConfig(variants=("padzero", "baseline", "padzero"), **TINY)
+    assert config.variants == ("padzero", "baseline")

@@ -5,10 +5,18 @@ import numbers
 import keras
 from keras import ops
 
-# Errors raised by backends when a traced/symbolic tensor is forced to a concrete
-# value (JAX tracers, TF graph tensors). The eager id check catches them and
-# skips itself, so the same layer works inside `jit`/`tf.function`.
-_TRACING_ERRORS = (TypeError, ValueError, NotImplementedError, RuntimeError, AttributeError)
+# What `bool()` of a tensor without a value raises: TypeError for JAX tracers
+# and TF graph tensors, NotImplementedError/RuntimeError for torch's meta
+# tensors (Keras's shape inference). The eager id check then skips itself, so
+# the same layer works inside `jit` and `tf.function`.
+_NO_VALUE_YET = (TypeError, NotImplementedError, RuntimeError)
+
+
+def _is_sparse(tensor):
+    # TF's SparseTensor and JAX's BCOO carry an `indices` array; torch tensors
+    # have an `indices()` method instead, hence the callable test.
+    indices = getattr(tensor, "indices", None)
+    return indices is not None and not callable(indices)
 
 
 def _is_integer(value):
@@ -40,9 +48,10 @@ class Embedding(keras.layers.Embedding):
     Inside a compiled function (`jax.jit`, `tf.function`, `fit`/`predict` on
     JAX and TensorFlow) ids cannot be read without a host round trip, so the
     backend decides: negative ids wrap around (-1 is the last row); larger
-    ids give NaN rows on JAX, are clamped to the last row under XLA on
-    TensorFlow (`jit_compile=True`, `fit`'s default) and raise
-    `InvalidArgumentError` without XLA. Validate ids before training.
+    ids give NaN rows on JAX, raise `InvalidArgumentError` on TensorFlow
+    without XLA (Keras's default on a CPU-only machine) and are clamped to
+    the last row under XLA (`jit_compile=True`, Keras's default with a GPU).
+    Validate ids before training. With `padding_idx=None` no check is made.
 
     Args:
         input_dim: Integer. Size of the vocabulary, i.e. maximum id + 1.
@@ -76,10 +85,13 @@ class Embedding(keras.layers.Embedding):
     """
 
     def __init__(self, input_dim, output_dim, padding_idx=0, **kwargs):
+        if not _is_integer(input_dim) or input_dim <= 0:
+            raise ValueError(
+                f"`input_dim` must be a positive integer. Received: input_dim={input_dim!r} "
+                f"(of type {type(input_dim).__name__})."
+            )
         if padding_idx is not None:
-            if not _is_integer(padding_idx) or not (
-                _is_integer(input_dim) and -input_dim <= padding_idx < input_dim
-            ):
+            if not _is_integer(padding_idx) or not -input_dim <= padding_idx < input_dim:
                 raise ValueError(
                     "padding_idx must be None or an int in [-input_dim, input_dim) = "
                     f"[{-input_dim}, {input_dim}); received padding_idx={padding_idx!r} "
@@ -116,25 +128,26 @@ class Embedding(keras.layers.Embedding):
 
     def _check_ids(self, ids):
         """Raises on ids outside [0, input_dim) when they can be read (eager calls)."""
-        if 0 in tuple(ids.shape):
-            return  # an empty batch holds no bad id
+        if 0 in tuple(ids.shape) or _is_sparse(ids):
+            return  # an empty batch holds no bad id; sparse ids are left to Keras
+        out_of_range = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, self.input_dim))
         try:
-            # int() of a 0-d tensor reads it on every backend, and fails when traced.
-            smallest, largest = int(ops.min(ids)), int(ops.max(ids))
-        except _TRACING_ERRORS:
+            if not bool(ops.any(out_of_range)):  # one reduction, one host sync per call
+                return
+        except _NO_VALUE_YET:
             return  # traced or symbolic: values are unknown until run time
-        if smallest < 0 or largest >= self.input_dim:
-            bad = smallest if smallest < 0 else largest
-            raise ValueError(
-                f"Embedding ids must be in [0, input_dim) = [0, {self.input_dim}); "
-                f"received id {bad} in layer '{self.name}'. Raise input_dim or map "
-                "out-of-vocabulary words to a valid id before calling the layer."
-            )
+        bad = int(ops.min(ids)) if int(ops.min(ids)) < 0 else int(ops.max(ids))
+        raise ValueError(
+            f"Embedding ids must be in [0, input_dim) = [0, {self.input_dim}); "
+            f"received id {bad} in layer '{self.name}'. Raise input_dim or map "
+            "out-of-vocabulary words to a valid id before calling the layer."
+        )
 
     def _as_ids(self, inputs):
         if keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
-        self._check_ids(inputs)
+        if self.padding_idx is not None:  # None means: exactly keras.layers.Embedding
+            self._check_ids(inputs)
         return inputs
 
     def call(self, inputs):
@@ -160,10 +173,12 @@ class Embedding(keras.layers.Embedding):
         `python benchmarks/embedding_formulations.py`. With a small batch and
         a large vocabulary the output pass is the cheaper one.
         """
+        if _is_sparse(ids):
+            return True  # `take` handles sparse ids, elementwise `where` does not
         number_of_ids = 1
         for size in ids.shape:
             if size is None:
-                return False  # unknown batch size (a TF graph): XLA fuses either way
+                return True  # unknown size (ragged ids, a TF graph): this path takes any input
             number_of_ids *= size
         return self.input_dim <= number_of_ids
 

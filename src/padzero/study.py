@@ -63,6 +63,8 @@ class StudyConfig:
                 raise StudyError(f"{name} must be a positive integer; received {name}={value!r}.")
         if self.max_docs is not None and (not isinstance(self.max_docs, int) or self.max_docs < 20):
             raise StudyError(f"max_docs must be None or an integer >= 20; received max_docs={self.max_docs!r}.")
+        # Dataclass is frozen; dropping repeats here keeps a run from being trained twice.
+        object.__setattr__(self, "variants", tuple(dict.fromkeys(self.variants)))
         unknown = [name for name in self.variants if name not in VARIANTS]
         if unknown or not self.variants:
             raise StudyError(f"Unknown variant(s) {unknown or '(none given)'}; choose from {', '.join(VARIANTS)}.")
@@ -148,41 +150,41 @@ def set_aside_interrupted_runs(out_dir):
     return finished
 
 
-def prepare_out_dir(config, out_dir, force):
-    """Creates `out_dir` or checks that its results came from the same settings."""
-    out_dir = Path(out_dir)
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        probe = out_dir / ".write-test"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise StudyError(f"Cannot write to --out {out_dir}: {error.strerror or error}. Choose a writable folder.")
+def check_out_dir(config, out_dir, force):
+    """Checks, writing nothing, that `out_dir` can take this study; returns True if its results must move aside."""
+    existing = out_dir
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+        raise StudyError(f"Cannot write to --out {out_dir}: {existing} is not a writable folder. Choose another --out.")
     config_path = out_dir / CONFIG_FILE
-    if config_path.exists():
-        previous = json.loads(config_path.read_text()).get("run_settings", {})
-        # A setting added to StudyConfig after those results were written
-        # counts as its default, so older result folders stay resumable.
-        defaults = StudyConfig(backend=config.backend).run_settings()
-        differences = {
-            key: (previous.get(key, defaults[key]), value)
-            for key, value in config.run_settings().items()
-            if previous.get(key, defaults[key]) != value
-        }
-        if differences and not force:
-            described = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in differences.items())
-            raise StudyError(
-                f"{out_dir} holds results of different settings ({described}); "
-                "use another --out, or --force to move them to a backup folder and start over."
-            )
-        if differences:
-            backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
-            backup.mkdir()
-            for name in (RESULTS_FILE, CONFIG_FILE, INTERRUPTED_FILE):
-                if (out_dir / name).exists():
-                    shutil.move(out_dir / name, backup / name)
-            logger.warning("moved the previous results to %s", backup)
-    return out_dir
+    if not config_path.exists():
+        return False
+    previous = json.loads(config_path.read_text()).get("run_settings", {})
+    # A setting added to StudyConfig after those results were written
+    # counts as its default, so older result folders stay resumable.
+    defaults = StudyConfig(backend=config.backend).run_settings()
+    differences = {
+        key: (previous.get(key, defaults[key]), value)
+        for key, value in config.run_settings().items()
+        if previous.get(key, defaults[key]) != value
+    }
+    if differences and not force:
+        described = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in differences.items())
+        raise StudyError(
+            f"{out_dir} holds results of different settings ({described}); "
+            "use another --out, or --force to move them to a backup folder and start over."
+        )
+    return bool(differences)
+
+
+def move_previous_results(out_dir):
+    backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
+    backup.mkdir()
+    for name in (RESULTS_FILE, CONFIG_FILE, INTERRUPTED_FILE):
+        if (out_dir / name).exists():
+            shutil.move(out_dir / name, backup / name)
+    logger.warning("moved the previous results to %s", backup)
 
 
 def describe_machine():
@@ -320,13 +322,20 @@ def run(config, out_dir, *, force=False, verbose=0):
         The paths written by `padzero.report.build_report` (summary_csv,
         report_markdown, learning_curves).
     """
-    out_dir = prepare_out_dir(config, out_dir, force)
-    finished = set_aside_interrupted_runs(out_dir)
+    out_dir = Path(out_dir)
+    # Nothing is written until the settings and the data have passed their checks.
+    results_move_aside = check_out_dir(config, out_dir, force)
+    previous = [] if results_move_aside else read_records(out_dir / RESULTS_FILE)
+    finished = {(r["variant"], r["seed"]) for r in previous if r["record"] == "run_end"}
     # Seed-major order: a study stopped part-way has every variant at its first seeds.
     todo = [(v, s) for s in range(config.seeds) for v in config.variants if (v, s) not in finished]
     logger.info("%d runs finished, %d to do, in %s", len(finished), len(todo), out_dir)
     if todo:
-        encoded = load_encoded_data(config)  # before writing anything: bad data must leave no trace
+        encoded = load_encoded_data(config)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        if results_move_aside:
+            move_previous_results(out_dir)
+        set_aside_interrupted_runs(out_dir)
         write_config(config, out_dir)
         logger.info(
             "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
