@@ -128,8 +128,12 @@ def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
     assert_one_line_error(code, err, "pip install 'padzero[torch]'")
 
 
-def test_console_script_runs_in_a_subprocess():
-    result = subprocess.run([sys.executable, "-m", "padzero", "reproduce", "--help"], capture_output=True, text=True, timeout=120)
+def test_installed_console_script_runs():
+    import shutil
+    from pathlib import Path
+
+    script = shutil.which("padzero") or str(Path(sys.executable).parent / "padzero")
+    result = subprocess.run([script, "reproduce", "--help"], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "--quick" in result.stdout and "default" in result.stdout
 
 

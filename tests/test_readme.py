@@ -1,0 +1,21 @@
+"""The README's Python example runs as written, so a newcomer's first try works."""
+
+import re
+from pathlib import Path
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+
+
+def test_readme_python_example_runs(tmp_path, monkeypatch):
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    assert blocks, "README.md has no python example"
+    monkeypatch.chdir(tmp_path)  # the example saves model.keras in the working folder
+    exec(compile(blocks[0], "README.md", "exec"), {})
+    assert (tmp_path / "model.keras").stat().st_size > 0
+
+
+def test_public_names_resolve():
+    import padzero
+
+    for name in padzero.__all__:
+        assert getattr(padzero, name) is not None
