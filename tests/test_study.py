@@ -209,3 +209,10 @@ def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tm
 def test_repeated_variants_run_once():
     config = study.StudyConfig(variants=("padzero", "baseline", "padzero"), **TINY)
     assert config.variants == ("padzero", "baseline")
+
+
+def test_corrupt_results_line_is_named(tmp_path):
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
+    (tmp_path / "results.jsonl").write_text('{"record": "epoch"}\nnot json\n')
+    with pytest.raises(study.StudyError, match=r"results.jsonl line 2 is not valid JSON"):
+        study.run(config, tmp_path)

@@ -111,7 +111,9 @@ def append_record(path, record):
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
     try:
-        os.write(descriptor, line)
+        remaining = memoryview(line)
+        while remaining:  # write() may take less than asked (a full disk, a signal)
+            remaining = remaining[os.write(descriptor, remaining):]
         os.fsync(descriptor)
     finally:
         os.close(descriptor)
@@ -121,8 +123,15 @@ def read_records(path):
     """All complete records of a results file (a line cut by a kill is ignored)."""
     if not Path(path).exists():
         return []
-    lines = Path(path).read_text().splitlines(keepends=True)
-    return [json.loads(line) for line in lines if line.endswith("\n") and line.strip()]
+    records = []
+    for number, line in enumerate(Path(path).read_text().splitlines(keepends=True), start=1):
+        if not line.endswith("\n") or not line.strip():
+            continue  # the last line of a write cut by a kill: its run is redone
+        try:
+            records.append(json.loads(line))
+        except json.JSONDecodeError as error:
+            raise StudyError(f"{path} line {number} is not valid JSON ({error.msg}); fix or remove that line.") from None
+    return records
 
 
 def set_aside_interrupted_runs(out_dir):
