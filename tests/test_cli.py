@@ -147,3 +147,16 @@ def test_no_data_anywhere_points_to_data_and_synthetic(monkeypatch, capsys, tmp_
     code, _, err = run_cli(["reproduce", "--quick", "--out", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "--data PATH", tmp_path / "o")
     assert "--dataset synthetic" in err
+
+
+def test_backend_flag_switches_keras_backend(tmp_path, backend):
+    import json
+    import os
+
+    other = "torch" if backend != "torch" else "jax"
+    command = [sys.executable, "-m", "padzero", *SYNTHETIC, "--variants", "padzero", "--seeds", "1",
+               "--epochs", "1", "--backend", other, "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
+                            env={**os.environ, "KERAS_BACKEND": backend})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other
