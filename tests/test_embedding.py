@@ -387,3 +387,70 @@ def test_tensorflow_ragged_and_sparse_ids_work_like_keras(kind, backend):
         return tf.sparse.to_dense(tensor).numpy() if isinstance(tensor, tf.SparseTensor) else tensor.numpy()
 
     np.testing.assert_array_equal(dense(ours), dense(theirs))
+
+
+def test_lora_gives_no_gradient_through_the_padding_row():
+    layer = padzero.Embedding(20, 4, padding_idx=2)
+    layer.build()
+    layer.enable_lora(2)
+    rng = np.random.default_rng(1)
+    layer.lora_embeddings_a.assign(rng.standard_normal((20, 2)).astype("float32"))
+    layer.lora_embeddings_b.assign(rng.standard_normal((2, 4)).astype("float32"))
+    ids = np.array([[2, 1, 2, 5]], "int32")
+    variable = layer.lora_embeddings_a
+    if keras.backend.backend() == "jax":
+        import jax
+
+        b = layer.lora_embeddings_b.value
+
+        def loss(a):
+            outputs, _ = layer.stateless_call([a, b], [layer._embeddings.value], ids)
+            return outputs.sum()
+
+        gradient = np.asarray(jax.grad(loss)(variable.value))
+    elif keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(layer(ids))
+        gradient = tape.gradient(loss, variable.value).numpy()
+    else:
+        variable.value.grad = None
+        layer(ids).sum().backward()
+        gradient = variable.value.grad.numpy()
+    assert np.all(gradient[2] == 0.0) and np.any(gradient[1] != 0.0)
+
+
+@pytest.mark.parametrize("mode", ["int8", "lora"])
+def test_quantized_and_lora_models_save_and_load(mode, tmp_path):
+    inputs = keras.Input(shape=(4,), dtype="int32")
+    layer = padzero.Embedding(20, 8, padding_idx=1)
+    model = keras.Model(inputs, layer(inputs))
+    if mode == "int8":
+        model.quantize("int8")
+    else:
+        layer.enable_lora(2)
+    ids = np.array([[1, 3, 1, 4]], "int32")
+    expected = to_numpy(model(ids))
+    model.save(tmp_path / "model.keras")
+    restored = keras.saving.load_model(tmp_path / "model.keras", safe_mode=True)
+    outputs = to_numpy(restored(ids))
+    np.testing.assert_allclose(outputs, expected, rtol=1e-6)
+    assert np.all(outputs[0, [0, 2]] == 0.0)
+
+
+@pytest.mark.parametrize("dtype", ["int64", "uint8", "int16"])
+def test_id_dtypes_match_keras(dtype):
+    table = np.random.default_rng(0).standard_normal((10, 3)).astype("float32")
+    table[0] = 0.0
+    ids = np.array([[0, 3, 9]], dtype)
+    ours = padzero.Embedding(10, 3, weights=table)(ids)
+    theirs = keras.layers.Embedding(10, 3, weights=table)(ids)
+    np.testing.assert_array_equal(to_numpy(ours), to_numpy(theirs))
+
+
+def test_sequential_without_input_builds_on_first_call():
+    model = keras.Sequential([padzero.Embedding(10, 3), keras.layers.GlobalAveragePooling1D()])
+    outputs = to_numpy(model(np.array([[0, 0, 5]], "int32")))
+    table = to_numpy(model.layers[0].embeddings)
+    np.testing.assert_allclose(outputs[0], table[5] / 3, rtol=1e-6)
