@@ -51,6 +51,10 @@ SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxl
         (["--batch-size", "0"], "--batch-size: expected a positive integer"),
         (["--variants", "padzero,nope"], "Unknown variant(s) ['nope']"),
         (["--backend", "theano"], "invalid choice: 'theano'"),
+        (["--shard", "3/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '3/2'"),
+        (["--shard", "0/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '0/2'"),
+        (["--shard", "1/0"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '1/0'"),
+        (["--shard", "x"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received 'x'"),
     ],
 )
 def test_bad_arguments(extra, fragment, capsys, tmp_path):

@@ -186,6 +186,19 @@ def test_build_report_writes_summary_plot_and_markdown(tmp_path):
     assert "not comparable" not in markdown
 
 
+def test_build_report_merges_shard_files_by_default(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", make_run("baseline", 0, BASELINE_CURVES[0]))
+    write_jsonl(tmp_path / "results.shard-1-of-2.jsonl", make_run("baseline", 1, BASELINE_CURVES[1]))
+    write_jsonl(tmp_path / "results.shard-2-of-2.jsonl", make_run("padzero", 0, [0.8, 0.9]))
+    write_jsonl(tmp_path / "results.jsonl.tmp", make_run("baseline", 0, BASELINE_CURVES[0]))  # not a results file
+    assert [path.name for path in report.find_results_files(tmp_path)] == [
+        "results.jsonl", "results.shard-1-of-2.jsonl", "results.shard-2-of-2.jsonl"]
+    paths = report.build_report(tmp_path)
+    with open(paths["summary_csv"], newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["variant"], int(row["seeds"])) for row in rows] == [("baseline", 2), ("padzero", 1)]
+
+
 def test_report_verdicts_follow_the_seed_counts(tmp_path):
     # baseline: 2 of 3 seeds start at chance; multiply learns at once; padzero (no published
     # number) and uniform do the opposite of what is expected.

@@ -123,6 +123,42 @@ def test_kill_mid_study_then_resume_loses_nothing(tmp_path):
     }
 
 
+def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
+    import csv
+
+    config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
+    grid = [(v, s) for s in range(config.seeds) for v in config.variants]
+    for index in (1, 2):
+        study.run(config, tmp_path, shard=(index, 2))
+    files = {index: tmp_path / f"results.shard-{index}-of-2.jsonl" for index in (1, 2)}
+    assert not (tmp_path / "results.jsonl").exists()
+    finished = {index: [(r["variant"], r["seed"]) for r in records_of(path) if r["record"] == "run_end"]
+                for index, path in files.items()}
+    # Shard K of N takes the runs at grid positions p with p % N == K - 1.
+    assert finished[1] == grid[0::2] and finished[2] == grid[1::2]
+    assert sorted(finished[1] + finished[2]) == sorted(grid)
+    all_records = records_of(files[1]) + records_of(files[2])
+    assert max(run_keys(all_records).values()) == 1
+
+    before = {index: path.read_bytes() for index, path in files.items()}
+    (tmp_path / "summary.csv").unlink()
+    study.run(config, tmp_path)  # unsharded: every run is finished in some shard's file
+    assert {index: path.read_bytes() for index, path in files.items()} == before
+    assert not (tmp_path / "results.jsonl").exists()
+    with open(tmp_path / "summary.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    assert sorted((row["variant"], row["seeds"]) for row in rows) == [("baseline", "2"), ("padzero", "2")]
+
+
+@pytest.mark.parametrize("shard", [(3, 2), (0, 2), (1, 0), (-1, 2), (1,), "1/2", (1.0, 2), (1, 5)])
+def test_bad_shard_is_rejected_before_anything_is_written(shard, tmp_path):
+    config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
+    match = "would have no runs" if shard == (1, 5) else r"shard must be K/N with 1 <= K <= N; received shard="
+    with pytest.raises(study.StudyError, match=match):
+        study.run(config, tmp_path / "out", shard=shard)
+    assert not (tmp_path / "out").exists()
+
+
 def test_different_settings_are_refused_then_moved_aside_with_force(finished_study, tmp_path):
     import dataclasses
     import shutil

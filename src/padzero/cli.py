@@ -1,6 +1,6 @@
 """`padzero` command line: thin argparse front ends over the library.
 
-    padzero reproduce [--quick] [--data PATH | --dataset synthetic] [...]
+    padzero reproduce [--quick] [--data PATH | --dataset synthetic] [--shard K/N] [...]
     padzero report DIR
 """
 
@@ -32,6 +32,18 @@ def positive_int(text):
     if value <= 0:
         raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
     return value
+
+
+def shard(text):
+    """'K/N' -> (K, N), for --shard."""
+    index, slash, count = text.partition("/")
+    try:
+        parsed = (int(index), int(count)) if slash else None
+    except ValueError:
+        parsed = None
+    if parsed is None or not 1 <= parsed[0] <= parsed[1]:
+        raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, such as 2/4; received {text!r}")
+    return parsed
 
 
 def build_parser():
@@ -68,11 +80,15 @@ def build_parser():
     output.add_argument("--out", metavar="DIR", help="results folder (default: runs/<dataset>[-quick]-<backend>)")
     output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
                         "to DIR/previous-<time>/ and start over (default: refuse)")
+    output.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
+                        "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
+                        "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)")
 
     report = commands.add_parser("report", help="rebuild summary.csv, report.md and learning_curves.png from results",
-                                 description="Rebuilds the report of a study folder from its results.jsonl alone.")
+                                 description="Rebuilds the report of a study folder from its results files alone.")
     report.add_argument("run_dir", metavar="DIR", help="a folder written by 'padzero reproduce'")
-    report.add_argument("--results", nargs="+", metavar="FILE", help="results files to merge (default: DIR/results.jsonl)")
+    report.add_argument("--results", nargs="+", metavar="FILE", help="results files to merge "
+                        "(default: DIR/results.jsonl and every DIR/results.shard-K-of-N.jsonl)")
     return parser
 
 
@@ -105,7 +121,7 @@ def reproduce(args):
         max_docs=args.max_docs or defaults["max_docs"],
     )
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
-    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0)
+    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
 

@@ -52,6 +52,15 @@ SUMMARY_COLUMNS = (
 )
 _REQUIRED_KEYS = {"epoch": ("variant", "seed", "backend", "epoch", "val_accuracy"),
                   "run_end": ("variant", "seed", "backend", "epochs_run")}
+# What `padzero reproduce --shard K/N` writes: results.shard-K-of-N.jsonl.
+SHARD_RESULTS_GLOB = "results.shard-*-of-*.jsonl"
+
+
+def find_results_files(run_dir):
+    """The results files in `run_dir` that exist: `results.jsonl`, then the shards' files, sorted."""
+    run_dir = Path(run_dir)
+    unsharded = [run_dir / "results.jsonl"] if (run_dir / "results.jsonl").exists() else []
+    return unsharded + sorted(run_dir.glob(SHARD_RESULTS_GLOB))
 
 
 def load_results(paths):
@@ -353,13 +362,15 @@ def build_report(run_dir, results_paths=None):
 
     Args:
         run_dir: The study's run directory.
-        results_paths: Results files to merge; default `[run_dir / "results.jsonl"]`.
+        results_paths: Results files to merge; default `find_results_files(run_dir)`:
+            `results.jsonl` and every shard's `results.shard-K-of-N.jsonl`.
 
     Returns:
         A dict of the paths written, keyed `summary_csv`, `report_markdown`, `learning_curves`.
     """
     run_dir = Path(run_dir)
-    records = load_results(results_paths or [run_dir / "results.jsonl"])
+    # With no results file at all, the missing results.jsonl is the error the user sees.
+    records = load_results(results_paths or find_results_files(run_dir) or [run_dir / "results.jsonl"])
     summary = summarize(records)
     paths = {"summary_csv": run_dir / "summary.csv", "report_markdown": run_dir / "report.md",
              "learning_curves": run_dir / "learning_curves.png"}

@@ -1,5 +1,8 @@
 """The study runner: train every (variant, seed) once, append results, resume after a kill.
 
+The grid can be split over processes or machines (`shard=(K, N)`), each shard
+appending to its own results file; `padzero.report` merges them.
+
 Reads top to bottom: the config, the data, one run, the whole study.
 `run(config, out_dir)` is what `padzero reproduce` calls.
 """
@@ -22,6 +25,7 @@ from padzero.variants import VARIANTS, build_model
 logger = logging.getLogger("padzero")
 
 RESULTS_FILE = "results.jsonl"
+SHARD_RESULTS_FILE = "results.shard-{index}-of-{count}.jsonl"  # matches report.SHARD_RESULTS_GLOB
 CONFIG_FILE = "config.json"
 INTERRUPTED_FILE = "interrupted.jsonl"
 
@@ -134,13 +138,14 @@ def read_records(path):
     return records
 
 
-def set_aside_interrupted_runs(out_dir):
+def set_aside_interrupted_runs(results_path):
     """Moves epoch lines of unfinished runs to interrupted.jsonl; returns finished (variant, seed) pairs.
 
     A run killed half-way is redone from its first epoch, so its old lines
     would duplicate the new ones; they are kept, not deleted, beside the results.
+    Only `results_path` is touched: other shards' files may be in use.
     """
-    results_path = out_dir / RESULTS_FILE
+    results_path = Path(results_path)
     if not results_path.exists():
         return set()
     records = read_records(results_path)
@@ -151,7 +156,7 @@ def set_aside_interrupted_runs(out_dir):
         return finished
     for record in records:
         if (record["variant"], record["seed"]) not in finished:
-            append_record(out_dir / INTERRUPTED_FILE, record)
+            append_record(results_path.parent / INTERRUPTED_FILE, record)
     temporary = results_path.with_suffix(".jsonl.tmp")
     temporary.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
     os.replace(temporary, results_path)
@@ -190,9 +195,9 @@ def check_out_dir(config, out_dir, force):
 def move_previous_results(out_dir):
     backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     backup.mkdir()
-    for name in (RESULTS_FILE, CONFIG_FILE, INTERRUPTED_FILE):
-        if (out_dir / name).exists():
-            shutil.move(out_dir / name, backup / name)
+    for path in (*report.find_results_files(out_dir), out_dir / CONFIG_FILE, out_dir / INTERRUPTED_FILE):
+        if path.exists():
+            shutil.move(path, backup / path.name)
     logger.warning("moved the previous results to %s", backup)
 
 
@@ -215,7 +220,10 @@ def write_config(config, out_dir):
     content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds}
     content["versions"] = versions
     content["machine"] = describe_machine()
-    (out_dir / CONFIG_FILE).write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    # Shards of one study may start together: replace the file whole, so none reads half of it.
+    temporary = out_dir / f"{CONFIG_FILE}.{os.getpid()}.tmp"
+    temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
+    os.replace(temporary, out_dir / CONFIG_FILE)
 
 
 # ---------------------------------------------------------------- one run
@@ -316,7 +324,28 @@ class Progress:
 # ---------------------------------------------------------------- the study
 
 
-def run(config, out_dir, *, force=False, verbose=0):
+def shard_runs(grid, shard):
+    """The runs of `grid` that `shard` = (K, N) does: those at positions p with p % N == K - 1.
+
+    Interleaved rather than in blocks, so every shard starts on the first seeds.
+    """
+    valid = (
+        isinstance(shard, tuple) and len(shard) == 2
+        and all(isinstance(n, int) and not isinstance(n, bool) for n in shard)
+        and 1 <= shard[0] <= shard[1]
+    )
+    if not valid:
+        raise StudyError(f"shard must be K/N with 1 <= K <= N; received shard={shard!r}.")
+    index, count = shard
+    if count > len(grid):
+        raise StudyError(
+            f"shard {index}/{count} would have no runs: the grid has only {len(grid)} "
+            f"(variant, seed) runs; split it into at most {len(grid)} shards."
+        )
+    return grid[index - 1 :: count]
+
+
+def run(config, out_dir, *, force=False, verbose=0, shard=None):
     """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
 
     Args:
@@ -326,25 +355,35 @@ def run(config, out_dir, *, force=False, verbose=0):
         force: if `out_dir` holds results of different settings, move them to a
             backup folder inside it instead of refusing.
         verbose: Keras `fit` verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+        shard: `None` for the whole grid, or `(K, N)` with 1 <= K <= N to run only
+            the K-th of N interleaved parts of the variant x seed grid, appending
+            to `results.shard-K-of-N.jsonl`. Shards may share `out_dir` or run
+            elsewhere and be copied back; a run finished in any results file of
+            `out_dir` is skipped, and the report merges all of them.
 
     Returns:
         The paths written by `padzero.report.build_report` (summary_csv,
         report_markdown, learning_curves).
     """
     out_dir = Path(out_dir)
+    # Seed-major order: a study stopped part-way has every variant at its first seeds.
+    grid = [(v, s) for s in range(config.seeds) for v in config.variants]
+    # Shards are cut from the whole grid, not from what is left, so they never overlap.
+    mine = grid if shard is None else shard_runs(grid, shard)
+    results_name = RESULTS_FILE if shard is None else SHARD_RESULTS_FILE.format(index=shard[0], count=shard[1])
+    results_path = out_dir / results_name
     # Nothing is written until the settings and the data have passed their checks.
     results_move_aside = check_out_dir(config, out_dir, force)
-    previous = [] if results_move_aside else read_records(out_dir / RESULTS_FILE)
+    previous = [] if results_move_aside else [r for path in report.find_results_files(out_dir) for r in read_records(path)]
     finished = {(r["variant"], r["seed"]) for r in previous if r["record"] == "run_end"}
-    # Seed-major order: a study stopped part-way has every variant at its first seeds.
-    todo = [(v, s) for s in range(config.seeds) for v in config.variants if (v, s) not in finished]
-    logger.info("%d runs finished, %d to do, in %s", len(finished), len(todo), out_dir)
+    todo = [(v, s) for v, s in mine if (v, s) not in finished]
+    logger.info("%d of %d runs finished, %d to do, in %s", len(mine) - len(todo), len(mine), len(todo), results_path)
     if todo:
         encoded = load_encoded_data(config)
         out_dir.mkdir(parents=True, exist_ok=True)
         if results_move_aside:
             move_previous_results(out_dir)
-        set_aside_interrupted_runs(out_dir)
+        set_aside_interrupted_runs(results_path)
         write_config(config, out_dir)
         logger.info(
             "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
@@ -353,5 +392,6 @@ def run(config, out_dir, *, force=False, verbose=0):
         progress = Progress(len(todo), config.epochs)
         for number, (variant, seed) in enumerate(todo, start=1):
             logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-            train_one_run(config, encoded, variant, seed, out_dir / RESULTS_FILE, progress, verbose)
+            train_one_run(config, encoded, variant, seed, results_path, progress, verbose)
+    # Other shards may still be running: the report holds what all results files have so far.
     return report.build_report(out_dir)
