@@ -52,26 +52,25 @@ def multiply(ids, vocab_size, embedding_dim, **shape):
     return _flatten_head(_multiplied_by_mask(ids, layer), shape)
 
 
-def uniform_nonneg(ids, vocab_size, embedding_dim, **shape):
-    """The reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask."""
-    layer = keras.layers.Embedding(
+def _small_uniform_embedding(vocab_size, embedding_dim, constraint=None):
+    return keras.layers.Embedding(
         vocab_size,
         embedding_dim,
         embeddings_initializer=keras.initializers.RandomUniform(1e-4, 0.05),
-        embeddings_constraint=keras.constraints.NonNeg(),
+        embeddings_constraint=constraint,
         name="embedding",
     )
+
+
+def uniform_nonneg(ids, vocab_size, embedding_dim, **shape):
+    """The reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask."""
+    layer = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
     return _flatten_head(_multiplied_by_mask(ids, layer), shape)
 
 
 def uniform(ids, vocab_size, embedding_dim, **shape):
     """The same RandomUniform(1e-4, 0.05) init and mask, without the constraint."""
-    layer = keras.layers.Embedding(
-        vocab_size,
-        embedding_dim,
-        embeddings_initializer=keras.initializers.RandomUniform(1e-4, 0.05),
-        name="embedding",
-    )
+    layer = _small_uniform_embedding(vocab_size, embedding_dim)
     return _flatten_head(_multiplied_by_mask(ids, layer), shape)
 
 
