@@ -249,13 +249,19 @@ def test_constraint_that_moves_the_row_does_not_reach_the_output():
     assert np.all(to_numpy(layer(ids))[:, :2] == 0.0)
 
 
-def test_lora_keeps_padding_zero():
+def lora_layer_with_random_adapters(seed):
+    """padding_idx=2, LoRA rank 2, with non-zero A and B so LoRA changes every row."""
     layer = padzero.Embedding(20, 4, padding_idx=2)
     layer.build()
     layer.enable_lora(2)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     layer.lora_embeddings_a.assign(rng.standard_normal((20, 2)).astype("float32"))
     layer.lora_embeddings_b.assign(rng.standard_normal((2, 4)).astype("float32"))
+    return layer
+
+
+def test_lora_keeps_padding_zero():
+    layer = lora_layer_with_random_adapters(seed=0)
     ids = np.array([[2, 1, 2, 5]])
     outputs = to_numpy(layer(ids))
     assert np.all(outputs[0, [0, 2]] == 0.0)
@@ -390,12 +396,7 @@ def test_tensorflow_ragged_and_sparse_ids_work_like_keras(kind, backend):
 
 
 def test_lora_gives_no_gradient_through_the_padding_row():
-    layer = padzero.Embedding(20, 4, padding_idx=2)
-    layer.build()
-    layer.enable_lora(2)
-    rng = np.random.default_rng(1)
-    layer.lora_embeddings_a.assign(rng.standard_normal((20, 2)).astype("float32"))
-    layer.lora_embeddings_b.assign(rng.standard_normal((2, 4)).astype("float32"))
+    layer = lora_layer_with_random_adapters(seed=1)
     ids = np.array([[2, 1, 2, 5]], "int32")
     variable = layer.lora_embeddings_a
     if keras.backend.backend() == "jax":
