@@ -6,7 +6,8 @@ import pytest
 from keras import ops
 
 import padzero
-from padzero.variants import VARIANTS, build_model
+from padzero.batching import trimmed_start
+from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
 
 SHAPE = {"vocab_size": 51, "maxlen": 12, "num_classes": 4, "embedding_dim": 6, "hidden_units": 5}
 
@@ -123,3 +124,60 @@ def test_docstring_example_runs_as_written():
 
     failures, tried = doctest.testmod(padzero.variants)
     assert tried > 0 and failures == 0
+
+
+@pytest.mark.parametrize("variant", FAST_PATH_VARIANTS)
+@pytest.mark.parametrize("seed", [0, 1])
+def test_fast_path_gives_the_plain_models_loss_and_gradients(variant, seed, loss_and_gradients):
+    # The fast path's exactness claim: the same weights, a batch trimmed of its
+    # all-padding columns, the same loss and the same gradient for every weight.
+    keras.utils.set_random_seed(seed)
+    plain = build_model(variant, **SHAPE)
+    fast = build_model(variant, fast_path=True, **SHAPE)
+    fast.set_weights(plain.get_weights())
+    rng = np.random.default_rng(seed)
+    ids = pre_padded_ids(rng, 8)
+    ids[:, : SHAPE["maxlen"] - 7] = 0  # the longest post has at most 7 ids: 5 columns to drop
+    labels = rng.integers(0, SHAPE["num_classes"], 8)
+    start = trimmed_start(ids)
+    assert start >= 5
+    plain_loss, plain_gradients = loss_and_gradients(plain, ids, labels)
+    fast_loss, fast_gradients = loss_and_gradients(fast, ids[:, start:], labels)
+    np.testing.assert_allclose(fast_loss, plain_loss, rtol=1e-5)
+    assert [v.path for v in fast.trainable_variables] == [v.path for v in plain.trainable_variables]
+    for name, fast_gradient, plain_gradient in zip(
+        [v.path for v in plain.trainable_variables], fast_gradients, plain_gradients
+    ):
+        np.testing.assert_allclose(fast_gradient, plain_gradient, rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+@pytest.mark.parametrize("variant", ["baseline", "mask_zero"])
+def test_fast_path_is_refused_where_padding_is_not_zero(variant):
+    with pytest.raises(ValueError, match="no exact fast path"):
+        build_model(variant, fast_path=True, **SHAPE)
+
+
+def test_trimming_a_baseline_batch_would_change_its_loss(loss_and_gradients):
+    # Why baseline is refused: its padding vector is non-zero, so the dropped columns mattered.
+    keras.utils.set_random_seed(0)
+    plain = build_model("baseline", **SHAPE)
+    rng = np.random.default_rng(0)
+    ids = pre_padded_ids(rng, 8)
+    ids[:, :5] = 0
+    labels = rng.integers(0, SHAPE["num_classes"], 8)
+    full_loss, _ = loss_and_gradients(plain, ids, labels)
+    padded_again = np.concatenate([np.zeros((8, 5), "int32"), ids[:, 5:]], axis=1)
+    assert loss_and_gradients(plain, padded_again, labels)[0] == pytest.approx(full_loss)
+    shifted = np.concatenate([ids[:, 5:], np.zeros((8, 5), "int32")], axis=1)  # same posts, padding moved
+    assert loss_and_gradients(plain, shifted, labels)[0] != pytest.approx(full_loss, rel=1e-4)
+
+
+def test_fast_path_model_trains_on_trimmed_batches():
+    keras.utils.set_random_seed(0)
+    model = build_model("padzero", fast_path=True, **SHAPE)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    rng = np.random.default_rng(0)
+    ids, labels = pre_padded_ids(rng, 40), rng.integers(0, SHAPE["num_classes"], 40)
+    history = model.fit(padzero.TrimmedBatches(ids, labels, batch_size=8, multiple=4, seed=0), epochs=2, verbose=0)
+    assert all(np.isfinite(history.history["loss"]))
+    assert isinstance(model.get_layer("hidden"), padzero.FlattenDense)

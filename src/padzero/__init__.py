@@ -1,13 +1,15 @@
 """padzero: a Keras 3 Embedding whose padding id embeds to exactly zero.
 
-`padzero.Embedding` is imported eagerly, so `import padzero` registers it for
-`keras.saving.load_model`. The study functions load on first use: they bring
+The layers (`padzero.Embedding`, `padzero.FlattenDense`) are imported
+eagerly, so `import padzero` registers them for `keras.saving.load_model`. The study functions load on first use: they bring
 scikit-learn and matplotlib, which a user of the layer alone does not need.
 """
 
 import importlib
 
+from padzero.batching import TrimmedBatches
 from padzero.embedding import Embedding
+from padzero.flatten_dense import FlattenDense
 
 __version__ = "0.1.0"
 
@@ -20,7 +22,7 @@ _LAZY = {
     "encode_newsgroups": "padzero.text",
     "build_report": "padzero.report",
 }
-__all__ = ["Embedding", "__version__", *_LAZY]
+__all__ = ["Embedding", "FlattenDense", "TrimmedBatches", "__version__", *_LAZY]
 
 
 def __getattr__(name):

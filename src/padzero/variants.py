@@ -11,6 +11,7 @@ import keras
 from keras import ops
 
 from padzero.embedding import Embedding
+from padzero.flatten_dense import FlattenDense
 
 
 def padding_mask(ids):
@@ -18,14 +19,22 @@ def padding_mask(ids):
     return ops.expand_dims(ops.cast(ops.greater(ids, 0), "float32"), -1)
 
 
-def _dense_head(features, num_classes, hidden_units, dropout):
-    hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
+def _classes_head(hidden, num_classes, dropout):
     hidden = keras.layers.Dropout(dropout, name="dropout")(hidden)
     return keras.layers.Dense(num_classes, activation="softmax", name="classes")(hidden)
 
 
+def _dense_head(features, num_classes, hidden_units, dropout, **unused):
+    hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
+    return _classes_head(hidden, num_classes, dropout)
+
+
 def _flatten_head(embedded, shape):
-    return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
+    if not shape["fast_path"]:
+        return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
+    # Same kernel as Flatten -> Dense, fed only the columns a trimmed batch holds.
+    hidden = FlattenDense(shape["hidden_units"], shape["maxlen"], activation="relu", name="hidden")(embedded)
+    return _classes_head(hidden, shape["num_classes"], shape["dropout"])
 
 
 def _multiplied_by_mask(ids, embedding_layer):
@@ -83,6 +92,7 @@ def padzero(ids, vocab_size, embedding_dim, **shape):
 def masked_average(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
     embedded = Embedding(vocab_size, embedding_dim, padding_idx=0, mask_zero=True, name="embedding")(ids)
+    # The mask leaves padding out of the average, so trimmed batches need no other change.
     features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
     return _dense_head(features, **shape)
 
@@ -91,6 +101,11 @@ VARIANTS = {
     builder.__name__: builder
     for builder in (baseline, multiply, padzero, uniform_nonneg, uniform, mask_zero, masked_average)
 }
+
+# Variants whose padding embeds to exactly zero, so trimmed batches give the
+# plain model's numbers. Keras's Embedding (baseline, mask_zero) trains a
+# non-zero padding vector that every padded position adds to the Dense layer.
+FAST_PATH_VARIANTS = ("multiply", "padzero", "uniform_nonneg", "uniform", "masked_average")
 
 
 def build_model(
@@ -102,6 +117,7 @@ def build_model(
     embedding_dim=300,
     hidden_units=25,
     dropout=0.3,
+    fast_path=False,
 ):
     """Builds one variant of the study's model (uncompiled).
 
@@ -114,6 +130,11 @@ def build_model(
         embedding_dim: int, default 300.
         hidden_units: int, default 25.
         dropout: float, default 0.3.
+        fast_path: bool, default False. If True, the model takes ids of any
+            length `<= maxlen` (the last positions; feed it
+            `padzero.TrimmedBatches`) and `Flatten -> Dense` becomes
+            `padzero.FlattenDense`, with the same weights. Only for
+            `FAST_PATH_VARIANTS`, whose padding embeds to zero.
 
     Returns:
         A `keras.Model` from int32 ids `(batch, maxlen)` to class probabilities.
@@ -126,7 +147,12 @@ def build_model(
     """
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}.")
-    ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
+    if fast_path and variant not in FAST_PATH_VARIANTS:
+        raise ValueError(
+            f"Variant {variant!r} has no exact fast path: its padding vector is trainable and non-zero, "
+            f"so trimmed columns would change the result. Fast path variants: {', '.join(FAST_PATH_VARIANTS)}."
+        )
+    ids = keras.Input(shape=(None if fast_path else maxlen,), dtype="int32", name="ids")
     outputs = VARIANTS[variant](
         ids,
         vocab_size,
@@ -134,5 +160,7 @@ def build_model(
         num_classes=num_classes,
         hidden_units=hidden_units,
         dropout=dropout,
+        maxlen=maxlen,
+        fast_path=fast_path,
     )
     return keras.Model(ids, outputs, name=variant)
