@@ -177,7 +177,15 @@ def test_fast_path_model_trains_on_trimmed_batches():
     model = build_model("padzero", fast_path=True, **SHAPE)
     model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     rng = np.random.default_rng(0)
-    ids, labels = pre_padded_ids(rng, 40), rng.integers(0, SHAPE["num_classes"], 40)
-    history = model.fit(padzero.TrimmedBatches(ids, labels, batch_size=8, multiple=4, seed=0), epochs=2, verbose=0)
+    # Batches of widths 4, 4, 9, 2, 11: later widths differ from the first two,
+    # which is what Keras's TensorFlow PyDataset adapter cannot take (hence as_dataset()).
+    ids = np.zeros((10, SHAPE["maxlen"]), "int32")
+    for row, length in enumerate([4, 1, 4, 3, 9, 2, 2, 1, 11, 5]):
+        ids[row, SHAPE["maxlen"] - length :] = rng.integers(1, SHAPE["vocab_size"], size=length)
+    labels = rng.integers(0, SHAPE["num_classes"], 10)
+    batches = padzero.TrimmedBatches(ids, labels, batch_size=2, multiple=1, shuffle=False)
+    assert [batches[i][0].shape[1] for i in range(len(batches))] == [4, 4, 9, 2, 11]
+    history = model.fit(batches.as_dataset(), epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
     assert all(np.isfinite(history.history["loss"]))
     assert isinstance(model.get_layer("hidden"), padzero.FlattenDense)

@@ -93,3 +93,26 @@ class TrimmedBatches(keras.utils.PyDataset):
     def on_epoch_end(self):
         if self.shuffle:
             self.order = self.random.permutation(len(self.ids))
+
+    def as_dataset(self):
+        """What to pass to `model.fit`: these batches, or on TensorFlow a `tf.data.Dataset` of them.
+
+        Keras on TensorFlow fixes a `PyDataset`'s shapes from its first two
+        batches, so a later batch of another width would fail; the dataset
+        returned there declares the width as unknown instead.
+        """
+        import keras
+
+        if keras.backend.backend() != "tensorflow":
+            return self
+        import tensorflow as tf
+
+        def one_epoch():
+            for index in range(len(self)):
+                yield self[index]
+            self.on_epoch_end()
+
+        specs = [tf.TensorSpec((None, None), self.ids.dtype)]
+        if self.labels is not None:
+            specs.append(tf.TensorSpec((None, *self.labels.shape[1:]), self.labels.dtype))
+        return tf.data.Dataset.from_generator(one_epoch, output_signature=tuple(specs)).prefetch(2)

@@ -2,10 +2,12 @@
 
     padzero reproduce [--quick] [--data PATH | --dataset synthetic] [--shard K/N] [...]
     padzero report DIR
+    padzero bench [--quick] [--parts layer,model] [--backends jax,tensorflow,torch] [--data PATH]
 """
 
 import argparse
 import importlib.util
+import json
 import logging
 import os
 import sys
@@ -89,6 +91,22 @@ def build_parser():
     report.add_argument("run_dir", metavar="DIR", help="a folder written by 'padzero reproduce'")
     report.add_argument("--results", nargs="+", metavar="FILE", help="results files to merge "
                         "(default: DIR/results.jsonl and every DIR/results.shard-K-of-N.jsonl)")
+
+    bench = commands.add_parser(
+        "bench", help="time the layer and the reference model on each backend, side by side",
+        description="Times padzero.Embedding against keras.layers.Embedding and the mask x multiply workaround "
+        "(forward + backward), and training steps of the reference model (Keras baseline, padzero, padzero fast "
+        "path, native PyTorch), each in a fresh process, one run; prints a table of ratios and writes JSON.",
+    )
+    bench.add_argument("--parts", default="layer,model", help="comma-separated: layer, model (default: layer,model)")
+    bench.add_argument("--backends", default="jax,tensorflow,torch", help="comma-separated Keras backends "
+                       "(default: jax,tensorflow,torch)")
+    bench.add_argument("--quick", action="store_true", help="20 steps x 3 repeats instead of 100 x 5: minutes, noisier")
+    bench.add_argument("--data", metavar="PATH", help="draw post lengths from this 20news-bydate.tar.gz or folder "
+                       "(default: synthetic lengths with the same median, ~99 tokens)")
+    bench.add_argument("--steps", type=positive_int, help="training steps per timed repeat (default: 100; 20 with --quick)")
+    bench.add_argument("--repeats", type=positive_int, help="timed repeats, median reported (default: 5; 3 with --quick)")
+    bench.add_argument("--out", metavar="FILE", default="bench.json", help="JSON results (default: bench.json)")
     return parser
 
 
@@ -132,6 +150,25 @@ def report(args):
     print(f"report: {written['report_markdown']}")
 
 
+def bench(args):
+    from padzero import bench as benchmarks
+
+    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
+    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
+    benchmarks.check_choices(parts, backends)  # before the data takes its time
+    lengths = None
+    if args.data:
+        from padzero import data, text
+
+        encoded = text.encode_newsgroups(data.load_newsgroups(args.data))
+        lengths = benchmarks.lengths_of(encoded.x_train)
+    results = benchmarks.run_bench(parts, backends, quick=args.quick, lengths=lengths, steps=args.steps, repeats=args.repeats)
+    with open(args.out, "w") as file:
+        json.dump(results, file, indent=2)
+    print(benchmarks.format_table(results))
+    print(f"results: {args.out}")
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
@@ -139,7 +176,7 @@ def main(argv=None):
     try:
         if getattr(args, "backend", None):
             ensure_backend(args.backend, argv)
-        {"reproduce": reproduce, "report": report}[args.command](args)
+        {"reproduce": reproduce, "report": report, "bench": bench}[args.command](args)
     except KeyboardInterrupt:
         print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -1,0 +1,349 @@
+"""`padzero bench`: the layer and the reference model timed side by side, in one run.
+
+Every measurement runs in a fresh Python process (Keras picks its backend at
+import, and a process's peak memory is then its own), one after the other, on
+the same batches. Times are medians of repeats after a warm-up that compiles
+every shape the timed repeats will see. Reads top to bottom: the batches, the
+layer part, the model part, the driver that runs them all and writes the table.
+
+    python -m padzero.bench '<json of one measurement>'   (what the driver runs)
+"""
+
+import importlib.util
+import json
+import logging
+import math
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("padzero")
+
+PARTS = ("layer", "model")
+BACKENDS = ("jax", "tensorflow", "torch")
+BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
+LAYER_CASES = ("keras.layers.Embedding", "padzero.Embedding", "mask x multiply")
+KERAS_MODEL_CASES = ("keras baseline", "padzero", "padzero fast path")
+TORCH_MODEL_CASES = ("native torch", "native torch, fused Adam")
+SHAPE = {"vocab_size": 20_001, "maxlen": 1_100, "embedding_dim": 300, "batch_size": 32}
+TRAIN_POSTS = 15_076  # the study's training split: one epoch is ceil(15,076 / 32) = 472 steps
+
+
+class BenchError(ValueError):
+    """A benchmark cannot run as asked (unknown part or backend, a backend not installed)."""
+
+
+# ---------------------------------------------------------------- the batches
+
+
+def synthetic_lengths(count, maxlen, seed=0):
+    """Post lengths shaped like 20 Newsgroups' (median ~99, long right tail), for runs without the data."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.lognormal(mean=math.log(99), sigma=0.9, size=count), 1, maxlen).astype(int)
+
+
+def make_batches(lengths, steps, seed=0):
+    """`steps` pre-padded id batches of the reference shape whose post lengths are drawn from `lengths`."""
+    rng = np.random.default_rng(seed)
+    batch_size, maxlen = SHAPE["batch_size"], SHAPE["maxlen"]
+    ids = np.zeros((steps * batch_size, maxlen), "int32")
+    for row, length in enumerate(rng.choice(lengths, size=len(ids))):
+        ids[row, maxlen - length :] = rng.integers(1, SHAPE["vocab_size"], size=length)
+    labels = rng.integers(0, 20, size=len(ids)).astype("int32")
+    return ids, labels
+
+
+def lengths_of(ids):
+    """Real tokens per pre-padded row."""
+    return (ids != 0).sum(axis=1)
+
+
+# ---------------------------------------------------------------- one measurement (in its own process)
+
+
+def peak_memory_megabytes():
+    # ru_maxrss is kilobytes on Linux, bytes on macOS.
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (2**20 if sys.platform == "darwin" else 2**10)
+
+
+def median_seconds(function, repeats, warmup=1):
+    for _ in range(warmup):
+        function()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure_layer(settings):
+    """Forward + backward of each layer case at the reference shapes, interleaved; ms per call."""
+    import keras
+    from keras import ops
+
+    import padzero
+
+    ids, _ = np.load(settings["batches"]).values()
+    ids = ops.convert_to_tensor(ids[: SHAPE["batch_size"]])
+    upstream = ops.convert_to_tensor(
+        np.random.default_rng(0).standard_normal((*ids.shape, SHAPE["embedding_dim"])).astype("float32")
+    )
+    functions = {}
+    for case in LAYER_CASES:
+        layer_class = padzero.Embedding if case == "padzero.Embedding" else keras.layers.Embedding
+        layer = layer_class(SHAPE["vocab_size"], SHAPE["embedding_dim"])
+        layer.build(ids.shape)
+        functions[case] = layer_gradient_function(layer, multiply_by_mask=case == "mask x multiply")
+    for function in functions.values():
+        for _ in range(3):
+            function(ids, upstream)
+    times = {case: [] for case in functions}
+    for _ in range(settings["repeats"]):
+        for case, function in functions.items():  # round-robin: drift hits every case alike
+            start = time.perf_counter()
+            function(ids, upstream)
+            times[case].append(time.perf_counter() - start)
+    memory = peak_memory_megabytes()
+    return [{"case": case, "ms": statistics.median(values) * 1e3, "peak_mb": memory} for case, values in times.items()]
+
+
+def layer_gradient_function(layer, multiply_by_mask):
+    """ids, upstream -> d sum(outputs * upstream) / d table, compiled as Keras compiles on each backend."""
+    import keras
+    from keras import ops
+
+    def outputs_of(call, ids):
+        outputs = call(ids)
+        if multiply_by_mask:  # the reference workaround, outside the layer
+            outputs = outputs * ops.expand_dims(ops.cast(ops.not_equal(ids, 0), outputs.dtype), -1)
+        return outputs
+
+    table = layer.trainable_variables[0]
+    backend = keras.backend.backend()
+    if backend == "jax":
+        import jax
+
+        def loss(table_value, ids, upstream):
+            return (outputs_of(lambda i: layer.stateless_call([table_value], [], i)[0], ids) * upstream).sum()
+
+        step = jax.jit(jax.grad(loss))
+        return lambda ids, upstream: step(table.value, ids, upstream).block_until_ready()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        @tf.function(jit_compile=True)
+        def step(ids, upstream):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_sum(outputs_of(layer, ids) * upstream)
+            return tf.convert_to_tensor(tape.gradient(loss, table.value))
+
+        return lambda ids, upstream: step(ids, upstream).numpy()
+
+    def eager_step(ids, upstream):
+        table.value.grad = None
+        (outputs_of(layer, ids) * upstream).sum().backward()
+        return table.value.grad
+
+    return eager_step
+
+
+def measure_keras_model(settings):
+    """One training epoch's worth of steps of a Keras model; ms per step."""
+    import keras
+
+    from padzero.batching import TrimmedBatches
+    from padzero.variants import build_model
+
+    ids, labels = np.load(settings["batches"]).values()
+    fast_path = settings["case"] == "padzero fast path"
+    variant = "baseline" if settings["case"] == "keras baseline" else "padzero"
+    keras.utils.set_random_seed(0)
+    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
+    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    # multiple=maxlen keeps every batch whole: the plain models get the full padded batch.
+    batches = TrimmedBatches(
+        ids, labels, SHAPE["batch_size"], multiple=settings["multiple"] if fast_path else SHAPE["maxlen"], shuffle=False
+    )
+    dataset = batches.as_dataset()
+    seconds = median_seconds(lambda: model.fit(dataset, epochs=1, verbose=0), settings["repeats"])
+    return [{"case": settings["case"], "ms": seconds / len(batches) * 1e3, "peak_mb": peak_memory_megabytes()}]
+
+
+def measure_torch_model(settings):
+    """The same steps in native PyTorch (`nn.Embedding(padding_idx=0)`); ms per step."""
+    import torch
+
+    from padzero.torch_reference import ReferenceModel, make_training_step
+
+    ids, labels = np.load(settings["batches"]).values()
+    torch.manual_seed(0)
+    model = ReferenceModel(SHAPE["vocab_size"], SHAPE["maxlen"])
+    step = make_training_step(model, fused=settings["case"] == "native torch, fused Adam")
+    batch = SHAPE["batch_size"]
+    batches = [
+        (torch.as_tensor(ids[i : i + batch], dtype=torch.int64), torch.as_tensor(labels[i : i + batch], dtype=torch.int64))
+        for i in range(0, len(ids), batch)
+    ]
+
+    def epoch():
+        for batch_ids, batch_labels in batches:
+            step(batch_ids, batch_labels)
+
+    seconds = median_seconds(epoch, settings["repeats"])
+    return [{"case": settings["case"], "ms": seconds / len(batches) * 1e3, "peak_mb": peak_memory_megabytes()}]
+
+
+def measure(settings):
+    if settings["part"] == "layer":
+        return measure_layer(settings)
+    if settings["case"] in TORCH_MODEL_CASES:
+        return measure_torch_model(settings)
+    return measure_keras_model(settings)
+
+
+# ---------------------------------------------------------------- the driver
+
+
+def check_choices(parts, backends):
+    unknown_parts = [p for p in parts if p not in PARTS]
+    if unknown_parts or not parts:
+        raise BenchError(f"Unknown bench part(s) {unknown_parts or '(none given)'}; choose from {', '.join(PARTS)}.")
+    unknown_backends = [b for b in backends if b not in BACKENDS]
+    if unknown_backends or not backends:
+        raise BenchError(f"Unknown backend(s) {unknown_backends or '(none given)'}; choose from {', '.join(BACKENDS)}.")
+    for backend in backends:
+        if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
+            raise BenchError(f"backend {backend!r} is not installed; install it with: pip install 'padzero[{backend}]'")
+    if "model" in parts and importlib.util.find_spec("torch") is None:
+        raise BenchError("the model part's anchor is native PyTorch, which is not installed; "
+                         "install it with: pip install 'padzero[torch]', or run --parts layer")
+
+
+def planned_measurements(parts, backends):
+    """(part, backend, case) of every subprocess to run; the torch anchor runs once, not per backend."""
+    plan = []
+    if "layer" in parts:
+        plan += [{"part": "layer", "backend": backend, "case": None} for backend in backends]
+    if "model" in parts:
+        plan += [{"part": "model", "backend": b, "case": c} for b in backends for c in KERAS_MODEL_CASES]
+        plan += [{"part": "model", "backend": "torch", "case": c} for c in TORCH_MODEL_CASES]
+    return plan
+
+
+def run_measurement(settings):
+    environment = {**os.environ, "KERAS_BACKEND": settings["backend"]}
+    completed = subprocess.run(
+        [sys.executable, "-m", "padzero.bench", json.dumps(settings)],
+        env=environment, capture_output=True, text=True, check=False,
+    )
+    if completed.returncode != 0:
+        last_lines = " | ".join(completed.stderr.strip().splitlines()[-3:])
+        raise RuntimeError(f"measurement {settings['part']}/{settings['backend']}/{settings['case']} failed: {last_lines}")
+    return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def with_ratios(rows):
+    """Adds `ratio`: layer rows to keras.layers.Embedding on the same backend; model rows to the jax baseline."""
+    def reference(row):
+        if row["part"] == "layer":
+            return ("layer", row["backend"], "keras.layers.Embedding")
+        return ("model", "jax", "keras baseline")
+
+    by_key = {(r["part"], r["backend"], r["case"]): r["ms"] for r in rows}
+    for row in rows:
+        base = by_key.get(reference(row))
+        row["ratio"] = row["ms"] / base if base else None
+        row["ratio_to"] = " ".join(reference(row)[1:]) if base else None
+    return rows
+
+
+def describe_machine():
+    from padzero.study import describe_machine as machine  # one description of the machine for every output
+
+    return machine()
+
+
+def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, steps=None, repeats=None, multiple=100):
+    """Times every chosen part on every chosen backend, each in a fresh process.
+
+    Args:
+        parts: names from `PARTS`: "layer" (forward + backward of the
+            embedding layers) and/or "model" (training steps of the reference
+            model: Keras baseline, padzero, padzero fast path per backend, and
+            native PyTorch once).
+        backends: names from `BACKENDS`.
+        quick: fewer steps and repeats (the whole bench in minutes).
+        lengths: real post lengths to draw batches from (e.g. from the
+            encoded 20 Newsgroups); `None` draws from `synthetic_lengths`.
+        steps: training steps per timed epoch-slice (default 100, 20 quick).
+        repeats: timed repeats per measurement (default 5, 3 quick; layer
+            calls use 10 times as many).
+        multiple: the fast path's width rounding (see `TrimmedBatches`).
+
+    Returns:
+        dict with `settings`, `machine` and `rows` (part, backend, case, ms,
+        ratio, ratio_to, peak_mb); model `ms` is per step, `epoch_seconds`
+        scales it to the study's 472-step epoch.
+    """
+    parts, backends = list(dict.fromkeys(parts)), list(dict.fromkeys(backends))
+    check_choices(parts, backends)
+    steps = steps or (20 if quick else 100)
+    repeats = repeats or (3 if quick else 5)
+    lengths = synthetic_lengths(20_000, SHAPE["maxlen"]) if lengths is None else np.asarray(lengths)
+    ids, labels = make_batches(lengths, steps)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        batches_path = os.path.join(folder, "batches.npz")
+        np.savez(batches_path, ids=ids, labels=labels)
+        plan = planned_measurements(parts, backends)
+        for number, settings in enumerate(plan, start=1):
+            settings = {**settings, "batches": batches_path, "multiple": multiple,
+                        "repeats": repeats * 10 if settings["part"] == "layer" else repeats}
+            logger.info("bench %d/%d: %s %s %s", number, len(plan), settings["part"], settings["backend"], settings["case"] or "")
+            for row in run_measurement(settings):
+                rows.append({"part": settings["part"], "backend": settings["backend"], **row})
+    steps_per_epoch = math.ceil(TRAIN_POSTS / SHAPE["batch_size"])
+    for row in rows:
+        if row["part"] == "model":
+            row["epoch_seconds"] = row["ms"] * steps_per_epoch / 1e3
+    return {
+        "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats, "multiple": multiple,
+                     "mean_length": float(lengths.mean()), "padding_share": float(1 - (ids != 0).mean()), **SHAPE},
+        "machine": describe_machine(),
+        "python": platform.python_version(),
+        "rows": with_ratios(rows),
+    }
+
+
+def format_table(results):
+    """The results as a Markdown table, with the machine and settings above it."""
+    settings = results["settings"]
+    lines = [
+        f"machine: {results['machine']}; batch {settings['batch_size']} x {settings['maxlen']}, "
+        f"padding share {settings['padding_share']:.3f}; medians of {settings['repeats']} repeats"
+        f" ({settings['steps']} training steps each for the model part)",
+        "",
+        "| part | backend | case | time | ratio | to | peak memory |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
+    for row in results["rows"]:
+        time_text = f"{row['ms']:.1f} ms" + ("/step" if row["part"] == "model" else "/call")
+        if row["part"] == "model":
+            time_text += f" ({row['epoch_seconds']:.0f} s/epoch)"
+        ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
+        lines.append(f"| {row['part']} | {row['backend']} | {row['case']} | {time_text} | {ratio} | {row['ratio_to'] or '-'} | {row['peak_mb']:.0f} MB |")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    print(json.dumps(measure(json.loads(sys.argv[1]))))
