@@ -164,3 +164,53 @@ def test_backend_flag_switches_keras_backend(tmp_path, backend):
                             env={**os.environ, "KERAS_BACKEND": backend})
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other
+
+
+def test_distribute_on_a_backend_without_keras_distribution(capsys, tmp_path, backend):
+    if backend == "jax":
+        pytest.skip("jax can distribute")
+    code, _, err = run_cli([*SYNTHETIC, "--distribute", "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, "distribute needs the jax backend", tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--parts", "layer,gpu"], "Unknown bench part(s) ['gpu']"),
+        (["--backends", "jax,mxnet"], "Unknown backend(s) ['mxnet']"),
+        (["--parts", ","], "Unknown bench part(s) (none given)"),
+        (["--steps", "0"], "--steps: expected a positive integer"),
+    ],
+)
+def test_bench_bad_arguments(extra, fragment, capsys, tmp_path):
+    code, _, err = run_cli(["bench", *extra, "--out", str(tmp_path / "bench.json")], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "bench.json").exists()
+
+
+def test_bench_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
+    import importlib.util
+
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    code, _, err = run_cli(["bench", "--backends", "torch", "--parts", "layer", "--out", str(tmp_path / "b.json")], capsys)
+    assert_one_line_error(code, err, "pip install 'padzero[torch]'")
+
+
+def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
+    # Two steps, one repeat: checks the plumbing (fresh processes, JSON, table), not the speed.
+    out = tmp_path / "bench.json"
+    code, stdout, err = run_cli(
+        ["bench", "--parts", "layer,model", "--backends", backend, "--steps", "2", "--repeats", "1", "--out", str(out)], capsys
+    )
+    assert code == 0, err
+    import json
+
+    rows = json.loads(out.read_text())["rows"]
+    cases = {(r["part"], r["case"]) for r in rows}
+    assert ("model", "padzero fast path") in cases and ("model", "native torch") in cases
+    assert ("layer", "padzero.Embedding") in cases
+    assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows)
+    layer_base = [r for r in rows if r["case"] == "keras.layers.Embedding"][0]
+    assert layer_base["ratio"] == 1.0
+    assert "| model |" in stdout

@@ -252,3 +252,26 @@ def test_corrupt_results_line_is_named(tmp_path):
     (tmp_path / "results.jsonl").write_text('{"record": "epoch"}\nnot json\n')
     with pytest.raises(study.StudyError, match=r"results.jsonl line 2 is not valid JSON"):
         study.run(config, tmp_path)
+
+
+def test_fast_path_study_trims_the_variants_it_can(tmp_path):
+    config = study.StudyConfig(variants=("padzero", "baseline"), fast_path=True, **{**TINY, "seeds": 1})
+    study.run(config, tmp_path)
+    ends = {r["variant"]: r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"}
+    assert ends["padzero"]["fast_path"] is True
+    assert ends["baseline"]["fast_path"] is False  # its padding vector is not zero: the plain model
+    epochs = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "epoch"]
+    assert all(0 <= r["val_accuracy"] <= 1 for r in epochs)
+
+
+def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
+    config, out_dir, _ = finished_study
+    with pytest.raises(study.StudyError, match="fast_path: False -> True"):
+        study.run(study.StudyConfig(variants=config.variants, fast_path=True, **TINY), out_dir)
+
+
+def test_distribute_needs_jax(backend):
+    if backend == "jax":
+        pytest.skip("the refusal is for the other backends")
+    with pytest.raises(study.StudyError, match="distribute needs the jax backend"):
+        study.StudyConfig(distribute=True, **TINY)

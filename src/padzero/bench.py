@@ -248,7 +248,7 @@ def run_measurement(settings):
     )
     if completed.returncode != 0:
         last_lines = " | ".join(completed.stderr.strip().splitlines()[-3:])
-        raise RuntimeError(f"measurement {settings['part']}/{settings['backend']}/{settings['case']} failed: {last_lines}")
+        raise BenchError(f"measurement {settings['part']}/{settings['backend']}/{settings['case']} failed: {last_lines}")
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 

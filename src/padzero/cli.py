@@ -76,6 +76,11 @@ def build_parser():
                           f"(default: {FULL['epochs']}; {QUICK['epochs']} with --quick)")
     training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
     training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
+    training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
+                          "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
+                          "re-association and batch order; default: off)")
+    training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
+                          "keras.distribution.DataParallel (jax backend only; default: off)")
     training.add_argument("--quick", action="store_true", help="a small real run in minutes: "
                           f"{QUICK['epochs']} epochs x {QUICK['seeds']} seed on {QUICK['max_docs']:,} posts")
     output = reproduce.add_argument_group("output")
@@ -137,6 +142,8 @@ def reproduce(args):
         maxlen=args.maxlen,
         vocab_size=args.vocab_size,
         max_docs=args.max_docs or defaults["max_docs"],
+        fast_path=args.fast_path,
+        distribute=args.distribute,
     )
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
     written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)

@@ -7,6 +7,7 @@ Reads top to bottom: the config, the data, one run, the whole study.
 `run(config, out_dir)` is what `padzero reproduce` calls.
 """
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -20,7 +21,8 @@ from pathlib import Path
 import keras
 
 from padzero import data, report, text
-from padzero.variants import VARIANTS, build_model
+from padzero.batching import TrimmedBatches
+from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
 
 logger = logging.getLogger("padzero")
 
@@ -58,6 +60,8 @@ class StudyConfig:
     embedding_dim: int = 300
     hidden_units: int = 25
     dropout: float = 0.3
+    fast_path: bool = False  # FAST_PATH_VARIANTS train on trimmed batches (padzero.FlattenDense)
+    distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
 
     def __post_init__(self):
@@ -74,6 +78,11 @@ class StudyConfig:
             raise StudyError(f"Unknown variant(s) {unknown or '(none given)'}; choose from {', '.join(VARIANTS)}.")
         if self.dataset not in ("20news", "synthetic"):
             raise StudyError(f"dataset must be '20news' or 'synthetic'; received dataset={self.dataset!r}.")
+        if self.distribute and self.backend != "jax":
+            raise StudyError(
+                f"distribute needs the jax backend (keras.distribution supports JAX only); received backend={self.backend!r}. "
+                "Use --backend jax, or drop --distribute."
+            )
         if self.backend != keras.backend.backend():
             raise StudyError(
                 f"backend={self.backend!r} but Keras is running on {keras.backend.backend()!r}; "
@@ -255,9 +264,20 @@ class EpochRecorder(keras.callbacks.Callback):
         )
 
 
+def training_data(config, encoded, fast_path, seed):
+    """fit() arguments for the training and validation posts: whole arrays, or trimmed batches on the fast path."""
+    if not fast_path:
+        return {"x": encoded.x_train, "y": encoded.y_train, "validation_data": (encoded.x_val, encoded.y_val),
+                "batch_size": config.batch_size, "validation_batch_size": 256}  # the same metrics in fewer, larger steps
+    train = TrimmedBatches(encoded.x_train, encoded.y_train, config.batch_size, seed=seed)
+    validation = TrimmedBatches(encoded.x_val, encoded.y_val, 256, shuffle=False)
+    return {"x": train.as_dataset(), "validation_data": validation.as_dataset()}
+
+
 def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0):
     """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
     keras.utils.set_random_seed(seed)
+    fast_path = config.fast_path and variant in FAST_PATH_VARIANTS
     model = build_model(
         variant,
         vocab_size=encoded.vocab_size,
@@ -266,21 +286,19 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         embedding_dim=config.embedding_dim,
         hidden_units=config.hidden_units,
         dropout=config.dropout,
+        fast_path=fast_path,
     )
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    identity = {"variant": variant, "seed": seed, "backend": config.backend,
+    identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": fast_path,
                 "config": {**config.run_settings(), "num_classes": len(encoded.label_names)}}
     recorder = EpochRecorder(results_path, identity, progress)
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
     started = time.perf_counter()
     history = model.fit(
-        encoded.x_train, encoded.y_train,
-        validation_data=(encoded.x_val, encoded.y_val),
-        epochs=config.epochs, batch_size=config.batch_size,
-        validation_batch_size=256,  # the same metrics in fewer, larger steps
-        callbacks=[recorder, stopper], verbose=verbose,
+        **training_data(config, encoded, fast_path, seed),
+        epochs=config.epochs, callbacks=[recorder, stopper], verbose=verbose,
     )
     epochs_run = len(history.history["loss"])
     append_record(results_path, {
@@ -322,6 +340,15 @@ class Progress:
 
 
 # ---------------------------------------------------------------- the study
+
+
+def distribution_scope(config):
+    """Data parallel training over every local device when `config.distribute`, else nothing."""
+    if not config.distribute:
+        return contextlib.nullcontext()
+    devices = keras.distribution.list_devices()
+    logger.info("data parallel over %d devices: %s", len(devices), ", ".join(devices))
+    return keras.distribution.DataParallel(devices=devices).scope()
 
 
 def shard_runs(grid, shard):
@@ -390,8 +417,9 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None):
             len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
         )
         progress = Progress(len(todo), config.epochs)
-        for number, (variant, seed) in enumerate(todo, start=1):
-            logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-            train_one_run(config, encoded, variant, seed, results_path, progress, verbose)
+        with distribution_scope(config):
+            for number, (variant, seed) in enumerate(todo, start=1):
+                logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
+                train_one_run(config, encoded, variant, seed, results_path, progress, verbose)
     # Other shards may still be running: the report holds what all results files have so far.
     return report.build_report(out_dir)
