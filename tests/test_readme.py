@@ -6,12 +6,21 @@ from pathlib import Path
 README = Path(__file__).resolve().parents[1] / "README.md"
 
 
+PYTHON_BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+
+
 def test_readme_python_example_runs(tmp_path, monkeypatch):
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
-    assert blocks, "README.md has no python example"
+    assert PYTHON_BLOCKS, "README.md has no python example"
     monkeypatch.chdir(tmp_path)  # the example saves model.keras in the working folder
-    exec(compile(blocks[0], "README.md", "exec"), {})
+    exec(compile(PYTHON_BLOCKS[0], "README.md", "exec"), {})
     assert (tmp_path / "model.keras").stat().st_size > 0
+
+
+def test_readme_fast_path_example_runs():
+    (block,) = [b for b in PYTHON_BLOCKS if "TrimmedBatches" in b]
+    namespace = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["model"].get_layer(index=1).kernel.shape == (1100 * 300, 25)
 
 
 def test_public_names_resolve():

@@ -70,8 +70,14 @@ def lengths_of(ids):
 
 
 def peak_memory_megabytes():
-    # ru_maxrss is kilobytes on Linux, bytes on macOS.
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    """This process's peak resident memory. Linux's VmHWM starts afresh at exec; ru_maxrss would
+    carry over the peak of the parent that spawned it (the driver, which may hold the data)."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 2**10
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # kilobytes on Linux, bytes on macOS
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
@@ -287,7 +293,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
             encoded 20 Newsgroups); `None` draws from `synthetic_lengths`.
         steps: training steps per timed epoch-slice (default 100, 20 quick).
         repeats: timed repeats per measurement (default 5, 3 quick; layer
-            calls use 10 times as many).
+            calls, which are short, use 10 times as many and at least 50).
         multiple: the fast path's width rounding (see `TrimmedBatches`).
 
     Returns:
@@ -308,7 +314,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         plan = planned_measurements(parts, backends)
         for number, settings in enumerate(plan, start=1):
             settings = {**settings, "batches": batches_path, "multiple": multiple,
-                        "repeats": repeats * 10 if settings["part"] == "layer" else repeats}
+                        "repeats": max(50, repeats * 10) if settings["part"] == "layer" else repeats}
             logger.info("bench %d/%d: %s %s %s", number, len(plan), settings["part"], settings["backend"], settings["case"] or "")
             for row in run_measurement(settings):
                 rows.append({"part": settings["part"], "backend": settings["backend"], **row})
