@@ -75,44 +75,9 @@ def table_gradient():
     return _table_gradient
 
 
-def _loss_and_gradients(model, ids, labels):
-    """Mean sparse cross-entropy of `model(ids)` and its gradients (NumPy, in `trainable_variables` order)."""
-    import keras
-    import numpy as np
-
-    def loss_of(probabilities):
-        return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities))
-
-    backend_name = keras.backend.backend()
-    if backend_name == "jax":
-        import jax
-
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        def loss(trainable):
-            outputs, _ = model.stateless_call(trainable, non_trainable, ids)
-            return loss_of(outputs)
-
-        value, gradients = jax.value_and_grad(loss)([v.value for v in model.trainable_variables])
-        return float(value), [np.asarray(g) for g in gradients]
-    if backend_name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            value = loss_of(model(ids))
-        gradients = tape.gradient(value, model.trainable_variables)
-        return float(value), [tf.convert_to_tensor(g).numpy() for g in gradients]
-    if backend_name == "torch":
-        for variable in model.trainable_variables:
-            variable.value.grad = None
-        value = loss_of(model(ids))
-        value.backward()
-        gradients = [v.value.grad.detach().cpu().numpy().copy() for v in model.trainable_variables]
-        return float(value.detach()), gradients
-    raise ValueError(f"unknown backend {backend_name}")
-
-
 @pytest.fixture
 def loss_and_gradients():
     """A function (model, ids, labels) -> (mean cross-entropy, gradients of every trainable variable)."""
-    return _loss_and_gradients
+    from padzero.diagnostics import loss_and_gradients
+
+    return loss_and_gradients

@@ -1,6 +1,7 @@
 """`padzero` command line: thin argparse front ends over the library.
 
     padzero reproduce [--quick] [--data PATH | --dataset synthetic] [--shard K/N] [...]
+    padzero diagnose [--variants ...] [--padding post] [--maxlen N] [...]
     padzero report DIR
     padzero bench [--quick] [--parts layer,model] [--backends jax,tensorflow,torch] [--data PATH]
 """
@@ -17,6 +18,7 @@ import padzero
 BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 QUICK = {"epochs": 2, "seeds": 1, "max_docs": 5_000}
 FULL = {"epochs": 30, "seeds": 3, "max_docs": None}
+DIAGNOSE = {"epochs": 5, "seeds": 2, "max_docs": None, "variants": "baseline,padzero,uniform_nonneg"}
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -48,6 +50,41 @@ def shard(text):
     return parsed
 
 
+def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
+    """The data, training and output flags that `reproduce` and `diagnose` share."""
+    def default_text(key):
+        quick = f"; {quick_defaults[key]:,} with --quick" if quick_defaults else ""
+        return f"(default: {defaults[key] or 'all'}{quick})"
+
+    source = parser.add_argument_group("data")
+    source.add_argument("--data", metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
+                        "(default: scikit-learn's data home, then scikit-learn's download)")
+    source.add_argument("--dataset", choices=("20news", "synthetic"), default="20news",
+                        help="'synthetic' generates a small stand-in that runs anywhere in seconds (default: 20news)")
+    source.add_argument("--max-docs", type=positive_int, help=f"use a random subset of this many posts {default_text('max_docs')}")
+    source.add_argument("--maxlen", type=positive_int, default=1_100, help="ids per post after padding (default: 1100)")
+    source.add_argument("--padding", choices=("pre", "post"), default="pre", help="where padding goes (default: pre)")
+    source.add_argument("--vocab-size", type=positive_int, default=20_000, help="most frequent words kept (default: 20000)")
+    training = parser.add_argument_group("training")
+    training.add_argument("--variants", default=variants, help=f"comma-separated variants, or 'all' (default: {variants}; "
+                          "all = baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average)")
+    training.add_argument("--seeds", type=positive_int, help=f"seeds per variant {default_text('seeds')}")
+    training.add_argument("--epochs", type=positive_int, help="maximum epochs, early stopping on val_loss with patience 5 "
+                          f"{default_text('epochs')}")
+    training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
+    training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
+    training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
+                          "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
+                          "re-association and batch order; default: off)")
+    training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
+                          "keras.distribution.DataParallel (jax backend only; default: off)")
+    output = parser.add_argument_group("output")
+    output.add_argument("--out", metavar="DIR", help=f"results folder (default: runs/<dataset>[-quick]-<backend>, "
+                        f"runs/diagnose-<dataset>-<backend> for diagnose)")
+    output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
+                        "to DIR/previous-<time>/ and start over (default: refuse)")
+
+
 def build_parser():
     parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that shows why.")
     parser.add_argument("--version", action="version", version=f"padzero {padzero.__version__}")
@@ -59,37 +96,21 @@ def build_parser():
         description="Trains every variant x seed, appends to OUT/results.jsonl, then writes summary.csv, "
         "report.md and learning_curves.png. Rerun the same command to resume.",
     )
-    source = reproduce.add_argument_group("data")
-    source.add_argument("--data", metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
-                        "(default: scikit-learn's data home, then scikit-learn's download)")
-    source.add_argument("--dataset", choices=("20news", "synthetic"), default="20news",
-                        help="'synthetic' generates a small stand-in that runs anywhere in seconds (default: 20news)")
-    source.add_argument("--max-docs", type=positive_int, help="use a random subset of this many posts "
-                        f"(default: all; {QUICK['max_docs']:,} with --quick)")
-    source.add_argument("--maxlen", type=positive_int, default=1_100, help="ids per post after padding (default: 1100)")
-    source.add_argument("--vocab-size", type=positive_int, default=20_000, help="most frequent words kept (default: 20000)")
-    training = reproduce.add_argument_group("training")
-    training.add_argument("--variants", default="all", help="comma-separated variants, or 'all' (default: all = "
-                          "baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average)")
-    training.add_argument("--seeds", type=positive_int, help=f"seeds per variant (default: {FULL['seeds']}; {QUICK['seeds']} with --quick)")
-    training.add_argument("--epochs", type=positive_int, help=f"maximum epochs, early stopping on val_loss with patience 5 "
-                          f"(default: {FULL['epochs']}; {QUICK['epochs']} with --quick)")
-    training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
-    training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
-    training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
-                          "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
-                          "re-association and batch order; default: off)")
-    training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
-                          "keras.distribution.DataParallel (jax backend only; default: off)")
-    training.add_argument("--quick", action="store_true", help="a small real run in minutes: "
-                          f"{QUICK['epochs']} epochs x {QUICK['seeds']} seed on {QUICK['max_docs']:,} posts")
-    output = reproduce.add_argument_group("output")
-    output.add_argument("--out", metavar="DIR", help="results folder (default: runs/<dataset>[-quick]-<backend>)")
-    output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
-                        "to DIR/previous-<time>/ and start over (default: refuse)")
-    output.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
-                        "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
-                        "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)")
+    add_study_flags(reproduce, variants="all", defaults=FULL, quick_defaults=QUICK)
+    reproduce.add_argument("--quick", action="store_true", help="a small real run in minutes: "
+                           f"{QUICK['epochs']} epochs x {QUICK['seeds']} seed on {QUICK['max_docs']:,} posts")
+    reproduce.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
+                           "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
+                           "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)")
+
+    diagnose = commands.add_parser(
+        "diagnose",
+        help="train chosen variants while recording why they stall or learn (diagnostics.jsonl, diagnostics.png)",
+        description="Trains like 'reproduce' and also records, before training, at steps 10/30/100/300 of epoch 1 and "
+        "after every epoch: the padding row's share of the embedding gradient, the padding vector's norm and nearest "
+        "words, dead hidden ReLUs and their pre-activation statistics, and Dense kernel norms of padded vs real positions.",
+    )
+    add_study_flags(diagnose, variants=DIAGNOSE["variants"], defaults=DIAGNOSE)
 
     report = commands.add_parser("report", help="rebuild summary.csv, report.md and learning_curves.png from results",
                                  description="Rebuilds the report of a study folder from its results files alone.")
@@ -126,13 +147,12 @@ def ensure_backend(name, argv):
         os.execv(sys.executable, [sys.executable, "-m", "padzero", *argv])
 
 
-def reproduce(args):
+def study_config(args, defaults):
     from padzero import study
     from padzero.variants import VARIANTS
 
-    defaults = QUICK if args.quick else FULL
     variants = tuple(VARIANTS) if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
-    config = study.StudyConfig(
+    return study.StudyConfig(
         dataset=args.dataset,
         data_path=args.data,
         variants=variants,
@@ -140,14 +160,30 @@ def reproduce(args):
         epochs=args.epochs or defaults["epochs"],
         batch_size=args.batch_size,
         maxlen=args.maxlen,
+        padding=args.padding,
         vocab_size=args.vocab_size,
         max_docs=args.max_docs or defaults["max_docs"],
         fast_path=args.fast_path,
         distribute=args.distribute,
     )
+
+
+def reproduce(args):
+    from padzero import study
+
+    config = study_config(args, QUICK if args.quick else FULL)
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
     written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)
     print(f"report: {written['report_markdown']}")
+
+
+def diagnose(args):
+    from padzero import study
+
+    config = study_config(args, DIAGNOSE)
+    out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
+    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, diagnose=True)
+    print(f"diagnostics: {written.get('diagnostics_plot')}; report: {written['report_markdown']}")
 
 
 def report(args):
@@ -183,7 +219,7 @@ def main(argv=None):
     try:
         if getattr(args, "backend", None):
             ensure_backend(args.backend, argv)
-        {"reproduce": reproduce, "report": report, "bench": bench}[args.command](args)
+        {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}[args.command](args)
     except KeyboardInterrupt:
         print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
         return 130

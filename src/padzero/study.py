@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 
 import keras
+import numpy as np
 
-from padzero import data, report, text
+from padzero import data, diagnostics, diagnostics_plots, report, text
 from padzero.batching import TrimmedBatches
 from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
 
@@ -30,6 +31,7 @@ RESULTS_FILE = "results.jsonl"
 SHARD_RESULTS_FILE = "results.shard-{index}-of-{count}.jsonl"  # matches report.SHARD_RESULTS_GLOB
 CONFIG_FILE = "config.json"
 INTERRUPTED_FILE = "interrupted.jsonl"
+DIAGNOSTICS_FILE = "diagnostics.jsonl"
 
 
 class StudyError(ValueError):
@@ -173,6 +175,18 @@ def set_aside_interrupted_runs(results_path):
     return finished
 
 
+def drop_unfinished_diagnostics(path, finished):
+    """Keeps only diagnostics lines of finished runs: an interrupted run is redone and records them anew."""
+    if not path.exists():
+        return
+    lines = path.read_text().splitlines(keepends=True)
+    kept = [line for line in lines if line.endswith("\n") and (json.loads(line)["variant"], json.loads(line)["seed"]) in finished]
+    if len(kept) != len(lines):
+        temporary = path.with_suffix(".jsonl.tmp")
+        temporary.write_text("".join(kept))
+        os.replace(temporary, path)
+
+
 def check_out_dir(config, out_dir, force):
     """Checks, writing nothing, that `out_dir` can take this study; returns True if its results must move aside."""
     existing = out_dir
@@ -274,7 +288,19 @@ def training_data(config, encoded, fast_path, seed):
     return {"x": train.as_dataset(), "validation_data": validation.as_dataset()}
 
 
-def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0):
+def diagnostics_recorder(encoded, out_dir, identity, seed):
+    """A `DiagnosticsRecorder` on fixed probe posts: 256 training posts, up to 1,000 validation posts."""
+    probe = np.random.default_rng(seed).choice(len(encoded.x_train), size=min(256, len(encoded.x_train)), replace=False)
+    return diagnostics.DiagnosticsRecorder(
+        Path(out_dir) / DIAGNOSTICS_FILE, {k: identity[k] for k in ("variant", "seed", "backend")},
+        probe_ids=encoded.x_train[probe], probe_labels=encoded.y_train[probe],
+        validation_ids=encoded.x_val[:1_000],
+        padding_share_by_position=(encoded.x_train == 0).mean(axis=0),
+        words_by_id={index: word for word, index in encoded.vocabulary.items()},
+    )
+
+
+def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
     """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
     keras.utils.set_random_seed(seed)
     fast_path = config.fast_path and variant in FAST_PATH_VARIANTS
@@ -295,10 +321,13 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
                 "config": {**config.run_settings(), "num_classes": len(encoded.label_names)}}
     recorder = EpochRecorder(results_path, identity, progress)
     stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
+    callbacks = [recorder, stopper]
+    if diagnose:  # measures only (inference mode, no random draws): the training numbers stay the same
+        callbacks.append(diagnostics_recorder(encoded, results_path.parent, identity, seed))
     started = time.perf_counter()
     history = model.fit(
         **training_data(config, encoded, fast_path, seed),
-        epochs=config.epochs, callbacks=[recorder, stopper], verbose=verbose,
+        epochs=config.epochs, callbacks=callbacks, verbose=verbose,
     )
     epochs_run = len(history.history["loss"])
     append_record(results_path, {
@@ -372,7 +401,7 @@ def shard_runs(grid, shard):
     return grid[index - 1 :: count]
 
 
-def run(config, out_dir, *, force=False, verbose=0, shard=None):
+def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
     """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
 
     Args:
@@ -387,6 +416,9 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None):
             to `results.shard-K-of-N.jsonl`. Shards may share `out_dir` or run
             elsewhere and be copied back; a run finished in any results file of
             `out_dir` is skipped, and the report merges all of them.
+        diagnose: also append `padzero.diagnostics` measures (padding
+            gradient share, padding vector norm, dead ReLUs, ...) of every run
+            to `out_dir/diagnostics.jsonl` and plot them.
 
     Returns:
         The paths written by `padzero.report.build_report` (summary_csv,
@@ -411,6 +443,8 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None):
         if results_move_aside:
             move_previous_results(out_dir)
         set_aside_interrupted_runs(results_path)
+        if diagnose:
+            drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
         write_config(config, out_dir)
         logger.info(
             "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
@@ -420,6 +454,9 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None):
         with distribution_scope(config):
             for number, (variant, seed) in enumerate(todo, start=1):
                 logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-                train_one_run(config, encoded, variant, seed, results_path, progress, verbose)
+                train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
     # Other shards may still be running: the report holds what all results files have so far.
-    return report.build_report(out_dir)
+    written = report.build_report(out_dir)
+    if diagnose and (out_dir / DIAGNOSTICS_FILE).exists():
+        written["diagnostics_plot"] = diagnostics_plots.plot_diagnostics(out_dir / DIAGNOSTICS_FILE, out_dir / "diagnostics.png")
+    return written
