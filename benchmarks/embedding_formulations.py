@@ -15,6 +15,7 @@ import numpy as np
 from keras import ops
 
 import padzero
+from padzero.bench import layer_gradient_function  # compiled as Keras compiles on each backend
 
 
 class TableWhereEmbedding(keras.layers.Embedding):
@@ -43,39 +44,6 @@ class MultiplyEmbedding(keras.layers.Embedding):
     def call(self, inputs):
         outputs = super().call(inputs)
         return outputs * ops.expand_dims(ops.cast(ops.not_equal(inputs, 0), outputs.dtype), -1)
-
-
-def gradient_function(layer):
-    """A compiled (jax/tf) or eager (torch) function ids -> d(sum(out * upstream))/d(table)."""
-    backend = keras.backend.backend()
-    table = layer.trainable_variables[0]
-    if backend == "jax":
-        import jax
-
-        def loss(table_value, ids, upstream):
-            outputs, _ = layer.stateless_call([table_value], [], ids)
-            return (outputs * upstream).sum()
-
-        step = jax.jit(jax.grad(loss))
-        return lambda ids, upstream: step(table.value, ids, upstream).block_until_ready()
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        @tf.function(jit_compile=True)
-        def step(ids, upstream):
-            with tf.GradientTape() as tape:
-                loss = tf.reduce_sum(layer(ids) * upstream)
-            return tf.convert_to_tensor(tape.gradient(loss, table.value))
-
-        return lambda ids, upstream: step(ids, upstream).numpy()
-    if backend == "torch":
-        def step(ids, upstream):
-            table.value.grad = None
-            (layer(ids) * upstream).sum().backward()
-            return table.value.grad
-
-        return step
-    raise ValueError(f"unknown backend {backend}")
 
 
 def interleaved_median_seconds(functions, args, repeats, warmup=5):
@@ -121,7 +89,7 @@ def main():
     for name, layer_class in candidates.items():
         layer = layer_class(args.vocab, args.dim)
         layer.build((args.batch, args.length))
-        functions[name] = gradient_function(layer)
+        functions[name] = layer_gradient_function(layer, multiply_by_mask=False)
     results = interleaved_median_seconds(functions, (ids_tensor, upstream_tensor), args.repeats)
     base = results["keras.layers.Embedding"]
     print(f"backend={keras.backend.backend()} vocab={args.vocab} dim={args.dim} batch={args.batch}x{args.length}")
