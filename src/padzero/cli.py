@@ -106,7 +106,7 @@ def build_parser():
     diagnose = commands.add_parser(
         "diagnose",
         help="train chosen variants while recording why they stall or learn (diagnostics.jsonl, diagnostics.png)",
-        description="Trains like 'reproduce' and also records, before training, at steps 10/30/100/300 of epoch 1 and "
+        description="Trains like 'reproduce' and also records, before training, at steps 1/3/10/30/100/300 of epoch 1 and "
         "after every epoch: the padding row's share of the embedding gradient, the padding vector's norm and nearest "
         "words, dead hidden ReLUs and their pre-activation statistics, and Dense kernel norms of padded vs real positions.",
     )

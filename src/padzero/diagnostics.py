@@ -57,13 +57,17 @@ def loss_and_gradients(model, ids, labels, training=False):
 def padding_gradient_share(table_gradient, padding_idx=0):
     """Share of the table gradient's squared norm on the padding row (rows' shares sum to 1).
 
+    `None` when the whole gradient is zero (e.g. every hidden ReLU dead): no share to speak of.
+
     Example:
 
     >>> padding_gradient_share(np.array([[3.0, 0.0], [0.0, 4.0]]))
     0.36
+    >>> padding_gradient_share(np.zeros((2, 2))) is None
+    True
     """
     total = float(np.sum(np.square(table_gradient)))
-    return float(np.sum(np.square(table_gradient[padding_idx]))) / total if total else 0.0
+    return float(np.sum(np.square(table_gradient[padding_idx]))) / total if total else None
 
 
 def nearest_words(table, vector, words_by_id, count=5, padding_idx=0):
@@ -151,7 +155,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
     """
 
     def __init__(self, path, identity, probe_ids, probe_labels, validation_ids, padding_share_by_position,
-                 words_by_id, first_epoch_steps=(0, 10, 30, 100, 300)):
+                 words_by_id, first_epoch_steps=(0, 1, 3, 10, 30, 100, 300)):
         super().__init__()
         self.path = path
         self.identity = identity
@@ -173,6 +177,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         record = {
             "probe_loss": loss,
             "padding_gradient_share": padding_gradient_share(table_gradient),
+            "table_gradient_norm": float(np.linalg.norm(table_gradient)),
             "padding_norm": float(np.linalg.norm(table[0])),
             "word_norm_mean": float(np.linalg.norm(table[1:], axis=1).mean()),
             "padding_nearest_words": nearest_words(table, table[0], self.words_by_id),

@@ -5,6 +5,7 @@ from pathlib import Path
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
+    ("table_gradient_norm", "norm of the embedding gradient\n(0 = nothing learns)"),
     ("padding_norm", "norm of the padding vector"),
     ("dead_unit_fraction", "hidden ReLU units dead\non validation posts"),
     ("val_accuracy", "validation accuracy"),
