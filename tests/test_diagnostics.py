@@ -110,6 +110,9 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
     records = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
     assert {r["variant"] for r in records} == {"baseline", "padzero"}
     assert (tmp_path / "diagnostics.png").stat().st_size > 0 and written["diagnostics_plot"]
+    table = (tmp_path / "diagnostics.md").read_text().splitlines()
+    assert len(table) == 2 + len(records)  # header, rule, a row per checkpoint
+    assert all(row.startswith(("| baseline |", "| padzero |")) for row in table[2:])
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert sum(r["record"] == "run_end" for r in results) == 2
 

@@ -187,10 +187,13 @@ def diagnose(args):
 
 
 def report(args):
+    from padzero import diagnostics_report
     from padzero import report as reporting
 
     written = reporting.build_report(args.run_dir, results_paths=args.results)
     print(f"report: {written['report_markdown']}")
+    if diagnostics_report.build_diagnostics_report(args.run_dir):
+        print(f"diagnostics: {os.path.join(args.run_dir, 'diagnostics.md')}")
 
 
 def bench(args):

@@ -21,7 +21,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from padzero import data, diagnostics, diagnostics_plots, report, text
+from padzero import data, diagnostics, diagnostics_report, report, text
 from padzero.batching import TrimmedBatches
 from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
 
@@ -457,6 +457,4 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
                 train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
     # Other shards may still be running: the report holds what all results files have so far.
     written = report.build_report(out_dir)
-    if diagnose and (out_dir / DIAGNOSTICS_FILE).exists():
-        written["diagnostics_plot"] = diagnostics_plots.plot_diagnostics(out_dir / DIAGNOSTICS_FILE, out_dir / "diagnostics.png")
-    return written
+    return {**written, **diagnostics_report.build_diagnostics_report(out_dir)} if diagnose else written

@@ -1,4 +1,4 @@
-"""The diagnostics of `padzero.diagnostics`, drawn: one row of panels, a line per (variant, seed)."""
+"""The diagnostics of `padzero.diagnostics` as a plot (a panel per measure, a line per run) and a table."""
 
 import json
 from pathlib import Path
@@ -52,3 +52,39 @@ def plot_diagnostics(diagnostics_path, png_path):
     axes[0].legend(fontsize=8)
     figure.savefig(png_path, dpi=110)
     return png_path
+
+
+def _number(value, digits=3):
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def write_diagnostics_table(diagnostics_path, markdown_path):
+    """A Markdown table with a row per recorded checkpoint of every (variant, seed); returns `markdown_path`."""
+    lines = [
+        "| variant | seed | after | padding share of embedding gradient | embedding gradient norm "
+        "| padding norm (mean word norm) | dead ReLUs | pre-activation mean ± std | val accuracy | padding's nearest words |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for record in load_diagnostics(diagnostics_path):
+        after = f"step {record['step']}" if record["step"] is not None else f"epoch {record['epoch']}"
+        words = ", ".join(f"{word} ({cosine:.2f})" for word, cosine in record["padding_nearest_words"][:3])
+        lines.append(
+            f"| {record['variant']} | {record['seed']} | {after} | {_number(record['padding_gradient_share'])} "
+            f"| {_number(record.get('table_gradient_norm'), 4)} | {_number(record['padding_norm'], 2)} "
+            f"({_number(record['word_norm_mean'], 2)}) | {_number(record['dead_unit_fraction'], 2)} "
+            f"| {_number(record['pre_activation_mean'], 2)} ± {_number(record['pre_activation_std'], 2)} "
+            f"| {_number(record.get('val_accuracy'))} | {words} |"
+        )
+    Path(markdown_path).write_text("\n".join(lines) + "\n")
+    return markdown_path
+
+
+def build_diagnostics_report(run_dir):
+    """Writes `diagnostics.png` and `diagnostics.md` from `run_dir/diagnostics.jsonl`; returns their paths ({} without it)."""
+    source = Path(run_dir) / "diagnostics.jsonl"
+    if not source.exists():
+        return {}
+    return {
+        "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
+        "diagnostics_table": write_diagnostics_table(source, Path(run_dir) / "diagnostics.md"),
+    }
