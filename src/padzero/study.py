@@ -285,7 +285,8 @@ def training_data(config, encoded, fast_path, seed):
                 "batch_size": config.batch_size, "validation_batch_size": 256}  # the same metrics in fewer, larger steps
     train = TrimmedBatches(encoded.x_train, encoded.y_train, config.batch_size, seed=seed)
     validation = TrimmedBatches(encoded.x_val, encoded.y_val, 256, shuffle=False)
-    return {"x": train.as_dataset(), "validation_data": validation.as_dataset()}
+    # TrimmedBatches shuffles itself, every epoch.
+    return {"x": train.as_dataset(), "validation_data": validation.as_dataset(), "shuffle": False}
 
 
 def diagnostics_recorder(encoded, out_dir, identity, seed):
