@@ -5,8 +5,9 @@ from pathlib import Path
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
-    ("table_gradient_norm", "norm of the embedding gradient\n(0 = nothing learns)"),
+    ("table_gradient_norm", "norm of the embedding gradient\n(log scale)"),
     ("padding_norm", "norm of the padding vector"),
+    ("pre_activation_mean", "mean hidden pre-activation\n(the ReLUs' input)"),
     ("dead_unit_fraction", "hidden ReLU units dead\non validation posts"),
     ("val_accuracy", "validation accuracy"),
 )
@@ -16,8 +17,15 @@ def load_diagnostics(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def checkpoint_label(record):
+    """'init', 's10' (after step 10 of epoch 1) or 'e3' (after epoch 3)."""
+    if record["step"] is None:
+        return f"e{record['epoch']}"
+    return "init" if record["step"] == 0 else f"s{record['step']}"
+
+
 def plot_diagnostics(diagnostics_path, png_path):
-    """Plots every measure against training progress (epochs; the first epoch's steps as fractions of it).
+    """Plots every measure at every checkpoint (evenly spaced: the first epoch's steps, then epochs).
 
     Args:
         diagnostics_path: a `diagnostics.jsonl` written by `DiagnosticsRecorder`.
@@ -29,26 +37,33 @@ def plot_diagnostics(diagnostics_path, png_path):
     from matplotlib.figure import Figure
 
     records = load_diagnostics(diagnostics_path)
+    # Checkpoints in training order: init, steps of epoch 1, then epochs.
+    order = sorted({(r["epoch"] if r["step"] is None else 0, -1 if r["step"] is None else r["step"]) for r in records},
+                   key=lambda key: (key[0] + (key[1] < 0), key[1]))
+    labels = [f"e{epoch}" if step < 0 else ("init" if step == 0 else f"s{step}") for epoch, step in order]
+    position = {label: index for index, label in enumerate(labels)}
     runs = {}
     for record in records:
         runs.setdefault((record["variant"], record["seed"]), []).append(record)
-    steps_in_epoch_one = max((r["step"] for r in records if r["step"] is not None), default=1) or 1
     variants = sorted({variant for variant, _ in runs})
     colours = {variant: f"C{index}" for index, variant in enumerate(variants)}
-    figure = Figure(figsize=(4.2 * len(PANELS), 3.6), layout="constrained")
+    figure = Figure(figsize=(4.2 * len(PANELS), 3.8), layout="constrained")
     axes = figure.subplots(1, len(PANELS))
     for (variant, seed), run in sorted(runs.items()):
-        # Within epoch 1, x is the share of its steps seen so far (a rough scale: the last recorded step = 1).
-        x = [r["epoch"] if r["step"] is None else r["step"] / steps_in_epoch_one for r in run]
+        first_seed = seed == min(s for v, s in runs if v == variant)
         for axis, (key, _) in zip(axes, PANELS):
-            points = [(xi, r[key]) for xi, r in zip(x, run) if r.get(key) is not None]
+            points = [(position[checkpoint_label(r)], r[key]) for r in run if r.get(key) is not None]
+            if key == "table_gradient_norm":  # a log axis cannot show an exact zero
+                points = [(x, y) for x, y in points if y > 0]
             if points:
-                axis.plot(*zip(*points), marker=".", color=colours[variant], alpha=0.8,
-                          label=variant if seed == min(s for v, s in runs if v == variant) else None)
+                axis.plot(*zip(*points), marker=".", color=colours[variant], alpha=0.8, label=variant if first_seed else None)
     for axis, (key, title) in zip(axes, PANELS):
         axis.set_title(title, fontsize=10)
-        axis.set_xlabel("epoch")
+        axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
+        axis.set_xlabel("after (s = step of epoch 1, e = epoch)", fontsize=8)
         axis.grid(alpha=0.3)
+        if key == "table_gradient_norm":
+            axis.set_yscale("log")
     axes[0].legend(fontsize=8)
     figure.savefig(png_path, dpi=110)
     return png_path
