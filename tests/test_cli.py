@@ -214,3 +214,9 @@ def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
     layer_base = [r for r in rows if r["case"] == "keras.layers.Embedding"][0]
     assert layer_base["ratio"] == 1.0
     assert "| model |" in stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "inf"])
+def test_bad_init_scale(value, capsys, tmp_path):
+    code, _, err = run_cli([*SYNTHETIC, "--init-scale", value, "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, f"--init-scale: expected a positive number, received '{value}'", tmp_path / "out")

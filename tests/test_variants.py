@@ -189,3 +189,17 @@ def test_fast_path_model_trains_on_trimmed_batches():
     assert len(history.history["loss"]) == 2
     assert all(np.isfinite(history.history["loss"]))
     assert isinstance(model.get_layer("hidden"), padzero.FlattenDense)
+
+
+@pytest.mark.parametrize("variant", ["baseline", "padzero", "multiply", "mask_zero", "masked_average"])
+def test_embedding_init_scale_sets_the_uniform_range(variant):
+    keras.utils.set_random_seed(0)
+    table = build_model(variant, embedding_init_scale=1.0, **SHAPE).get_layer("embedding").get_weights()[0]
+    assert 0.5 < np.abs(table).max() <= 1.0  # Keras's default would stay within 0.05
+    default = build_model(variant, **SHAPE).get_layer("embedding").get_weights()[0]
+    assert np.abs(default).max() <= 0.05
+
+
+def test_embedding_init_scale_leaves_the_uniform_variants_alone():
+    table = build_model("uniform", embedding_init_scale=1.0, **SHAPE).get_layer("embedding").get_weights()[0]
+    assert table.min() >= 1e-4 and table.max() <= 0.05

@@ -38,6 +38,16 @@ def positive_int(text):
     return value
 
 
+def positive_float(text):
+    try:
+        value = float(text)
+    except ValueError:
+        value = None
+    if value is None or not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
+    return value
+
+
 def shard(text):
     """'K/N' -> (K, N), for --shard."""
     index, slash, count = text.partition("/")
@@ -73,6 +83,8 @@ def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
                           f"{default_text('epochs')}")
     training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
     training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
+    training.add_argument("--init-scale", type=positive_float, help="embeddings start uniform in (-S, S) for the "
+                          "variants with Keras's default init (default: Keras's 0.05)")
     training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
                           "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
                           "re-association and batch order; default: off)")
@@ -163,6 +175,7 @@ def study_config(args, defaults):
         padding=args.padding,
         vocab_size=args.vocab_size,
         max_docs=args.max_docs or defaults["max_docs"],
+        embedding_init_scale=args.init_scale,
         fast_path=args.fast_path,
         distribute=args.distribute,
     )

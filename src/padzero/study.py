@@ -62,6 +62,7 @@ class StudyConfig:
     embedding_dim: int = 300
     hidden_units: int = 25
     dropout: float = 0.3
+    embedding_init_scale: float | None = None  # None: Keras's RandomUniform(-0.05, 0.05)
     fast_path: bool = False  # FAST_PATH_VARIANTS train on trimmed batches (padzero.FlattenDense)
     distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
@@ -71,6 +72,10 @@ class StudyConfig:
             value = getattr(self, name)
             if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
                 raise StudyError(f"{name} must be a positive integer; received {name}={value!r}.")
+        if self.embedding_init_scale is not None and not (
+            isinstance(self.embedding_init_scale, (int, float)) and self.embedding_init_scale > 0
+        ):
+            raise StudyError(f"embedding_init_scale must be None or a positive number; received {self.embedding_init_scale!r}.")
         if self.max_docs is not None and (not isinstance(self.max_docs, int) or self.max_docs < 20):
             raise StudyError(f"max_docs must be None or an integer >= 20; received max_docs={self.max_docs!r}.")
         # Dataclass is frozen; dropping repeats here keeps a run from being trained twice.
@@ -314,6 +319,7 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         hidden_units=config.hidden_units,
         dropout=config.dropout,
         fast_path=fast_path,
+        embedding_init_scale=config.embedding_init_scale,
     )
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.

@@ -43,21 +43,31 @@ def _multiplied_by_mask(ids, embedding_layer):
     return keras.layers.Multiply(name="zero_padding")([embedding_layer(ids), mask])
 
 
+def _default_initializer(shape):
+    # Keras's default is RandomUniform(-0.05, 0.05); `embedding_init_scale` is the ablation of its width.
+    scale = shape["embedding_init_scale"]
+    return "uniform" if scale is None else keras.initializers.RandomUniform(-scale, scale)
+
+
 def baseline(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding: the padding id gets a random, trainable vector."""
-    embedded = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")(ids)
+    embedded = keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding"
+    )(ids)
     return _flatten_head(embedded, shape)
 
 
 def mask_zero(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask."""
-    embedded = keras.layers.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
+    embedded = keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), mask_zero=True, name="embedding"
+    )(ids)
     return _flatten_head(embedded, shape)
 
 
 def multiply(ids, vocab_size, embedding_dim, **shape):
     """The reference workaround: embeddings times a Lambda-computed padding mask."""
-    layer = keras.layers.Embedding(vocab_size, embedding_dim, name="embedding")
+    layer = keras.layers.Embedding(vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding")
     return _flatten_head(_multiplied_by_mask(ids, layer), shape)
 
 
@@ -85,13 +95,18 @@ def uniform(ids, vocab_size, embedding_dim, **shape):
 
 def padzero(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
-    embedded = Embedding(vocab_size, embedding_dim, padding_idx=0, name="embedding")(ids)
+    embedded = Embedding(
+        vocab_size, embedding_dim, padding_idx=0, embeddings_initializer=_default_initializer(shape), name="embedding"
+    )(ids)
     return _flatten_head(embedded, shape)
 
 
 def masked_average(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
-    embedded = Embedding(vocab_size, embedding_dim, padding_idx=0, mask_zero=True, name="embedding")(ids)
+    embedded = Embedding(
+        vocab_size, embedding_dim, padding_idx=0, mask_zero=True,
+        embeddings_initializer=_default_initializer(shape), name="embedding",
+    )(ids)
     # The mask leaves padding out of the average, so trimmed batches need no other change.
     features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
     return _dense_head(features, **shape)
@@ -118,6 +133,7 @@ def build_model(
     hidden_units=25,
     dropout=0.3,
     fast_path=False,
+    embedding_init_scale=None,
 ):
     """Builds one variant of the study's model (uncompiled).
 
@@ -135,6 +151,9 @@ def build_model(
             `padzero.TrimmedBatches`) and `Flatten -> Dense` becomes
             `padzero.FlattenDense`, with the same weights. Only for
             `FAST_PATH_VARIANTS`, whose padding embeds to zero.
+        embedding_init_scale: float or None (default: Keras's 0.05). The
+            embeddings start uniform in (-scale, scale); ignored by the
+            `uniform*` variants, whose init is the point of them.
 
     Returns:
         A `keras.Model` from int32 ids `(batch, maxlen)` to class probabilities.
@@ -162,5 +181,6 @@ def build_model(
         dropout=dropout,
         maxlen=maxlen,
         fast_path=fast_path,
+        embedding_init_scale=embedding_init_scale,
     )
     return keras.Model(ids, outputs, name=variant)
