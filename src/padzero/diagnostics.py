@@ -73,11 +73,15 @@ def padding_gradient_share(table_gradient, padding_idx=0):
 def nearest_words(table, vector, words_by_id, count=5, padding_idx=0):
     """The `count` rows of `table` closest to `vector` by cosine, padding row excluded: [(word, cosine)].
 
+    A zero vector has no direction, hence no neighbours: `[]`.
+
     Example:
 
     >>> nearest_words(np.array([[0, 0], [1, 0], [0, 1], [1, 1]]), np.array([1.0, 0.2]), {1: "a", 2: "b", 3: "c"}, count=2)
     [('a', 0.981), ('c', 0.832)]
     """
+    if not np.linalg.norm(vector):
+        return []
     norms = np.linalg.norm(table, axis=1) * np.linalg.norm(vector)
     cosines = np.divide(table @ vector, norms, out=np.zeros(len(table)), where=norms > 0)
     cosines[padding_idx] = -np.inf

@@ -82,7 +82,9 @@ def write_diagnostics_table(diagnostics_path, markdown_path):
     ]
     for record in load_diagnostics(diagnostics_path):
         after = f"step {record['step']}" if record["step"] is not None else f"epoch {record['epoch']}"
-        words = ", ".join(f"{word} ({cosine:.2f})" for word, cosine in record["padding_nearest_words"][:3])
+        # A zero padding vector has no direction (older files list arbitrary words at cosine 0 for it).
+        neighbours = record["padding_nearest_words"][:3] if record["padding_norm"] > 0 else []
+        words = ", ".join(f"{word} ({cosine:.2f})" for word, cosine in neighbours) or "-"
         lines.append(
             f"| {record['variant']} | {record['seed']} | {after} | {_number(record['padding_gradient_share'])} "
             f"| {_number(record.get('table_gradient_norm'), 4)} | {_number(record['padding_norm'], 2)} "
