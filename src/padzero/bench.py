@@ -273,12 +273,6 @@ def with_ratios(rows):
     return rows
 
 
-def describe_machine():
-    from padzero.study import describe_machine as machine  # one description of the machine for every output
-
-    return machine()
-
-
 def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, steps=None, repeats=None, multiple=100):
     """Times every chosen part on every chosen backend, each in a fresh process.
 
@@ -301,6 +295,8 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         ratio, ratio_to, peak_mb); model `ms` is per step, `epoch_seconds`
         scales it to the study's 472-step epoch.
     """
+    from padzero import study  # one description of the machine for every output
+
     parts, backends = list(dict.fromkeys(parts)), list(dict.fromkeys(backends))
     check_choices(parts, backends)
     steps = steps or (20 if quick else 100)
@@ -325,7 +321,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
     return {
         "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats, "multiple": multiple,
                      "mean_length": float(lengths.mean()), "padding_share": float(1 - (ids != 0).mean()), **SHAPE},
-        "machine": describe_machine(),
+        "machine": study.describe_machine(),
         "python": platform.python_version(),
         "rows": with_ratios(rows),
     }
