@@ -82,3 +82,12 @@ def test_invalid_arguments_raise(arguments, message):
 
 def test_is_exported_at_the_top_level():
     assert padzero.TrimmedBatches is TrimmedBatches
+
+
+def test_docstring_examples_run_as_written():
+    import doctest
+
+    import padzero.batching
+
+    failures, tried = doctest.testmod(padzero.batching, extraglobs={"np": np})
+    assert tried >= 3 and failures == 0

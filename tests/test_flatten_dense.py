@@ -86,3 +86,12 @@ def test_config_round_trip_and_keras_file(tmp_path):
 
 def test_is_exported_at_the_top_level():
     assert padzero.FlattenDense is FlattenDense
+
+
+def test_docstring_example_runs_as_written():
+    import doctest
+
+    import padzero.flatten_dense
+
+    failures, tried = doctest.testmod(padzero.flatten_dense, extraglobs={"keras": keras})
+    assert tried > 0 and failures == 0

@@ -57,7 +57,7 @@ class TrimmedBatches(keras.utils.PyDataset):
 
     Example:
 
-    >>> batches = TrimmedBatches(np.array([[0, 0, 3], [0, 4, 5]]), np.array([0, 1]), batch_size=1, shuffle=False)
+    >>> batches = TrimmedBatches(np.array([[0, 0, 3], [0, 4, 5]]), np.array([0, 1]), batch_size=1, multiple=1, shuffle=False)
     >>> [batch[0].tolist() for batch in (batches[0], batches[1])]
     [[[3]], [[4, 5]]]
     """
