@@ -275,3 +275,22 @@ def test_distribute_needs_jax(backend):
         pytest.skip("the refusal is for the other backends")
     with pytest.raises(study.StudyError, match="distribute needs the jax backend"):
         study.StudyConfig(distribute=True, **TINY)
+
+
+def test_a_second_process_on_the_same_results_file_is_refused(finished_study, tmp_path):
+    fcntl = pytest.importorskip("fcntl")
+    config, out_dir, _ = finished_study
+    results = out_dir / "results.jsonl"
+    # A half-done run that belongs to the process holding the lock: it must not be set aside.
+    in_progress = dict(records_of(results)[0], seed=config.seeds)
+    before = results.read_text() + json.dumps(in_progress) + "\n"
+    results.write_text(before)
+    with open(out_dir / "results.jsonl.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        bigger = study.StudyConfig(variants=config.variants, **{**TINY, "seeds": config.seeds + 1})
+        with pytest.raises(study.StudyError, match="Another padzero process is writing"):
+            study.run(bigger, out_dir)
+    assert results.read_text() == before
+    assert not (out_dir / "interrupted.jsonl").exists()
+    # Put the folder back as the other tests of this module expect it.
+    results.write_text(before.replace(json.dumps(in_progress) + "\n", ""))

@@ -18,6 +18,11 @@ import sys
 import time
 from pathlib import Path
 
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None
+
 import keras
 import numpy as np
 
@@ -178,6 +183,23 @@ def set_aside_interrupted_runs(results_path):
     os.replace(temporary, results_path)
     logger.info("set aside %d lines of interrupted runs in %s", len(records) - len(kept), INTERRUPTED_FILE)
     return finished
+
+
+@contextlib.contextmanager
+def exclusive_results_file(results_path):
+    """Holds an advisory lock on `results_path` so that a second process cannot set its runs aside as interrupted."""
+    if fcntl is None:  # no flock on this platform (Windows): run unguarded
+        yield
+        return
+    with open(results_path.with_name(results_path.name + ".lock"), "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StudyError(
+                f"Another padzero process is writing {results_path}; wait for it to finish, "
+                "or give this one another --out (or a --shard of its own)."
+            ) from None
+        yield  # the lock goes with the file's closing
 
 
 def drop_unfinished_diagnostics(path, finished):
@@ -447,21 +469,22 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
     if todo:
         encoded = load_encoded_data(config)
         out_dir.mkdir(parents=True, exist_ok=True)
-        if results_move_aside:
-            move_previous_results(out_dir)
-        set_aside_interrupted_runs(results_path)
-        if diagnose:
-            drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
-        write_config(config, out_dir)
-        logger.info(
-            "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
-            len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
-        )
-        progress = Progress(len(todo), config.epochs)
-        with distribution_scope(config):
-            for number, (variant, seed) in enumerate(todo, start=1):
-                logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-                train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
+        with exclusive_results_file(results_path):
+            if results_move_aside:
+                move_previous_results(out_dir)
+            set_aside_interrupted_runs(results_path)
+            if diagnose:
+                drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
+            write_config(config, out_dir)
+            logger.info(
+                "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
+                len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
+            )
+            progress = Progress(len(todo), config.epochs)
+            with distribution_scope(config):
+                for number, (variant, seed) in enumerate(todo, start=1):
+                    logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
+                    train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
     # Other shards may still be running: the report holds what all results files have so far.
     written = report.build_report(out_dir)
     return {**written, **diagnostics_report.build_diagnostics_report(out_dir)} if diagnose else written
