@@ -50,11 +50,12 @@ class FlattenDense(keras.layers.Layer):
     >>> full = np.zeros((2, 6, 3), "float32")
     >>> full[:, 4:] = 1.0  # two real tokens after four padding positions embedded to zero
     >>> plain = keras.layers.Dense(4)
-    >>> expected = plain(full.reshape(2, 18))  # Flatten -> Dense
+    >>> expected = keras.ops.convert_to_numpy(plain(full.reshape(2, 18)))  # Flatten -> Dense
     >>> layer = FlattenDense(4, maxlen=6)
     >>> layer.build((None, 6, 3))
     >>> layer.set_weights(plain.get_weights())
-    >>> bool(np.allclose(layer(full[:, 4:]), expected, atol=1e-6))
+    >>> trimmed = keras.ops.convert_to_numpy(layer(full[:, 4:]))  # only the last 2 positions
+    >>> bool(np.allclose(trimmed, expected, atol=1e-6))
     True
     """
 
