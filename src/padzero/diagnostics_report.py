@@ -38,9 +38,8 @@ def plot_diagnostics(diagnostics_path, png_path):
 
     records = load_diagnostics(diagnostics_path)
     # Checkpoints in training order: init, steps of epoch 1, then epochs.
-    order = sorted({(r["epoch"] if r["step"] is None else 0, -1 if r["step"] is None else r["step"]) for r in records},
-                   key=lambda key: (key[0] + (key[1] < 0), key[1]))
-    labels = [f"e{epoch}" if step < 0 else ("init" if step == 0 else f"s{step}") for epoch, step in order]
+    in_training_order = sorted(records, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
+    labels = list(dict.fromkeys(map(checkpoint_label, in_training_order)))
     position = {label: index for index, label in enumerate(labels)}
     runs = {}
     for record in records:
