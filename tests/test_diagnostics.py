@@ -115,6 +115,9 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
     table = (tmp_path / "diagnostics.md").read_text().splitlines()
     assert len(table) == 2 + len(records)  # header, rule, a row per checkpoint
     assert all(row.startswith(("| baseline |", "| padzero |")) for row in table[2:])
+    report = (tmp_path / "report.md").read_text()
+    assert "## Why: what the diagnostics measured" in report and "](diagnostics.png)" in report
+    assert "- **baseline** (seeds 0;" in report and "- **padzero** (seeds 0;" in report
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
     assert sum(r["record"] == "run_end" for r in results) == 2
 

@@ -7,7 +7,7 @@ from keras import ops
 
 import padzero
 from padzero.batching import trimmed_start
-from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
+from padzero.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
 
 SHAPE = {"vocab_size": 51, "maxlen": 12, "num_classes": 4, "embedding_dim": 6, "hidden_units": 5}
 
@@ -73,7 +73,7 @@ def test_zeroing_variants_hand_zeros_to_flatten(variant):
     assert np.count_nonzero(embedded[ids != 0]) > 0
 
 
-@pytest.mark.parametrize("variant", ["baseline", "mask_zero"])
+@pytest.mark.parametrize("variant", ["baseline", "mask_zero", "uniform_unmasked", "uniform_nonneg_unmasked"])
 def test_plain_variants_hand_the_padding_vector_to_flatten(variant):
     model = build_model(variant, **SHAPE)
     ids = pre_padded_ids(np.random.default_rng(1), 8)
@@ -95,14 +95,23 @@ def test_mask_zero_changes_nothing_through_flatten():
 
 def test_uniform_variants_start_non_negative_and_nonneg_stays_so():
     keras.utils.set_random_seed(4)
-    for variant in ("uniform", "uniform_nonneg"):
+    for variant in ("uniform", "uniform_nonneg", "uniform_unmasked", "uniform_nonneg_unmasked"):
         table = build_model(variant, **SHAPE).get_layer("embedding").get_weights()[0]
         assert table.min() >= 1e-4 and table.max() <= 0.05
-    model = build_model("uniform_nonneg", **SHAPE)
-    model.compile(optimizer=keras.optimizers.SGD(10.0), loss="sparse_categorical_crossentropy")
-    rng = np.random.default_rng(0)
-    model.fit(pre_padded_ids(rng, 32), rng.integers(0, 4, 32), epochs=2, verbose=0)
-    assert model.get_layer("embedding").get_weights()[0].min() >= 0.0
+    for variant, constrained in [("uniform_nonneg", True), ("uniform_nonneg_unmasked", True), ("uniform_unmasked", False)]:
+        keras.utils.set_random_seed(4)
+        model = build_model(variant, **SHAPE)
+        model.compile(optimizer=keras.optimizers.SGD(10.0), loss="sparse_categorical_crossentropy")
+        rng = np.random.default_rng(0)
+        model.fit(pre_padded_ids(rng, 32), rng.integers(0, 4, 32), epochs=2, verbose=0)
+        # A large SGD step drives some weights negative unless NonNeg clips them.
+        assert (model.get_layer("embedding").get_weights()[0].min() >= 0.0) == constrained, variant
+
+
+def test_study_variants_are_the_seven_of_the_study_and_exclude_the_ablations():
+    assert STUDY_VARIANTS == ("baseline", "multiply", "padzero", "uniform_nonneg", "uniform", "mask_zero", "masked_average")
+    assert set(STUDY_VARIANTS) < set(VARIANTS)
+    assert {"uniform_unmasked", "uniform_nonneg_unmasked"} == set(VARIANTS) - set(STUDY_VARIANTS)
 
 
 def test_masked_average_uses_padzero_mask():

@@ -77,7 +77,8 @@ def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
     source.add_argument("--vocab-size", type=positive_int, default=20_000, help="most frequent words kept (default: 20000)")
     training = parser.add_argument_group("training")
     training.add_argument("--variants", default=variants, help=f"comma-separated variants, or 'all' (default: {variants}; "
-                          "all = baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average)")
+                          "all = baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average; "
+                          "ablations: uniform_unmasked, uniform_nonneg_unmasked = the uniform init without the mask)")
     training.add_argument("--seeds", type=positive_int, help=f"seeds per variant {default_text('seeds')}")
     training.add_argument("--epochs", type=positive_int, help="maximum epochs, early stopping on val_loss with patience 5 "
                           f"{default_text('epochs')}")
@@ -161,9 +162,9 @@ def ensure_backend(name, argv):
 
 def study_config(args, defaults):
     from padzero import study
-    from padzero.variants import VARIANTS
+    from padzero.variants import STUDY_VARIANTS
 
-    variants = tuple(VARIANTS) if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    variants = STUDY_VARIANTS if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
     return study.StudyConfig(
         dataset=args.dataset,
         data_path=args.data,
@@ -201,12 +202,11 @@ def diagnose(args):
 
 def report(args):
     from padzero import diagnostics_report
-    from padzero import report as reporting
 
-    written = reporting.build_report(args.run_dir, results_paths=args.results)
+    written = diagnostics_report.build_report_with_diagnostics(args.run_dir, results_paths=args.results)
     print(f"report: {written['report_markdown']}")
-    if diagnostics_report.build_diagnostics_report(args.run_dir):
-        print(f"diagnostics: {os.path.join(args.run_dir, 'diagnostics.md')}")
+    if "diagnostics_table" in written:
+        print(f"diagnostics: {written['diagnostics_table']}")
 
 
 def bench(args):

@@ -1,7 +1,9 @@
-"""The diagnostics of `padzero.diagnostics` as a plot (a panel per measure, a line per run) and a table."""
+"""The diagnostics of `padzero.diagnostics` as a plot (a panel per measure, a line per run), a table and the report's "Why" section."""
 
 import json
 from pathlib import Path
+
+from padzero import report
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
@@ -95,12 +97,122 @@ def write_diagnostics_table(diagnostics_path, markdown_path):
     return markdown_path
 
 
-def build_diagnostics_report(run_dir):
-    """Writes `diagnostics.png` and `diagnostics.md` from `run_dir/diagnostics.jsonl`; returns their paths ({} without it)."""
+def _in_training_order(run):
+    return sorted(run, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
+
+
+def run_findings(records, chance_threshold=0.1):
+    """The key numbers of each (variant, seed) run, the ones the Why section states.
+
+    Args:
+        records: lines of a `diagnostics.jsonl`.
+        chance_threshold: validation accuracy that counts as having left chance
+            (the study's 2 / number of classes).
+
+    Returns:
+        A list of dicts, one per run in (variant, seed) order, with the padding's
+        gradient share at init, the mean pre-activation after 0/1/10/100 steps, the
+        largest dead-ReLU fraction and smallest embedding-gradient norm of epoch 1,
+        the padding vector's norm and nearest-word cosine at init and at the end,
+        the Dense kernel norms of padded vs real positions at the end, the first
+        epoch at or above `chance_threshold` (None if none) and the accuracy per epoch.
+    """
+    runs = {}
+    for record in records:
+        runs.setdefault((record["variant"], record["seed"]), []).append(record)
+    findings = []
+    for (variant, seed), run in sorted(runs.items()):
+        ordered = _in_training_order(run)
+        at = {checkpoint_label(r): r for r in ordered}
+        first, last = ordered[0], ordered[-1]
+        first_epoch = [r for r in ordered if r["step"] is not None or r["epoch"] == 1]
+        most_dead = max(first_epoch, key=lambda r: r["dead_unit_fraction"])
+        gradient_norms = [r["table_gradient_norm"] for r in first_epoch if r.get("table_gradient_norm") is not None]
+        epochs = [r for r in ordered if r["step"] is None]
+        above = [r["epoch"] for r in epochs if r["val_accuracy"] >= chance_threshold]
+
+        def nearest_cosine(record):
+            neighbours = record["padding_nearest_words"] if record["padding_norm"] > 0 else []
+            return neighbours[0][1] if neighbours else None
+
+        findings.append({
+            "variant": variant, "seed": seed,
+            "padding_share_at_init": first["padding_gradient_share"],
+            "pre_activation_mean": {label: at[label]["pre_activation_mean"] for label in ("init", "s1", "s10", "s100") if label in at},
+            "most_dead": most_dead["dead_unit_fraction"], "most_dead_at": checkpoint_label(most_dead),
+            "smallest_gradient_norm": min(gradient_norms) if gradient_norms else None,
+            "padding_norm": (first["padding_norm"], last["padding_norm"]),
+            "nearest_cosine": (nearest_cosine(first), nearest_cosine(last)),
+            "kernel_norms_at_end": (last["kernel_norms"]["padding_positions"], last["kernel_norms"]["real_positions"]),
+            "first_epoch_above_chance": above[0] if above else None,
+            "val_accuracy": [r["val_accuracy"] for r in epochs],
+        })
+    return findings
+
+
+def _per_seed(values, spec):
+    return " / ".join("–" if value is None else format(value, spec) for value in values)
+
+
+def _per_seed_pairs(runs, key, joiner):
+    return " / ".join(joiner.join("–" if value is None else format(value, ".2f") for value in run[key]) for run in runs)
+
+
+def _variant_finding(variant, runs, chance_threshold):
+    seeds = ", ".join(str(run["seed"]) for run in runs)
+    pre_activation = " → ".join(
+        f"{_per_seed([run['pre_activation_mean'].get(label) for run in runs], '.2f')} ({name})"
+        for label, name in (("init", "init"), ("s1", "step 1"), ("s10", "step 10"), ("s100", "step 100"))
+    )
+    left = [run["first_epoch_above_chance"] for run in runs]
+    return (
+        f"- **{variant}** (seeds {seeds}; values per seed). Padding row's share of the embedding gradient at "
+        f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. Mean hidden pre-activation: "
+        f"{pre_activation}. Largest share of dead ReLUs in epoch 1: "
+        f"{_per_seed([run['most_dead'] for run in runs], '.2f')} (at {' / '.join(run['most_dead_at'] for run in runs)}); "
+        f"smallest embedding-gradient norm: {_per_seed([run['smallest_gradient_norm'] for run in runs], '.2g')}. "
+        f"Padding vector's norm from init to the end: {_per_seed_pairs(runs, 'padding_norm', ' → ')}; its nearest "
+        f"word's cosine at init: {_per_seed([run['nearest_cosine'][0] for run in runs], '.2f')}. Dense kernel norm "
+        f"of mostly-padded vs mostly-real positions at the end: "
+        f"{_per_seed_pairs(runs, 'kernel_norms_at_end', ' vs ')}. "
+        f"First epoch at or above {chance_threshold:g} validation accuracy: "
+        f"{' / '.join('never' if epoch is None else str(epoch) for epoch in left)}; accuracy by epoch: "
+        f"{' / '.join(', '.join(f'{a:.2f}' for a in run['val_accuracy']) for run in runs)}."
+    )
+
+
+def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.md", chance_threshold=0.1):
+    """The report's "Why" section: each variant's measured findings, with the plot and the full table linked."""
+    findings = run_findings(records, chance_threshold)
+    variants = list(dict.fromkeys(run["variant"] for run in findings))
+    lines = [
+        "## Why: what the diagnostics measured", "",
+        "Measured by `padzero.diagnostics.DiagnosticsRecorder` on fixed probe posts (the gradient: 256 training "
+        "posts; the hidden layer: the first 1,000 validation posts), before training, after steps 1, 3, 10, 30, "
+        "100, 300 of epoch 1 and after every epoch. A ReLU unit is dead when it is never positive on the "
+        "validation posts; mostly-padded positions are those where more than half of the training posts hold "
+        f"padding. Every number per checkpoint is in [{table_name}]({table_name}).", "",
+        f"![Diagnostics per checkpoint]({plot_name})", "",
+        *(_variant_finding(variant, [run for run in findings if run["variant"] == variant], chance_threshold)
+          for variant in variants),
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def build_report_with_diagnostics(run_dir, results_paths=None):
+    """`padzero.report.build_report`, plus, when `run_dir` holds a `diagnostics.jsonl`, its plot,
+    its table and a "Why" section at the end of `report.md`.
+
+    Returns:
+        The paths written: `build_report`'s, and `diagnostics_plot`, `diagnostics_table`.
+    """
     source = Path(run_dir) / "diagnostics.jsonl"
     if not source.exists():
-        return {}
+        return report.build_report(run_dir, results_paths)
+    written = report.build_report(run_dir, results_paths, appendix=why_markdown(load_diagnostics(source)))
     return {
+        **written,
         "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
         "diagnostics_table": write_diagnostics_table(source, Path(run_dir) / "diagnostics.md"),
     }

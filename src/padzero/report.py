@@ -16,7 +16,7 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 KNOWN_VARIANTS = ("baseline", "multiply", "padzero", "uniform_nonneg", "uniform", "mask_zero",
-                  "masked_average")
+                  "masked_average", "uniform_unmasked", "uniform_nonneg_unmasked")
 # The original Keras experiment; a field that is missing was not published.
 # `pattern` is what each of our seeds must show to count as reproducing it (`_PATTERN_PHRASES`).
 REFERENCE = {
@@ -295,7 +295,7 @@ def _verdict(row, comparable):
             f"on {matching} of {seeds} seeds.")
 
 
-def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png"):
+def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix=""):
     """Writes the markdown report: settings, reference vs ours, a verdict per variant, the plot.
 
     Args:
@@ -303,6 +303,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         records: Records from `load_results`, for the settings and the interrupted runs.
         path: Where to write the markdown file.
         plot_name: Path of the learning-curve PNG, relative to the report.
+        appendix: Markdown added at the end (the diagnose run's "Why" section).
     """
     _, interrupted, ends = _split_runs(records)
     configs = [end.get("config") or {} for end in ends.values()]
@@ -354,16 +355,19 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         "", "## Learning curves", "",
         f"![Validation accuracy per epoch, one panel per variant]({plot_name})", "",
     ]
+    if appendix:
+        lines += [appendix]
     Path(path).write_text("\n".join(lines), encoding="utf-8")
 
 
-def build_report(run_dir, results_paths=None):
+def build_report(run_dir, results_paths=None, appendix=""):
     """Writes `summary.csv`, `learning_curves.png` and `report.md` into `run_dir`.
 
     Args:
         run_dir: The study's run directory.
         results_paths: Results files to merge; default `find_results_files(run_dir)`:
             `results.jsonl` and every shard's `results.shard-K-of-N.jsonl`.
+        appendix: Markdown added at the end of `report.md`.
 
     Returns:
         A dict of the paths written, keyed `summary_csv`, `report_markdown`, `learning_curves`.
@@ -377,5 +381,5 @@ def build_report(run_dir, results_paths=None):
     write_summary_csv(summary, paths["summary_csv"])
     plot_learning_curves(records, paths["learning_curves"])
     write_report_markdown(summary, records, paths["report_markdown"],
-                          plot_name=paths["learning_curves"].name)
+                          plot_name=paths["learning_curves"].name, appendix=appendix)
     return paths

@@ -28,7 +28,7 @@ import numpy as np
 
 from padzero import data, diagnostics, diagnostics_report, report, text
 from padzero.batching import TrimmedBatches
-from padzero.variants import FAST_PATH_VARIANTS, VARIANTS, build_model
+from padzero.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
 
 logger = logging.getLogger("padzero")
 
@@ -53,7 +53,7 @@ class StudyConfig:
 
     dataset: str = "20news"  # "20news" or "synthetic"
     data_path: str | None = None
-    variants: tuple = tuple(VARIANTS)
+    variants: tuple = STUDY_VARIANTS
     seeds: int = 3
     epochs: int = 30
     batch_size: int = 32
@@ -451,7 +451,8 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
 
     Returns:
         The paths written by `padzero.report.build_report` (summary_csv,
-        report_markdown, learning_curves).
+        report_markdown, learning_curves), and with `diagnose` also
+        diagnostics_plot and diagnostics_table (and a "Why" section in the report).
     """
     out_dir = Path(out_dir)
     # Seed-major order: a study stopped part-way has every variant at its first seeds.
@@ -486,5 +487,4 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
                     logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
                     train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
     # Other shards may still be running: the report holds what all results files have so far.
-    written = report.build_report(out_dir)
-    return {**written, **diagnostics_report.build_diagnostics_report(out_dir)} if diagnose else written
+    return diagnostics_report.build_report_with_diagnostics(out_dir)

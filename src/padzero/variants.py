@@ -93,6 +93,17 @@ def uniform(ids, vocab_size, embedding_dim, **shape):
     return _flatten_head(_multiplied_by_mask(ids, layer), shape)
 
 
+def uniform_unmasked(ids, vocab_size, embedding_dim, **shape):
+    """Ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint."""
+    return _flatten_head(_small_uniform_embedding(vocab_size, embedding_dim)(ids), shape)
+
+
+def uniform_nonneg_unmasked(ids, vocab_size, embedding_dim, **shape):
+    """Ablation: the RandomUniform(1e-4, 0.05) init and NonNeg constraint, without the mask."""
+    layer = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
+    return _flatten_head(layer(ids), shape)
+
+
 def padzero(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
     embedded = Embedding(
@@ -114,8 +125,15 @@ def masked_average(ids, vocab_size, embedding_dim, **shape):
 
 VARIANTS = {
     builder.__name__: builder
-    for builder in (baseline, multiply, padzero, uniform_nonneg, uniform, mask_zero, masked_average)
+    for builder in (
+        baseline, multiply, padzero, uniform_nonneg, uniform, mask_zero, masked_average,
+        uniform_unmasked, uniform_nonneg_unmasked,
+    )
 }
+
+# What `--variants all` and the study train; the other two are `padzero diagnose` ablations
+# that split the uniform variants' init from their mask and constraint.
+STUDY_VARIANTS = ("baseline", "multiply", "padzero", "uniform_nonneg", "uniform", "mask_zero", "masked_average")
 
 # Variants whose padding embeds to exactly zero, so trimmed batches give the
 # plain model's numbers. Keras's Embedding (baseline, mask_zero) trains a
@@ -139,7 +157,8 @@ def build_model(
 
     Args:
         variant: str, one of `VARIANTS`: "baseline", "multiply", "padzero",
-            "uniform_nonneg", "uniform", "mask_zero", "masked_average".
+            "uniform_nonneg", "uniform", "mask_zero", "masked_average", or
+            the ablations "uniform_unmasked", "uniform_nonneg_unmasked".
         vocab_size: int, rows of the embedding table (words + the padding id 0).
         maxlen: int, ids per example.
         num_classes: int, default 20.

@@ -1,0 +1,68 @@
+"""padzero.diagnostics_report: the Why section's numbers come from the right checkpoints."""
+
+from padzero.diagnostics_report import checkpoint_label, run_findings, why_markdown
+
+
+def checkpoint(variant, seed, *, step=None, epoch=1, pre=0.0, dead=0.0, gradient=1.0, padding_norm=0.5,
+               cosine=0.2, val_accuracy=None, kernel=(1.0, 2.0), share=0.5):
+    return {
+        "variant": variant, "seed": seed, "epoch": epoch, "step": step, "padding_gradient_share": share,
+        "table_gradient_norm": gradient, "padding_norm": padding_norm, "word_norm_mean": 0.5,
+        "padding_nearest_words": [["word", cosine]] if padding_norm else [], "dead_unit_fraction": dead,
+        "pre_activation_mean": pre, "pre_activation_std": 1.0, "val_accuracy": val_accuracy,
+        "kernel_norms": {"padding_positions": kernel[0], "real_positions": kernel[1]},
+    }
+
+
+def stalled_then_escaped(seed=0):
+    """A run whose ReLUs die at step 10 and which leaves chance at epoch 3, written out of order."""
+    return [
+        checkpoint("baseline", seed, step=None, epoch=3, val_accuracy=0.4, padding_norm=0.05, kernel=(3.0, 5.0)),
+        checkpoint("baseline", seed, step=0, epoch=0, pre=0.01, share=0.93, cosine=0.25),
+        checkpoint("baseline", seed, step=10, epoch=0, pre=-15.0, dead=0.9, gradient=0.001),
+        checkpoint("baseline", seed, step=1, epoch=0, pre=-0.6, share=1.0, gradient=13.0),
+        checkpoint("baseline", seed, step=None, epoch=1, val_accuracy=0.05, dead=0.4, gradient=0.002),
+        checkpoint("baseline", seed, step=None, epoch=2, val_accuracy=0.06, dead=0.95, gradient=0.0),
+    ]
+
+
+def test_checkpoint_labels():
+    assert [checkpoint_label({"step": s, "epoch": e}) for s, e in [(0, 0), (10, 0), (None, 3)]] == ["init", "s10", "e3"]
+
+
+def test_run_findings_take_each_number_from_its_checkpoint():
+    (found,) = run_findings(stalled_then_escaped())
+    assert found["padding_share_at_init"] == 0.93
+    assert found["pre_activation_mean"] == {"init": 0.01, "s1": -0.6, "s10": -15.0}  # no step 100 recorded
+    # Epoch 1 ends with the "e1" checkpoint; epoch 2's 0.95 dead and zero gradient are later.
+    assert (found["most_dead"], found["most_dead_at"]) == (0.9, "s10")
+    assert found["smallest_gradient_norm"] == 0.001
+    assert found["padding_norm"] == (0.5, 0.05)
+    assert found["nearest_cosine"] == (0.25, 0.2)
+    assert found["kernel_norms_at_end"] == (3.0, 5.0)
+    assert found["first_epoch_above_chance"] == 3
+    assert found["val_accuracy"] == [0.05, 0.06, 0.4]
+
+
+def test_a_zero_padding_vector_has_no_nearest_word_and_a_run_at_chance_never_leaves_it():
+    run = [checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0),
+           checkpoint("padzero", 0, epoch=1, padding_norm=0.0, val_accuracy=0.09)]
+    (found,) = run_findings(run, chance_threshold=0.1)
+    assert found["nearest_cosine"] == (None, None)
+    assert found["first_epoch_above_chance"] is None
+    assert run_findings(run, chance_threshold=0.05)[0]["first_epoch_above_chance"] == 1
+
+
+def test_why_section_states_each_variant_per_seed_and_links_the_plot():
+    records = stalled_then_escaped(0) + stalled_then_escaped(1) + [
+        checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0, share=0.0),
+        checkpoint("padzero", 0, epoch=1, padding_norm=0.0, share=0.0, val_accuracy=0.85),
+    ]
+    text = why_markdown(records, plot_name="diagnostics.png")
+    assert "![Diagnostics per checkpoint](diagnostics.png)" in text
+    baseline_line = next(line for line in text.splitlines() if line.startswith("- **baseline**"))
+    assert "seeds 0, 1" in baseline_line and "0.93 / 0.93" in baseline_line
+    assert "-15.00 / -15.00 (step 10)" in baseline_line and "0.50 → 0.05" in baseline_line
+    assert "First epoch at or above 0.1 validation accuracy: 3 / 3" in baseline_line
+    padzero_line = next(line for line in text.splitlines() if line.startswith("- **padzero**"))
+    assert "nearest word's cosine at init: –" in padzero_line and "accuracy by epoch: 0.85" in padzero_line
