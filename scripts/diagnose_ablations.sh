@@ -21,3 +21,5 @@ for name in "${@:-${order[@]}}"; do
   # shellcheck disable=SC2086  # the flags are meant to split
   padzero diagnose --data "$data" --backend jax ${flags[$name]} --out "$out/$name"
 done
+
+python scripts/compare_diagnostics.py "$out" docs/diagnose "$out"/*/

@@ -66,3 +66,22 @@ def test_why_section_states_each_variant_per_seed_and_links_the_plot():
     assert "First epoch at or above 0.1 validation accuracy: 3 / 3" in baseline_line
     padzero_line = next(line for line in text.splitlines() if line.startswith("- **padzero**"))
     assert "nearest word's cosine at init: –" in padzero_line and "accuracy by epoch: 0.85" in padzero_line
+
+
+def test_comparison_has_a_row_per_run_named_by_its_folder_and_a_plot(tmp_path):
+    import json
+
+    from padzero.diagnostics_report import write_comparison
+
+    folders = []
+    for name, runs in [("default", stalled_then_escaped(0)), ("maxlen-300", stalled_then_escaped(0) + stalled_then_escaped(1))]:
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "diagnostics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in runs))
+        folders.append(folder)
+    table_path, plot_path = write_comparison(folders, tmp_path / "out")
+    rows = table_path.read_text().splitlines()[2:]
+    assert [row.split(" | ")[:3] for row in rows] == [["| default", "baseline", "0"], ["| maxlen-300", "baseline", "0"],
+                                                      ["| maxlen-300", "baseline", "1"]]
+    assert "0.01 → -15.00 → –" in rows[0] and "| 0.05, 0.06, 0.40 |" in rows[0]
+    assert plot_path.stat().st_size > 0

@@ -216,3 +216,62 @@ def build_report_with_diagnostics(run_dir, results_paths=None):
         "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
         "diagnostics_table": write_diagnostics_table(source, Path(run_dir) / "diagnostics.md"),
     }
+
+
+def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
+    """Puts several diagnose runs (the ablations) side by side: `comparison.md` and `comparison.png`.
+
+    Args:
+        run_dirs: diagnose run folders, each with a `diagnostics.jsonl`; a run is
+            named by its folder's name.
+        out_dir: where to write the two files.
+        chance_threshold: as in `run_findings`.
+
+    Returns:
+        The two paths written.
+    """
+    from matplotlib.figure import Figure
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    lines = [
+        "| run | variant | seed | padding share of the gradient at init | pre-activation mean: init → step 10 → step 100 "
+        "| most dead ReLUs in epoch 1 | padding norm: init → end | first epoch ≥ "
+        f"{chance_threshold:g} | validation accuracy by epoch |",
+        "|---|---|---:|---:|---|---:|---|---:|---|",
+    ]
+    figure = Figure(figsize=(12, 4.2), layout="constrained")
+    pre_axis, accuracy_axis = figure.subplots(1, 2)
+    colours = {}  # one colour per (run, variant); its seeds share it
+    for run_dir in map(Path, run_dirs):
+        records = load_diagnostics(run_dir / "diagnostics.jsonl")
+        for found in run_findings(records, chance_threshold):
+            pre = " → ".join(_per_seed([found["pre_activation_mean"].get(label)], ".2f") for label in ("init", "s10", "s100"))
+            lines.append(
+                f"| {run_dir.name} | {found['variant']} | {found['seed']} | {found['padding_share_at_init']:.2f} | {pre} "
+                f"| {found['most_dead']:.2f} ({found['most_dead_at']}) | {_per_seed_pairs([found], 'padding_norm', ' → ')} "
+                f"| {found['first_epoch_above_chance'] or 'never'} | {', '.join(f'{a:.2f}' for a in found['val_accuracy'])} |"
+            )
+        runs = {}
+        for record in records:
+            runs.setdefault((record["variant"], record["seed"]), []).append(record)
+        for (variant, seed), run in sorted(runs.items()):
+            label = f"{run_dir.name}: {variant}"
+            first_seed = label not in colours
+            colour = colours.setdefault(label, f"C{len(colours) % 10}")
+            first_epoch = [r for r in _in_training_order(run) if r["step"] is not None]
+            pre_axis.plot([r["step"] for r in first_epoch], [r["pre_activation_mean"] for r in first_epoch],
+                          marker=".", color=colour, alpha=0.8, label=label if first_seed else None)
+            epochs = [r for r in _in_training_order(run) if r["step"] is None]
+            accuracy_axis.plot([r["epoch"] for r in epochs], [r["val_accuracy"] for r in epochs], marker=".", color=colour, alpha=0.8)
+    pre_axis.set_xscale("symlog", linthresh=1)
+    pre_axis.set(title="mean hidden pre-activation, epoch 1", xlabel="training step (symlog)")
+    accuracy_axis.set(title="validation accuracy", xlabel="epoch")
+    accuracy_axis.axhline(chance_threshold, color="grey", linestyle=":", label=f"chance threshold {chance_threshold:g}")
+    for axis in (pre_axis, accuracy_axis):
+        axis.grid(alpha=0.3)
+    figure.legend(loc="outside right upper", fontsize=8)
+    paths = out_dir / "comparison.md", out_dir / "comparison.png"
+    paths[0].write_text("\n".join(lines) + "\n")
+    figure.savefig(paths[1], dpi=110)
+    return paths
