@@ -14,6 +14,7 @@ from padzero.diagnostics import (
     hidden_pre_activations,
     loss_and_gradients,
     padding_gradient_share,
+    shared_input_l1,
 )
 
 
@@ -64,6 +65,17 @@ def test_hidden_pre_activations_and_dead_units_by_hand():
     assert dead_unit_fraction(pre) == (0.0 if max(v[0] for v in expected) > 0 else 1.0)
     dead = tiny_model(3.0, 4.0, hidden_bias=-100.0)
     assert dead_unit_fraction(hidden_pre_activations(dead, ids)) == 1.0
+
+
+def test_shared_input_l1_by_hand():
+    model = tiny_model(3.0, 4.0)
+    ids = np.array([[0, 2], [1, 1], [2, 0]], "int32")
+    table = {0: 0.5, 1: 0.7, 2: -0.2}
+    # The mean input at position 0 is (0.5 + 0.7 - 0.2) / 3, at position 1 it is (-0.2 + 0.7 + 0.5) / 3.
+    expected = abs(sum(table[a] for a, _ in ids) / 3) + abs(sum(table[b] for _, b in ids) / 3)
+    assert shared_input_l1(model, ids, batch_size=2) == pytest.approx(expected, rel=1e-6)
+    opposite = np.array([[1, 1], [2, 2]], "int32")  # a padding-free, mixed-sign input shares less
+    assert shared_input_l1(model, opposite) == pytest.approx(2 * abs(0.7 - 0.2) / 2, rel=1e-6)
 
 
 def test_measure_examples_are_right():

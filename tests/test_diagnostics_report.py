@@ -4,23 +4,26 @@ from padzero.diagnostics_report import checkpoint_label, run_findings, why_markd
 
 
 def checkpoint(variant, seed, *, step=None, epoch=1, pre=0.0, dead=0.0, gradient=1.0, padding_norm=0.5,
-               cosine=0.2, val_accuracy=None, kernel=(1.0, 2.0), share=0.5):
-    return {
+               cosine=0.2, val_accuracy=None, kernel=(1.0, 2.0), share=0.5, shared_input=None, std=1.0):
+    record = {
         "variant": variant, "seed": seed, "epoch": epoch, "step": step, "padding_gradient_share": share,
         "table_gradient_norm": gradient, "padding_norm": padding_norm, "word_norm_mean": 0.5,
         "padding_nearest_words": [["word", cosine]] if padding_norm else [], "dead_unit_fraction": dead,
-        "pre_activation_mean": pre, "pre_activation_std": 1.0, "val_accuracy": val_accuracy,
+        "pre_activation_mean": pre, "pre_activation_std": std, "val_accuracy": val_accuracy,
         "kernel_norms": {"padding_positions": kernel[0], "real_positions": kernel[1]},
     }
+    if shared_input is not None:  # files written before it was measured lack it
+        record["shared_input_l1"] = shared_input
+    return record
 
 
 def stalled_then_escaped(seed=0):
     """A run whose ReLUs die at step 10 and which leaves chance at epoch 3, written out of order."""
     return [
         checkpoint("baseline", seed, step=None, epoch=3, val_accuracy=0.4, padding_norm=0.05, kernel=(3.0, 5.0)),
-        checkpoint("baseline", seed, step=0, epoch=0, pre=0.01, share=0.93, cosine=0.25),
+        checkpoint("baseline", seed, step=0, epoch=0, pre=0.01, share=0.93, cosine=0.25, shared_input=7000.0),
         checkpoint("baseline", seed, step=10, epoch=0, pre=-15.0, dead=0.9, gradient=0.001),
-        checkpoint("baseline", seed, step=1, epoch=0, pre=-0.6, share=1.0, gradient=13.0),
+        checkpoint("baseline", seed, step=1, epoch=0, pre=-0.6, share=1.0, gradient=13.0, std=6.0),
         checkpoint("baseline", seed, step=None, epoch=1, val_accuracy=0.05, dead=0.4, gradient=0.002),
         checkpoint("baseline", seed, step=None, epoch=2, val_accuracy=0.06, dead=0.95, gradient=0.0),
     ]
@@ -33,6 +36,7 @@ def test_checkpoint_labels():
 def test_run_findings_take_each_number_from_its_checkpoint():
     (found,) = run_findings(stalled_then_escaped())
     assert found["padding_share_at_init"] == 0.93
+    assert (found["shared_input_l1_at_init"], found["pre_activation_std_after_step_1"]) == (7000.0, 6.0)
     assert found["pre_activation_mean"] == {"init": 0.01, "s1": -0.6, "s10": -15.0}  # no step 100 recorded
     # Epoch 1 ends with the "e1" checkpoint; epoch 2's 0.95 dead and zero gradient are later.
     assert (found["most_dead"], found["most_dead_at"]) == (0.9, "s10")
@@ -49,6 +53,7 @@ def test_a_zero_padding_vector_has_no_nearest_word_and_a_run_at_chance_never_lea
            checkpoint("padzero", 0, epoch=1, padding_norm=0.0, val_accuracy=0.09)]
     (found,) = run_findings(run, chance_threshold=0.1)
     assert found["nearest_cosine"] == (None, None)
+    assert found["shared_input_l1_at_init"] is None and found["pre_activation_std_after_step_1"] is None
     assert found["first_epoch_above_chance"] is None
     assert run_findings(run, chance_threshold=0.05)[0]["first_epoch_above_chance"] == 1
 

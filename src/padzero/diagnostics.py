@@ -128,18 +128,37 @@ def kernel_norms_by_padding(kernel, maxlen, padding_share_by_position, threshold
     return {"padding_positions": mean_or_none(norms[mostly_padding]), "real_positions": mean_or_none(norms[~mostly_padding])}
 
 
+def _hidden_inputs(model, ids, batch_size):
+    """The `hidden` Dense layer's inputs, flattened per post, in batches of `batch_size` posts."""
+    features = keras.Model(model.input, model.get_layer("hidden").input)
+    for start in range(0, len(ids), batch_size):
+        batch = keras.ops.convert_to_numpy(features(ids[start : start + batch_size]))
+        yield batch.reshape(len(batch), -1)
+
+
 def hidden_pre_activations(model, ids, batch_size=256):
     """The `hidden` Dense layer's inputs times its kernel plus bias, before the ReLU: `(examples, units)`."""
     hidden = model.get_layer("hidden")
-    features = keras.Model(model.input, hidden.input)
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in (hidden.kernel, hidden.bias))
-    outputs = []
-    for start in range(0, len(ids), batch_size):
-        batch = keras.ops.convert_to_numpy(features(ids[start : start + batch_size]))
-        # FlattenDense gets (batch, length, features): its kernel covers the last `length` positions.
-        flat = batch.reshape(len(batch), -1)
-        outputs.append(flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias)
-    return np.concatenate(outputs)
+    # FlattenDense gets (batch, length, features): its kernel covers the last `length` positions.
+    return np.concatenate([flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias for flat in _hidden_inputs(model, ids, batch_size)])
+
+
+def shared_input_l1(model, ids, batch_size=256):
+    """L1 norm of the `hidden` layer's input averaged over the posts: the part every post shares.
+
+    Why it matters: Adam's first step moves each kernel weight by the learning
+    rate in the sign of its gradient. Where the inputs share a component `c`
+    (the same padding vector at the same positions, or all-positive
+    embeddings), those signs agree with `sign(c)` for every weight of a unit,
+    so one step moves that unit's pre-activation for every post at once by up
+    to `learning_rate * ||c||_1`.
+    """
+    total, count = None, 0
+    for flat in _hidden_inputs(model, ids, batch_size):
+        total = flat.sum(axis=0) if total is None else total + flat.sum(axis=0)
+        count += len(flat)
+    return float(np.abs(total / count).sum())
 
 
 # ---------------------------------------------------------------- the recorder
@@ -188,6 +207,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
             "dead_unit_fraction": dead_unit_fraction(pre_activations),
             "pre_activation_mean": float(pre_activations.mean()),
             "pre_activation_std": float(pre_activations.std()),
+            "shared_input_l1": shared_input_l1(model, self.validation_ids),
         }
         hidden = model.get_layer("hidden")
         if hidden.kernel.shape[0] == len(self.padding_share_by_position) * table.shape[1]:

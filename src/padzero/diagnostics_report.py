@@ -138,6 +138,8 @@ def run_findings(records, chance_threshold=0.1):
         findings.append({
             "variant": variant, "seed": seed,
             "padding_share_at_init": first["padding_gradient_share"],
+            "shared_input_l1_at_init": first.get("shared_input_l1"),  # not recorded before 2026-11-25
+            "pre_activation_std_after_step_1": at["s1"]["pre_activation_std"] if "s1" in at else None,
             "pre_activation_mean": {label: at[label]["pre_activation_mean"] for label in ("init", "s1", "s10", "s100") if label in at},
             "most_dead": most_dead["dead_unit_fraction"], "most_dead_at": checkpoint_label(most_dead),
             "smallest_gradient_norm": min(gradient_norms) if gradient_norms else None,
@@ -167,7 +169,11 @@ def _variant_finding(variant, runs, chance_threshold):
     left = [run["first_epoch_above_chance"] for run in runs]
     return (
         f"- **{variant}** (seeds {seeds}; values per seed). Padding row's share of the embedding gradient at "
-        f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. Mean hidden pre-activation: "
+        f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. The L1 norm of the Dense input's "
+        f"shared part (its mean over posts) at init: {_per_seed([run['shared_input_l1_at_init'] for run in runs], '.0f')}; "
+        f"times Adam's learning rate 0.001, that is how far one step can move every post's pre-activation at once; "
+        f"the pre-activations' std after step 1: {_per_seed([run['pre_activation_std_after_step_1'] for run in runs], '.2f')}. "
+        f"Mean hidden pre-activation: "
         f"{pre_activation}. Largest share of dead ReLUs in epoch 1: "
         f"{_per_seed([run['most_dead'] for run in runs], '.2f')} (at {' / '.join(run['most_dead_at'] for run in runs)}); "
         f"smallest embedding-gradient norm: {_per_seed([run['smallest_gradient_norm'] for run in runs], '.2g')}. "
@@ -235,10 +241,11 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [
-        "| run | variant | seed | padding share of the gradient at init | pre-activation mean: init → step 10 → step 100 "
+        "| run | variant | seed | padding share of the gradient at init | shared input L1 at init "
+        "| pre-activation std after step 1 | pre-activation mean: init → step 10 → step 100 "
         "| most dead ReLUs in epoch 1 | padding norm: init → end | first epoch ≥ "
         f"{chance_threshold:g} | validation accuracy by epoch |",
-        "|---|---|---:|---:|---|---:|---|---:|---|",
+        "|---|---|---:|---:|---:|---:|---|---:|---|---:|---|",
     ]
     figure = Figure(figsize=(12, 4.2), layout="constrained")
     pre_axis, accuracy_axis = figure.subplots(1, 2)
@@ -248,7 +255,8 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
         for found in run_findings(records, chance_threshold):
             pre = " → ".join(_per_seed([found["pre_activation_mean"].get(label)], ".2f") for label in ("init", "s10", "s100"))
             lines.append(
-                f"| {run_dir.name} | {found['variant']} | {found['seed']} | {found['padding_share_at_init']:.2f} | {pre} "
+                f"| {run_dir.name} | {found['variant']} | {found['seed']} | {found['padding_share_at_init']:.2f} "
+                f"| {_per_seed([found['shared_input_l1_at_init']], '.0f')} | {_per_seed([found['pre_activation_std_after_step_1']], '.2f')} | {pre} "
                 f"| {found['most_dead']:.2f} ({found['most_dead_at']}) | {_per_seed_pairs([found], 'padding_norm', ' → ')} "
                 f"| {found['first_epoch_above_chance'] or 'never'} | {', '.join(f'{a:.2f}' for a in found['val_accuracy'])} |"
             )
