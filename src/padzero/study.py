@@ -328,11 +328,10 @@ def diagnostics_recorder(encoded, out_dir, identity, seed):
     )
 
 
-def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
-    """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
+def build_run_model(config, encoded, variant, seed):
+    """The model of one (variant, seed) run, seeded: the same initial weights every time."""
     keras.utils.set_random_seed(seed)
-    fast_path = config.fast_path and variant in FAST_PATH_VARIANTS
-    model = build_model(
+    return build_model(
         variant,
         vocab_size=encoded.vocab_size,
         maxlen=config.maxlen,
@@ -340,9 +339,15 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         embedding_dim=config.embedding_dim,
         hidden_units=config.hidden_units,
         dropout=config.dropout,
-        fast_path=fast_path,
+        fast_path=config.fast_path and variant in FAST_PATH_VARIANTS,
         embedding_init_scale=config.embedding_init_scale,
     )
+
+
+def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
+    """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
+    fast_path = config.fast_path and variant in FAST_PATH_VARIANTS
+    model = build_run_model(config, encoded, variant, seed)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
