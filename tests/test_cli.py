@@ -127,7 +127,9 @@ def test_report_of_a_folder_without_results(capsys, tmp_path):
 
 
 def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
-    monkeypatch.setattr(cli.importlib.util, "find_spec", lambda name: None)
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
     code, _, err = run_cli([*SYNTHETIC, "--backend", "torch", "--out", str(tmp_path)], capsys)
     assert_one_line_error(code, err, "pip install 'padzero[torch]'")
 

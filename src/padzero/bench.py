@@ -25,11 +25,11 @@ from pathlib import Path
 
 import numpy as np
 
+from padzero.backends import BACKENDS, not_installed
+
 logger = logging.getLogger("padzero")
 
 PARTS = ("layer", "model")
-BACKENDS = ("jax", "tensorflow", "torch")
-BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 LAYER_CASES = ("keras.layers.Embedding", "padzero.Embedding", "mask x multiply")
 KERAS_MODEL_CASES = ("keras baseline", "padzero", "padzero fast path")
 TORCH_MODEL_CASES = ("native torch", "native torch, fused Adam")
@@ -228,8 +228,8 @@ def check_choices(parts, backends):
     if unknown_backends or not backends:
         raise BenchError(f"Unknown backend(s) {unknown_backends or '(none given)'}; choose from {', '.join(BACKENDS)}.")
     for backend in backends:
-        if importlib.util.find_spec(BACKEND_MODULES[backend]) is None:
-            raise BenchError(f"backend {backend!r} is not installed; install it with: pip install 'padzero[{backend}]'")
+        if not_installed(backend):
+            raise BenchError(not_installed(backend))
     if "model" in parts and importlib.util.find_spec("torch") is None:
         raise BenchError("the model part's anchor is native PyTorch, which is not installed; "
                          "install it with: pip install 'padzero[torch]', or run --parts layer")

@@ -7,15 +7,14 @@
 """
 
 import argparse
-import importlib.util
 import json
 import logging
 import os
 import sys
 
 import padzero
+from padzero.backends import BACKENDS, not_installed
 
-BACKEND_MODULES = {"jax": "jax", "tensorflow": "tensorflow", "torch": "torch"}
 QUICK = {"epochs": 2, "seeds": 1, "max_docs": 5_000}
 FULL = {"epochs": 30, "seeds": 3, "max_docs": None}
 DIAGNOSE = {"epochs": 5, "seeds": 2, "max_docs": None, "variants": "baseline,padzero,uniform_nonneg"}
@@ -83,7 +82,7 @@ def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
     training.add_argument("--epochs", type=positive_int, help="maximum epochs, early stopping on val_loss with patience 5 "
                           f"{default_text('epochs')}")
     training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
-    training.add_argument("--backend", choices=tuple(BACKEND_MODULES), help="Keras backend (default: KERAS_BACKEND or Keras's default)")
+    training.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND or Keras's default)")
     training.add_argument("--init-scale", type=positive_float, help="embeddings start uniform in (-S, S) for the "
                           "variants with Keras's default init (default: Keras's 0.05)")
     training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
@@ -151,8 +150,8 @@ def build_parser():
 
 def ensure_backend(name, argv):
     """Re-runs this command under KERAS_BACKEND=name: Keras picks its backend once, at import."""
-    if importlib.util.find_spec(BACKEND_MODULES[name]) is None:
-        raise ValueError(f"backend {name!r} is not installed; install it with: pip install 'padzero[{name}]'")
+    if not_installed(name):
+        raise ValueError(not_installed(name))
     import keras
 
     if keras.backend.backend() != name:
