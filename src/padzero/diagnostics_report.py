@@ -160,6 +160,14 @@ def _per_seed_pairs(runs, key, joiner):
     return " / ".join(joiner.join("–" if value is None else format(value, ".2f") for value in run[key]) for run in runs)
 
 
+def _shared_input_finding(runs):
+    shared = [run["shared_input_l1_at_init"] for run in runs]
+    if all(value is None for value in shared):
+        return "(The shared part of the Dense input was not recorded in this file: scripts/shared_input_at_init.py measures it.) "
+    return (f"The L1 norm of the Dense input's shared part (its mean over posts) at init: {_per_seed(shared, '.0f')}; "
+            "times Adam's learning rate 0.001, that is how far one step can move every post's pre-activation at once. ")
+
+
 def _variant_finding(variant, runs, chance_threshold):
     seeds = ", ".join(str(run["seed"]) for run in runs)
     pre_activation = " → ".join(
@@ -169,10 +177,8 @@ def _variant_finding(variant, runs, chance_threshold):
     left = [run["first_epoch_above_chance"] for run in runs]
     return (
         f"- **{variant}** (seeds {seeds}; values per seed). Padding row's share of the embedding gradient at "
-        f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. The L1 norm of the Dense input's "
-        f"shared part (its mean over posts) at init: {_per_seed([run['shared_input_l1_at_init'] for run in runs], '.0f')}; "
-        f"times Adam's learning rate 0.001, that is how far one step can move every post's pre-activation at once; "
-        f"the pre-activations' std after step 1: {_per_seed([run['pre_activation_std_after_step_1'] for run in runs], '.2f')}. "
+        f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. {_shared_input_finding(runs)}"
+        f"The pre-activations' std after step 1: {_per_seed([run['pre_activation_std_after_step_1'] for run in runs], '.2f')}. "
         f"Mean hidden pre-activation: "
         f"{pre_activation}. Largest share of dead ReLUs in epoch 1: "
         f"{_per_seed([run['most_dead'] for run in runs], '.2f')} (at {' / '.join(run['most_dead_at'] for run in runs)}); "
