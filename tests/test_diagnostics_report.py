@@ -54,6 +54,8 @@ def test_a_zero_padding_vector_has_no_nearest_word_and_a_run_at_chance_never_lea
     (found,) = run_findings(run, chance_threshold=0.1)
     assert found["nearest_cosine"] == (None, None)
     assert found["shared_input_l1_at_init"] is None and found["pre_activation_std_after_step_1"] is None
+    pooled = [{key: value for key, value in record.items() if key != "kernel_norms"} for record in run]
+    assert run_findings(pooled)[0]["kernel_norms_at_end"] == (None, None)  # masked_average has no per-position kernel
     assert found["first_epoch_above_chance"] is None
     assert run_findings(run, chance_threshold=0.05)[0]["first_epoch_above_chance"] == 1
 

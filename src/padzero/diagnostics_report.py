@@ -145,7 +145,8 @@ def run_findings(records, chance_threshold=0.1):
             "smallest_gradient_norm": min(gradient_norms) if gradient_norms else None,
             "padding_norm": (first["padding_norm"], last["padding_norm"]),
             "nearest_cosine": (nearest_cosine(first), nearest_cosine(last)),
-            "kernel_norms_at_end": (last["kernel_norms"]["padding_positions"], last["kernel_norms"]["real_positions"]),
+            # Absent for masked_average, whose Dense layer sees one pooled position.
+            "kernel_norms_at_end": tuple(last.get("kernel_norms", {}).get(key) for key in ("padding_positions", "real_positions")),
             "first_epoch_above_chance": above[0] if above else None,
             "val_accuracy": [r["val_accuracy"] for r in epochs],
         })
