@@ -118,20 +118,21 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
 
 
 def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
-    config = study.StudyConfig(dataset="synthetic", variants=("baseline", "padzero"), seeds=1, epochs=2, maxlen=40,
-                               vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5)
+    config = study.StudyConfig(dataset="synthetic", variants=("baseline", "padzero", "masked_average"), seeds=1, epochs=2,
+                               maxlen=40, vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5)
     written = study.run(config, tmp_path, diagnose=True)
     records = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
-    assert {r["variant"] for r in records} == {"baseline", "padzero"}
+    assert {r["variant"] for r in records} == {"baseline", "padzero", "masked_average"}
     assert (tmp_path / "diagnostics.png").stat().st_size > 0 and written["diagnostics_plot"]
     table = (tmp_path / "diagnostics.md").read_text().splitlines()
     assert len(table) == 2 + len(records)  # header, rule, a row per checkpoint
-    assert all(row.startswith(("| baseline |", "| padzero |")) for row in table[2:])
+    assert all(row.startswith(("| baseline |", "| padzero |", "| masked_average |")) for row in table[2:])
     report = (tmp_path / "report.md").read_text()
     assert "## Why: what the diagnostics measured" in report and "](diagnostics.png)" in report
     assert "- **baseline** (seeds 0;" in report and "- **padzero** (seeds 0;" in report
+    assert "- **masked_average** (seeds 0;" in report
     results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert sum(r["record"] == "run_end" for r in results) == 2
+    assert sum(r["record"] == "run_end" for r in results) == 3
 
 
 def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
