@@ -1,4 +1,4 @@
-"""The README's Python example runs as written, so a newcomer's first try works."""
+"""The README's Python example runs as written and its links resolve, so a newcomer's first try works."""
 
 import re
 from pathlib import Path
@@ -28,3 +28,12 @@ def test_public_names_resolve():
 
     for name in padzero.__all__:
         assert getattr(padzero, name) is not None
+
+
+def test_readme_links_to_files_that_exist():
+    prose = re.sub(r"```.*?```|`[^`]*`", "", README.read_text(), flags=re.S)  # code is not links
+    targets = re.findall(r"\]\(([^)#\s]+)\)", prose)
+    local = [target for target in targets if "://" not in target]
+    assert local, "README.md links no local file"
+    missing = [target for target in local if not (README.parent / target).exists()]
+    assert not missing, f"README.md links files that do not exist: {missing}"
