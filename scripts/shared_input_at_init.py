@@ -14,12 +14,13 @@ import dataclasses
 from padzero import study
 from padzero.diagnostics import shared_input_l1
 
-SETTINGS = {  # name: (StudyConfig changes, variants), as in scripts/diagnose_ablations.sh
-    "diagnose (pre, maxlen 1100)": ({}, ("baseline", "padzero", "uniform_nonneg", "uniform", "uniform_unmasked")),
+SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and scripts/diagnose_ablations.sh
+    "diagnose": ({}, ("baseline", "padzero", "uniform_nonneg")),
     "init-scale-0.005": ({"embedding_init_scale": 0.005}, ("baseline",)),
     "maxlen-300": ({"maxlen": 300}, ("baseline",)),
     "maxlen-600": ({"maxlen": 600}, ("baseline",)),
     "post": ({"padding": "post"}, ("baseline",)),
+    "uniform": ({}, ("uniform", "uniform_unmasked", "uniform_nonneg_unmasked")),
 }
 
 if __name__ == "__main__":
@@ -27,7 +28,7 @@ if __name__ == "__main__":
     parser.add_argument("--data", required=True, help="20news-bydate.tar.gz or its extracted folder")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per variant (default: 2)")
     args = parser.parse_args()
-    print("| setting | variant | seed | shared input L1 at init | × learning rate 0.001 |")
+    print("| folder | variant | seed | shared input L1 at init | × learning rate 0.001 |")
     print("|---|---|---:|---:|---:|")
     for name, (changes, variants) in SETTINGS.items():
         config = dataclasses.replace(study.StudyConfig(data_path=args.data), **changes)

@@ -114,6 +114,8 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
     assert all(r["padding_norm"] == 0.0 and r["padding_gradient_share"] in (0.0, None) for r in lines["padzero"])
     assert all(r["padding_gradient_share"] > 0 for r in lines["baseline"] if r["table_gradient_norm"] > 0)
     assert lines["baseline"][0]["padding_gradient_share"] > 0
+    # The repeated padding vector is a component all posts share; padzero's zeros are not.
+    assert lines["baseline"][0]["shared_input_l1"] > 2 * lines["padzero"][0]["shared_input_l1"] > 0
     assert lines["baseline"][-1]["padding_norm"] != lines["baseline"][0]["padding_norm"]  # the vector trains
 
 

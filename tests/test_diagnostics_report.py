@@ -1,6 +1,8 @@
 """padzero.diagnostics_report: the Why section's numbers come from the right checkpoints."""
 
-from padzero.diagnostics_report import checkpoint_label, run_findings, why_markdown
+import json
+
+from padzero.diagnostics_report import checkpoint_label, finished_diagnostics, run_findings, why_markdown, write_comparison
 
 
 def checkpoint(variant, seed, *, step=None, epoch=1, pre=0.0, dead=0.0, gradient=1.0, padding_norm=0.5,
@@ -75,20 +77,41 @@ def test_why_section_states_each_variant_per_seed_and_links_the_plot():
     assert "nearest word's cosine at init: –" in padzero_line and "accuracy by epoch: 0.85" in padzero_line
 
 
-def test_comparison_has_a_row_per_run_named_by_its_folder_and_a_plot(tmp_path):
-    import json
+def write_run_folder(folder, records, finished):
+    """A diagnose folder: its diagnostics lines, and results with a run_end line for each finished (variant, seed)."""
+    folder.mkdir()
+    (folder / "diagnostics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
+    ends = [{"record": "run_end", "variant": variant, "seed": seed, "backend": "jax", "epochs_run": 3}
+            for variant, seed in finished]
+    (folder / "results.jsonl").write_text("".join(json.dumps(end) + "\n" for end in ends))
+    return folder
 
-    from padzero.diagnostics_report import write_comparison
 
-    folders = []
-    for name, runs in [("default", stalled_then_escaped(0)), ("maxlen-300", stalled_then_escaped(0) + stalled_then_escaped(1))]:
-        folder = tmp_path / name
-        folder.mkdir()
-        (folder / "diagnostics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in runs))
-        folders.append(folder)
+def test_comparison_has_a_row_per_finished_run_named_by_its_folder_and_a_plot(tmp_path):
+    folders = [
+        write_run_folder(tmp_path / "default", stalled_then_escaped(0), [("baseline", 0)]),
+        write_run_folder(tmp_path / "maxlen-300", stalled_then_escaped(0) + stalled_then_escaped(1), [("baseline", 0)]),
+    ]
     table_path, plot_path = write_comparison(folders, tmp_path / "out")
-    rows = table_path.read_text().splitlines()[2:]
-    assert [row.split(" | ")[:3] for row in rows] == [["| default", "baseline", "0"], ["| maxlen-300", "baseline", "0"],
-                                                      ["| maxlen-300", "baseline", "1"]]
-    assert "0.01 → -15.00 → –" in rows[0] and "| 0.05, 0.06, 0.40 |" in rows[0]
+    table = table_path.read_text().splitlines()
+    rows = [row for row in table[2:] if row.startswith("|")]
+    assert [row.split(" | ")[:3] for row in rows] == [["| default", "baseline", "0"], ["| maxlen-300", "baseline", "0"]]
+    assert "| 7000 | 6.00 | 0.01 → -15.00 → – |" in rows[0] and "| 0.05, 0.06, 0.40 |" in rows[0]
+    assert table[-1] == "Left out, not finished: maxlen-300: baseline seed 1."  # still running
     assert plot_path.stat().st_size > 0
+
+
+def test_finished_diagnostics_keeps_runs_with_a_run_end(tmp_path):
+    folder = write_run_folder(tmp_path / "run", stalled_then_escaped(0) + stalled_then_escaped(1), [("baseline", 1)])
+    records, left_out = finished_diagnostics(folder)
+    assert {r["seed"] for r in records} == {1} and left_out == [("baseline", 0)]
+
+
+def test_findings_tolerate_missing_values():
+    # No init line, a zero gradient (share None), an epoch without val_accuracy: nothing crashes or is made up.
+    run = [checkpoint("baseline", 0, step=1, epoch=0, share=None),
+           checkpoint("baseline", 0, epoch=1, val_accuracy=None)]
+    (found,) = run_findings(run)
+    assert found["padding_share_at_init"] is None and found["pre_activation_mean"] == {"s1": 0.0}
+    assert found["val_accuracy"] == [] and found["first_epoch_above_chance"] is None
+    assert "- **baseline**" in why_markdown(run)

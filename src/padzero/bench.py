@@ -227,9 +227,9 @@ def check_choices(parts, backends):
     unknown_backends = [b for b in backends if b not in BACKENDS]
     if unknown_backends or not backends:
         raise BenchError(f"Unknown backend(s) {unknown_backends or '(none given)'}; choose from {', '.join(BACKENDS)}.")
-    for backend in backends:
-        if not_installed(backend):
-            raise BenchError(not_installed(backend))
+    missing = [message for message in map(not_installed, backends) if message]
+    if missing:
+        raise BenchError(missing[0])
     if "model" in parts and importlib.util.find_spec("torch") is None:
         raise BenchError("the model part's anchor is native PyTorch, which is not installed; "
                          "install it with: pip install 'padzero[torch]', or run --parts layer")

@@ -150,8 +150,9 @@ def build_parser():
 
 def ensure_backend(name, argv):
     """Re-runs this command under KERAS_BACKEND=name: Keras picks its backend once, at import."""
-    if not_installed(name):
-        raise ValueError(not_installed(name))
+    missing = not_installed(name)
+    if missing:
+        raise ValueError(missing)
     import keras
 
     if keras.backend.backend() != name:

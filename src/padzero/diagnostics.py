@@ -145,14 +145,18 @@ def hidden_pre_activations(model, ids, batch_size=256):
 
 
 def shared_input_l1(model, ids, batch_size=256):
-    """L1 norm of the `hidden` layer's input averaged over the posts: the part every post shares.
+    """L1 norm of the mean `hidden` layer input over `ids`: the part of the input every post shares.
 
-    Why it matters: Adam's first step moves each kernel weight by the learning
-    rate in the sign of its gradient. Where the inputs share a component `c`
-    (the same padding vector at the same positions, or all-positive
-    embeddings), those signs agree with `sign(c)` for every weight of a unit,
-    so one step moves that unit's pre-activation for every post at once by up
-    to `learning_rate * ||c||_1`.
+    Why it matters: Adam's first step moves each kernel weight by (almost
+    exactly) its learning rate, in the sign of its gradient. The gradient of
+    unit j's weight on input i is the batch sum of `x_i * delta_j`; where the
+    inputs share a component `c` (the same padding vector at the same
+    positions, or all-positive embeddings) and it dominates, that sign is
+    `sign(c_i) * sign(sum of delta_j)`. The step then shifts unit j's
+    pre-activation by `-learning_rate * sum_i sign(g_ij) * x_i`, whose part
+    common to every post is at most `learning_rate * ||c||_1` in size, in the
+    same direction for all posts. With zero-mean, post-specific inputs the
+    signs disagree and that common shift stays small.
     """
     total, count = None, 0
     for flat in _hidden_inputs(model, ids, batch_size):

@@ -19,6 +19,28 @@ def load_diagnostics(path):
     return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
+def runs_of(records):
+    """The records grouped by (variant, seed), each group in training order: init, steps of epoch 1, epochs."""
+    runs = {}
+    for record in records:
+        runs.setdefault((record["variant"], record["seed"]), []).append(record)
+    return {key: _in_training_order(run) for key, run in sorted(runs.items())}
+
+
+def _in_training_order(run):
+    return sorted(run, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
+
+
+def finished_diagnostics(run_dir):
+    """The lines of `run_dir/diagnostics.jsonl` of runs that finished (a run_end line in its results), and
+    the (variant, seed) pairs left out because they are still running or were interrupted."""
+    records = load_diagnostics(Path(run_dir) / "diagnostics.jsonl")
+    results = report.find_results_files(run_dir)
+    finished = {(r["variant"], r["seed"]) for r in (report.load_results(results) if results else []) if r["record"] == "run_end"}
+    left_out = sorted({(r["variant"], r["seed"]) for r in records} - finished)
+    return [r for r in records if (r["variant"], r["seed"]) in finished], left_out
+
+
 def checkpoint_label(record):
     """'init', 's10' (after step 10 of epoch 1) or 'e3' (after epoch 3)."""
     if record["step"] is None:
@@ -39,13 +61,9 @@ def plot_diagnostics(diagnostics_path, png_path):
     from matplotlib.figure import Figure
 
     records = load_diagnostics(diagnostics_path)
-    # Checkpoints in training order: init, steps of epoch 1, then epochs.
-    in_training_order = sorted(records, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
-    labels = list(dict.fromkeys(map(checkpoint_label, in_training_order)))
+    labels = list(dict.fromkeys(map(checkpoint_label, _in_training_order(records))))
     position = {label: index for index, label in enumerate(labels)}
-    runs = {}
-    for record in records:
-        runs.setdefault((record["variant"], record["seed"]), []).append(record)
+    runs = runs_of(records)
     variants = sorted({variant for variant, _ in runs})
     colours = {variant: f"C{index}" for index, variant in enumerate(variants)}
     figure = Figure(figsize=(4.2 * len(PANELS), 3.8), layout="constrained")
@@ -97,10 +115,6 @@ def write_diagnostics_table(diagnostics_path, markdown_path):
     return markdown_path
 
 
-def _in_training_order(run):
-    return sorted(run, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
-
-
 def run_findings(records, chance_threshold=0.1):
     """The key numbers of each (variant, seed) run, the ones the Why section states.
 
@@ -117,18 +131,16 @@ def run_findings(records, chance_threshold=0.1):
         the Dense kernel norms of padded vs real positions at the end, the first
         epoch at or above `chance_threshold` (None if none) and the accuracy per epoch.
     """
-    runs = {}
-    for record in records:
-        runs.setdefault((record["variant"], record["seed"]), []).append(record)
     findings = []
-    for (variant, seed), run in sorted(runs.items()):
-        ordered = _in_training_order(run)
+    for (variant, seed), ordered in runs_of(records).items():
         at = {checkpoint_label(r): r for r in ordered}
         first, last = ordered[0], ordered[-1]
-        first_epoch = [r for r in ordered if r["step"] is not None or r["epoch"] == 1]
+        init = at.get("init", {})
+        # Training checkpoints of epoch 1: its steps and its end, not the state before training.
+        first_epoch = [r for r in ordered if (r["step"] or 0) > 0 or (r["step"] is None and r["epoch"] == 1)] or ordered
         most_dead = max(first_epoch, key=lambda r: r["dead_unit_fraction"])
         gradient_norms = [r["table_gradient_norm"] for r in first_epoch if r.get("table_gradient_norm") is not None]
-        epochs = [r for r in ordered if r["step"] is None]
+        epochs = [r for r in ordered if r["step"] is None and r.get("val_accuracy") is not None]
         above = [r["epoch"] for r in epochs if r["val_accuracy"] >= chance_threshold]
 
         def nearest_cosine(record):
@@ -137,8 +149,8 @@ def run_findings(records, chance_threshold=0.1):
 
         findings.append({
             "variant": variant, "seed": seed,
-            "padding_share_at_init": first["padding_gradient_share"],
-            "shared_input_l1_at_init": first.get("shared_input_l1"),  # not recorded before 2026-11-25
+            "padding_share_at_init": init.get("padding_gradient_share"),  # None: zero gradient, or no init line
+            "shared_input_l1_at_init": init.get("shared_input_l1"),  # absent from files of older recorders
             "pre_activation_std_after_step_1": at["s1"]["pre_activation_std"] if "s1" in at else None,
             "pre_activation_mean": {label: at[label]["pre_activation_mean"] for label in ("init", "s1", "s10", "s100") if label in at},
             "most_dead": most_dead["dead_unit_fraction"], "most_dead_at": checkpoint_label(most_dead),
@@ -165,8 +177,9 @@ def _shared_input_finding(runs):
     shared = [run["shared_input_l1_at_init"] for run in runs]
     if all(value is None for value in shared):
         return "(The shared part of the Dense input was not recorded in this file: scripts/shared_input_at_init.py measures it.) "
-    return (f"The L1 norm of the Dense input's shared part (its mean over posts) at init: {_per_seed(shared, '.0f')}; "
-            "times Adam's learning rate 0.001, that is how far one step can move every post's pre-activation at once. ")
+    return (f"L1 norm of the mean Dense input over the validation probe (the part every post shares) at init: "
+            f"{_per_seed(shared, '.0f')}; times Adam's learning rate 0.001 it bounds how far the first step can shift "
+            "a hidden unit's pre-activation in the same direction for every post. ")
 
 
 def _variant_finding(variant, runs, chance_threshold):
@@ -181,7 +194,7 @@ def _variant_finding(variant, runs, chance_threshold):
         f"init: {_per_seed([run['padding_share_at_init'] for run in runs], '.2f')}. {_shared_input_finding(runs)}"
         f"The pre-activations' std after step 1: {_per_seed([run['pre_activation_std_after_step_1'] for run in runs], '.2f')}. "
         f"Mean hidden pre-activation: "
-        f"{pre_activation}. Largest share of dead ReLUs in epoch 1: "
+        f"{pre_activation}. Largest share of dead ReLUs during epoch 1: "
         f"{_per_seed([run['most_dead'] for run in runs], '.2f')} (at {' / '.join(run['most_dead_at'] for run in runs)}); "
         f"smallest embedding-gradient norm: {_per_seed([run['smallest_gradient_norm'] for run in runs], '.2g')}. "
         f"Padding vector's norm from init to the end: {_per_seed_pairs(runs, 'padding_norm', ' → ')}; its nearest "
@@ -194,20 +207,30 @@ def _variant_finding(variant, runs, chance_threshold):
     )
 
 
-def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.md", chance_threshold=0.1):
-    """The report's "Why" section: each variant's measured findings, with the plot and the full table linked."""
+def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.md", chance_threshold=0.1, left_out=()):
+    """The report's "Why" section: each variant's measured findings, with the plot and the full table linked.
+
+    Args:
+        records: lines of a `diagnostics.jsonl`, of finished runs.
+        plot_name, table_name: the plot and table, relative to the report.
+        chance_threshold: as in `run_findings`.
+        left_out: (variant, seed) pairs whose lines were left out, said so under the findings.
+    """
     findings = run_findings(records, chance_threshold)
     variants = list(dict.fromkeys(run["variant"] for run in findings))
+    steps = sorted({r["step"] for r in records if r["step"]})
     lines = [
         "## Why: what the diagnostics measured", "",
-        "Measured by `padzero.diagnostics.DiagnosticsRecorder` on fixed probe posts (the gradient: 256 training "
-        "posts; the hidden layer: the first 1,000 validation posts), before training, after steps 1, 3, 10, 30, "
-        "100, 300 of epoch 1 and after every epoch. A ReLU unit is dead when it is never positive on the "
-        "validation posts; mostly-padded positions are those where more than half of the training posts hold "
-        f"padding. Every number per checkpoint is in [{table_name}]({table_name}).", "",
+        "Measured by `padzero.diagnostics.DiagnosticsRecorder` on fixed probe posts (the gradient on training "
+        "posts, the hidden layer on validation posts) before training, after steps "
+        f"{', '.join(map(str, steps)) or '(none)'} of epoch 1 and after every epoch. A ReLU unit is dead when it "
+        "is never positive on the validation probe; mostly-padded positions are those where more than half of the "
+        f"training posts hold padding. Every number per checkpoint is in [{table_name}]({table_name}).", "",
         f"![Diagnostics per checkpoint]({plot_name})", "",
         *(_variant_finding(variant, [run for run in findings if run["variant"] == variant], chance_threshold)
           for variant in variants),
+        *(["", "Not finished, left out: " + ", ".join(f"{variant} seed {seed}" for variant, seed in left_out) + "."]
+          if left_out else []),
         "",
     ]
     return "\n".join(lines)
@@ -223,7 +246,8 @@ def build_report_with_diagnostics(run_dir, results_paths=None):
     source = Path(run_dir) / "diagnostics.jsonl"
     if not source.exists():
         return report.build_report(run_dir, results_paths)
-    written = report.build_report(run_dir, results_paths, appendix=why_markdown(load_diagnostics(source)))
+    finished, left_out = finished_diagnostics(run_dir)
+    written = report.build_report(run_dir, results_paths, appendix=why_markdown(finished, left_out=left_out))
     return {
         **written,
         "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
@@ -235,16 +259,19 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     """Puts several diagnose runs (the ablations) side by side: `comparison.md` and `comparison.png`.
 
     Args:
-        run_dirs: diagnose run folders, each with a `diagnostics.jsonl`; a run is
-            named by its folder's name.
+        run_dirs: diagnose run folders, each with a `diagnostics.jsonl` and its
+            results; a run is named by its folder's name. Runs that have not
+            finished are left out (and listed under the table).
         out_dir: where to write the two files.
         chance_threshold: as in `run_findings`.
 
     Returns:
         The two paths written.
     """
+    from matplotlib import colormaps
     from matplotlib.figure import Figure
 
+    palette = colormaps["tab20"]  # 20 distinct colours: an ablation set easily has more than 10 lines
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -257,27 +284,26 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     figure = Figure(figsize=(12, 4.2), layout="constrained")
     pre_axis, accuracy_axis = figure.subplots(1, 2)
     colours = {}  # one colour per (run, variant); its seeds share it
+    left_out = []
     for run_dir in map(Path, run_dirs):
-        records = load_diagnostics(run_dir / "diagnostics.jsonl")
+        records, unfinished = finished_diagnostics(run_dir)
+        left_out += [f"{run_dir.name}: {variant} seed {seed}" for variant, seed in unfinished]
         for found in run_findings(records, chance_threshold):
             pre = " → ".join(_per_seed([found["pre_activation_mean"].get(label)], ".2f") for label in ("init", "s10", "s100"))
             lines.append(
-                f"| {run_dir.name} | {found['variant']} | {found['seed']} | {found['padding_share_at_init']:.2f} "
+                f"| {run_dir.name} | {found['variant']} | {found['seed']} | {_per_seed([found['padding_share_at_init']], '.2f')} "
                 f"| {_per_seed([found['shared_input_l1_at_init']], '.0f')} | {_per_seed([found['pre_activation_std_after_step_1']], '.2f')} | {pre} "
                 f"| {found['most_dead']:.2f} ({found['most_dead_at']}) | {_per_seed_pairs([found], 'padding_norm', ' → ')} "
                 f"| {found['first_epoch_above_chance'] or 'never'} | {', '.join(f'{a:.2f}' for a in found['val_accuracy'])} |"
             )
-        runs = {}
-        for record in records:
-            runs.setdefault((record["variant"], record["seed"]), []).append(record)
-        for (variant, seed), run in sorted(runs.items()):
+        for (variant, seed), run in runs_of(records).items():
             label = f"{run_dir.name}: {variant}"
             first_seed = label not in colours
-            colour = colours.setdefault(label, f"C{len(colours) % 10}")
-            first_epoch = [r for r in _in_training_order(run) if r["step"] is not None]
+            colour = colours.setdefault(label, palette(len(colours) % palette.N))
+            first_epoch = [r for r in run if r["step"] is not None]
             pre_axis.plot([r["step"] for r in first_epoch], [r["pre_activation_mean"] for r in first_epoch],
                           marker=".", color=colour, alpha=0.8, label=label if first_seed else None)
-            epochs = [r for r in _in_training_order(run) if r["step"] is None]
+            epochs = [r for r in run if r["step"] is None and r.get("val_accuracy") is not None]
             accuracy_axis.plot([r["epoch"] for r in epochs], [r["val_accuracy"] for r in epochs], marker=".", color=colour, alpha=0.8)
     pre_axis.set_xscale("symlog", linthresh=1)
     pre_axis.set(title="mean hidden pre-activation, epoch 1", xlabel="training step (symlog)")
@@ -286,6 +312,8 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     for axis in (pre_axis, accuracy_axis):
         axis.grid(alpha=0.3)
     figure.legend(loc="outside right upper", fontsize=8)
+    if left_out:
+        lines += ["", f"Left out, not finished: {', '.join(left_out)}."]
     paths = out_dir / "comparison.md", out_dir / "comparison.png"
     paths[0].write_text("\n".join(lines) + "\n")
     figure.savefig(paths[1], dpi=110)

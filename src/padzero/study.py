@@ -107,6 +107,10 @@ class StudyConfig:
         del settings["variants"], settings["seeds"]
         return settings
 
+    def uses_fast_path(self, variant):
+        """Whether `variant` trains on trimmed batches: the fast path was asked for and is exact for it."""
+        return self.fast_path and variant in FAST_PATH_VARIANTS
+
 
 # ---------------------------------------------------------------- data
 
@@ -339,15 +343,15 @@ def build_run_model(config, encoded, variant, seed):
         embedding_dim=config.embedding_dim,
         hidden_units=config.hidden_units,
         dropout=config.dropout,
-        fast_path=config.fast_path and variant in FAST_PATH_VARIANTS,
+        fast_path=config.uses_fast_path(variant),
         embedding_init_scale=config.embedding_init_scale,
     )
 
 
 def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
     """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
-    fast_path = config.fast_path and variant in FAST_PATH_VARIANTS
     model = build_run_model(config, encoded, variant, seed)
+    fast_path = config.uses_fast_path(variant)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -492,4 +496,4 @@ def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
                     logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
                     train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
     # Other shards may still be running: the report holds what all results files have so far.
-    return diagnostics_report.build_report_with_diagnostics(out_dir)
+    return diagnostics_report.build_report_with_diagnostics(out_dir) if diagnose else report.build_report(out_dir)
