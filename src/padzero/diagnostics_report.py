@@ -271,7 +271,8 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     from matplotlib import colormaps
     from matplotlib.figure import Figure
 
-    palette = colormaps["tab20"]  # 20 distinct colours: an ablation set easily has more than 10 lines
+    # tab20's dark shades first, then its light ones: 10 clearly distinct lines, 20 in all.
+    palette = [colormaps["tab20"](index) for index in (*range(0, 20, 2), *range(1, 20, 2))]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     lines = [
@@ -299,7 +300,7 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
         for (variant, seed), run in runs_of(records).items():
             label = f"{run_dir.name}: {variant}"
             first_seed = label not in colours
-            colour = colours.setdefault(label, palette(len(colours) % palette.N))
+            colour = colours.setdefault(label, palette[len(colours) % len(palette)])
             first_epoch = [r for r in run if r["step"] is not None]
             pre_axis.plot([r["step"] for r in first_epoch], [r["pre_activation_mean"] for r in first_epoch],
                           marker=".", color=colour, alpha=0.8, label=label if first_seed else None)
