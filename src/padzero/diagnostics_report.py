@@ -170,7 +170,7 @@ def _per_seed(values, spec):
 
 
 def _per_seed_pairs(runs, key, joiner):
-    return " / ".join(joiner.join("–" if value is None else format(value, ".2f") for value in run[key]) for run in runs)
+    return " / ".join(joiner.join(_per_seed([value], ".2f") for value in run[key]) for run in runs)
 
 
 def _shared_input_finding(runs):
