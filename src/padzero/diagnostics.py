@@ -136,12 +136,25 @@ def _hidden_inputs(model, ids, batch_size):
         yield batch.reshape(len(batch), -1)
 
 
-def hidden_pre_activations(model, ids, batch_size=256):
-    """The `hidden` Dense layer's inputs times its kernel plus bias, before the ReLU: `(examples, units)`."""
+def hidden_layer_pass(model, ids, batch_size=256):
+    """The `hidden` layer on `ids` in one pass: `(pre_activations, shared_input_l1)`.
+
+    One pass because the validation probe is the slow part of a checkpoint;
+    `hidden_pre_activations` and `shared_input_l1` are its two halves.
+    """
     hidden = model.get_layer("hidden")
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in (hidden.kernel, hidden.bias))
-    # FlattenDense gets (batch, length, features): its kernel covers the last `length` positions.
-    return np.concatenate([flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias for flat in _hidden_inputs(model, ids, batch_size)])
+    pre_activations, input_sum = [], 0.0
+    for flat in _hidden_inputs(model, ids, batch_size):
+        # FlattenDense gets (batch, length, features): its kernel covers the last `length` positions.
+        pre_activations.append(flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias)
+        input_sum = input_sum + flat.sum(axis=0)
+    return np.concatenate(pre_activations), float(np.abs(input_sum / len(ids)).sum())
+
+
+def hidden_pre_activations(model, ids, batch_size=256):
+    """The `hidden` Dense layer's inputs times its kernel plus bias, before the ReLU: `(examples, units)`."""
+    return hidden_layer_pass(model, ids, batch_size)[0]
 
 
 def shared_input_l1(model, ids, batch_size=256):
@@ -158,11 +171,7 @@ def shared_input_l1(model, ids, batch_size=256):
     same direction for all posts. With zero-mean, post-specific inputs the
     signs disagree and that common shift stays small.
     """
-    total, count = None, 0
-    for flat in _hidden_inputs(model, ids, batch_size):
-        total = flat.sum(axis=0) if total is None else total + flat.sum(axis=0)
-        count += len(flat)
-    return float(np.abs(total / count).sum())
+    return hidden_layer_pass(model, ids, batch_size)[1]
 
 
 # ---------------------------------------------------------------- the recorder
@@ -200,7 +209,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         names = [v.path for v in model.trainable_variables]
         loss, gradients = loss_and_gradients(model, self.probe_ids, self.probe_labels)
         table_gradient = gradients[names.index(embedding.embeddings.path)]
-        pre_activations = hidden_pre_activations(model, self.validation_ids)
+        pre_activations, shared = hidden_layer_pass(model, self.validation_ids)
         record = {
             "probe_loss": loss,
             "padding_gradient_share": padding_gradient_share(table_gradient),
@@ -211,7 +220,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
             "dead_unit_fraction": dead_unit_fraction(pre_activations),
             "pre_activation_mean": float(pre_activations.mean()),
             "pre_activation_std": float(pre_activations.std()),
-            "shared_input_l1": shared_input_l1(model, self.validation_ids),
+            "shared_input_l1": shared,
         }
         hidden = model.get_layer("hidden")
         if hidden.kernel.shape[0] == len(self.padding_share_by_position) * table.shape[1]:
