@@ -258,3 +258,26 @@ def test_known_variants_come_first_in_study_order():
     summary = report.summarize(records)
     assert [row["variant"] for row in summary] == [
         "baseline", "padzero", "uniform_nonneg", "uniform", "mask_zero", "aaa_unknown"]
+
+
+def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
+    first = make_run("uniform", 1, [0.05, 0.05, 0.1], finished=False)
+    second = make_run("uniform", 1, [0.05, 0.05], finished=False)
+    other = make_run("baseline", 2, [0.05], finished=False)
+    # A kill can cut the last line short: the attempts before it still count.
+    write_jsonl(tmp_path / report.INTERRUPTED_FILE, first + other + second, extra_text='{"record": "ep')
+    assert report.set_aside_attempts(tmp_path) == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
+
+    markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
+    assert ("- Killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
+            "included): uniform seed 1 on jax (3 and 2 epochs); baseline seed 2 on jax (1 epoch).") in markdown
+    with open(tmp_path / "summary.csv", newline="") as file:
+        (row,) = csv.DictReader(file)
+    assert float(row["best_val_accuracy_mean"]) == pytest.approx(0.3)  # only the finished attempt
+
+
+def test_no_interrupted_file_means_no_set_aside_line(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
+    assert report.set_aside_attempts(tmp_path) == {}
+    assert "Killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")

@@ -54,6 +54,8 @@ _REQUIRED_KEYS = {"epoch": ("variant", "seed", "backend", "epoch", "val_accuracy
                   "run_end": ("variant", "seed", "backend", "epochs_run")}
 # What `padzero reproduce --shard K/N` writes: results.shard-K-of-N.jsonl.
 SHARD_RESULTS_GLOB = "results.shard-*-of-*.jsonl"
+# Where `padzero reproduce` moves the epochs of a run killed half-way before redoing it.
+INTERRUPTED_FILE = "interrupted.jsonl"
 
 
 def find_results_files(run_dir):
@@ -116,6 +118,31 @@ def load_results(paths):
         logger.warning("Skipped %d truncated last line(s), writes cut short by a kill.",
                        truncated_lines)
     return records
+
+
+def set_aside_attempts(run_dir):
+    """The attempts `padzero reproduce` moved to `interrupted.jsonl` before redoing them.
+
+    Returns:
+        {(variant, backend, seed): [epochs reached by each attempt]}, in file
+        order; empty when there is no such file. An attempt ends where the
+        epoch count starts again.
+    """
+    path = Path(run_dir) / INTERRUPTED_FILE
+    attempts = {}
+    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill: the count below is a floor
+        if not isinstance(record, dict) or record.get("record") != "epoch" or "epoch" not in record:
+            continue
+        runs = attempts.setdefault((record.get("variant"), record.get("backend"), record.get("seed")), [])
+        if runs and record["epoch"] > runs[-1]:
+            runs[-1] = record["epoch"]
+        else:
+            runs.append(record["epoch"])
+    return attempts
 
 
 def _split_runs(records):
@@ -295,7 +322,8 @@ def _verdict(row, comparable):
             f"on {matching} of {seeds} seeds.")
 
 
-def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix=""):
+def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix="",
+                          set_aside=None):
     """Writes the markdown report: settings, reference vs ours, a verdict per variant, the plot.
 
     Args:
@@ -304,6 +332,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         path: Where to write the markdown file.
         plot_name: Path of the learning-curve PNG, relative to the report.
         appendix: Markdown added at the end (the diagnose run's "Why" section).
+        set_aside: `set_aside_attempts(run_dir)`: attempts killed half-way and redone.
     """
     _, interrupted, ends = _split_runs(records)
     configs = [end.get("config") or {} for end in ends.values()]
@@ -323,6 +352,14 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         "that learned anything is far above 1 / number of classes)",
         f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} interrupted, not included: "
         f"{left_out}." if interrupted else "- No interrupted runs.",
+    ]
+    if set_aside:
+        attempts = "; ".join(
+            f"{variant} seed {seed} on {backend} ({' and '.join(map(str, epochs))} epoch"
+            f"{'s' * (epochs != [1])})" for (variant, backend, seed), epochs in set_aside.items())
+        lines.append(f"- Killed half-way and redone from epoch 1 (their epochs are kept in {INTERRUPTED_FILE}, "
+                     f"not included): {attempts}.")
+    lines += [
         "", "## Reference vs ours", "",
         "Reference: the original Keras experiment (Embedding 300 → Flatten → Dense 25 → Dropout "
         "→ Dense 20, maxlen 1,100, batch 32, 15,048 train / 3,798 validation posts). "
@@ -381,5 +418,6 @@ def build_report(run_dir, results_paths=None, appendix=""):
     write_summary_csv(summary, paths["summary_csv"])
     plot_learning_curves(records, paths["learning_curves"])
     write_report_markdown(summary, records, paths["report_markdown"],
-                          plot_name=paths["learning_curves"].name, appendix=appendix)
+                          plot_name=paths["learning_curves"].name, appendix=appendix,
+                          set_aside=set_aside_attempts(run_dir))
     return paths

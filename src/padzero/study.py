@@ -35,7 +35,6 @@ logger = logging.getLogger("padzero")
 RESULTS_FILE = "results.jsonl"
 SHARD_RESULTS_FILE = "results.shard-{index}-of-{count}.jsonl"  # matches report.SHARD_RESULTS_GLOB
 CONFIG_FILE = "config.json"
-INTERRUPTED_FILE = "interrupted.jsonl"
 DIAGNOSTICS_FILE = "diagnostics.jsonl"
 
 
@@ -181,11 +180,11 @@ def set_aside_interrupted_runs(results_path):
         return finished
     for record in records:
         if (record["variant"], record["seed"]) not in finished:
-            append_record(results_path.parent / INTERRUPTED_FILE, record)
+            append_record(results_path.parent / report.INTERRUPTED_FILE, record)
     temporary = results_path.with_suffix(".jsonl.tmp")
     temporary.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
     os.replace(temporary, results_path)
-    logger.info("set aside %d lines of interrupted runs in %s", len(records) - len(kept), INTERRUPTED_FILE)
+    logger.info("set aside %d lines of interrupted runs in %s", len(records) - len(kept), report.INTERRUPTED_FILE)
     return finished
 
 
@@ -249,7 +248,7 @@ def check_out_dir(config, out_dir, force):
 def move_previous_results(out_dir):
     backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
     backup.mkdir()
-    for path in (*report.find_results_files(out_dir), out_dir / CONFIG_FILE, out_dir / INTERRUPTED_FILE):
+    for path in (*report.find_results_files(out_dir), out_dir / CONFIG_FILE, out_dir / report.INTERRUPTED_FILE):
         if path.exists():
             shutil.move(path, backup / path.name)
     logger.warning("moved the previous results to %s", backup)
