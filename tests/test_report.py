@@ -181,7 +181,7 @@ def test_build_report_writes_summary_plot_and_markdown(tmp_path):
         assert f"**{variant}**" in markdown
     for published in ("0.875", "0.775", "0.894"):
         assert published in markdown
-    assert "1 run interrupted, not included: baseline seed 9" in markdown
+    assert "1 run unfinished (running or interrupted), not included: baseline seed 9" in markdown
     assert "](learning_curves.png)" in markdown
     assert "not comparable" not in markdown
 
@@ -215,7 +215,7 @@ def test_report_verdicts_follow_the_seed_counts(tmp_path):
     assert "no reference number" in verdict["padzero"]
     assert "not as expected: it learns from the first epoch on 0 of 1 seeds" in verdict["padzero"]
     assert "not reproduced: it never leaves chance on 0 of 1 seeds" in verdict["uniform"]
-    assert "- No interrupted runs." in lines
+    assert "- No unfinished runs." in lines
 
 
 def test_unknown_variant_and_synthetic_dataset(tmp_path):
@@ -239,7 +239,7 @@ def test_build_report_with_no_complete_runs(tmp_path):
     assert paths["learning_curves"].read_bytes().startswith(PNG_SIGNATURE)
     with open(paths["summary_csv"], newline="") as file:
         assert list(csv.DictReader(file)) == []
-    assert "1 run interrupted" in paths["report_markdown"].read_text(encoding="utf-8")
+    assert "1 run unfinished" in paths["report_markdown"].read_text(encoding="utf-8")
 
 
 def test_rows_are_per_backend(tmp_path):
@@ -270,7 +270,7 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
     assert report.set_aside_attempts(tmp_path) == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
 
     markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
-    assert ("- Killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
+    assert ("- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
             "included): uniform seed 1 on jax (3 and 2 epochs); baseline seed 2 on jax (1 epoch).") in markdown
     with open(tmp_path / "summary.csv", newline="") as file:
         (row,) = csv.DictReader(file)
@@ -280,4 +280,4 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
 def test_no_interrupted_file_means_no_set_aside_line(tmp_path):
     write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
     assert report.set_aside_attempts(tmp_path) == {}
-    assert "Killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
+    assert "killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")

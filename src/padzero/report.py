@@ -350,14 +350,14 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
-        f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} interrupted, not included: "
-        f"{left_out}." if interrupted else "- No interrupted runs.",
+        f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} unfinished (running or interrupted), "
+        f"not included: {left_out}." if interrupted else "- No unfinished runs.",
     ]
     if set_aside:
         attempts = "; ".join(
             f"{variant} seed {seed} on {backend} ({' and '.join(map(str, epochs))} epoch"
             f"{'s' * (epochs != [1])})" for (variant, backend, seed), epochs in set_aside.items())
-        lines.append(f"- Killed half-way and redone from epoch 1 (their epochs are kept in {INTERRUPTED_FILE}, "
+        lines.append(f"- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in {INTERRUPTED_FILE}, "
                      f"not included): {attempts}.")
     lines += [
         "", "## Reference vs ours", "",
