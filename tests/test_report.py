@@ -239,7 +239,8 @@ def test_build_report_with_no_complete_runs(tmp_path):
     assert paths["learning_curves"].read_bytes().startswith(PNG_SIGNATURE)
     with open(paths["summary_csv"], newline="") as file:
         assert list(csv.DictReader(file)) == []
-    assert "1 run unfinished" in paths["report_markdown"].read_text(encoding="utf-8")
+    assert "1 run unfinished (running or interrupted), not included: baseline seed 0 on jax (1 epoch)." in (
+        paths["report_markdown"].read_text(encoding="utf-8"))
 
 
 def test_rows_are_per_backend(tmp_path):

@@ -338,7 +338,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     configs = [end.get("config") or {} for end in ends.values()]
     setting = lambda key: _distinct(config.get(key) for config in configs)  # noqa: E731
     comparable = setting("dataset") == "20news"
-    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({len(epochs)} epochs)"
+    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({len(epochs)} epoch{'s' * (len(epochs) != 1)})"
                          for (variant, backend, seed), epochs in interrupted.items())
     thresholds = _distinct(_number(row["chance_threshold"], "g") for row in summary)
     lines = [
