@@ -282,3 +282,18 @@ def test_no_interrupted_file_means_no_set_aside_line(tmp_path):
     write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
     assert report.set_aside_attempts(tmp_path) == {}
     assert "killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
+
+
+def test_report_states_the_total_training_time(tmp_path):
+    # study_records: baseline seeds 0-2 run 5 epochs of 50, 51, 52 s, multiply seeds 0-1 3 epochs of 10 s: 825 s.
+    records = study_records() + make_run("padzero", 0, [0.8], finished=False, epoch_seconds=999.0)
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    assert "- training time: 14 min over 5 finished runs" in path.read_text(encoding="utf-8")
+
+
+def test_docstring_examples_run_as_written():
+    import doctest
+
+    failures, tried = doctest.testmod(report)
+    assert tried > 0 and failures == 0

@@ -322,6 +322,16 @@ def _verdict(row, comparable):
             f"on {matching} of {seeds} seeds.")
 
 
+def _duration(seconds):
+    """'2 h 05 min', or '7 min' under an hour.
+
+    >>> _duration(7_500), _duration(420)
+    ('2 h 05 min', '7 min')
+    """
+    minutes = round(seconds / 60)
+    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
+
+
 def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix="",
                           set_aside=None):
     """Writes the markdown report: settings, reference vs ours, a verdict per variant, the plot.
@@ -348,6 +358,8 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         f"maxlen: {setting('maxlen')}; vocabulary: {setting('vocab_size')}",
         f"- seeds: {len({seed for _, _, seed in ends})} "
         f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
+        f"- training time: {_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
+        f"{len(ends)} finished run{'s' * (len(ends) != 1)} (the sum of their `fit` times; data preparation excluded)",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
         f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} unfinished (running or interrupted), "
