@@ -5,6 +5,7 @@ The reference's numbers in brackets come from `padzero.report.REFERENCE`.
 """
 
 import csv
+import json
 import math
 import re
 from pathlib import Path
@@ -48,7 +49,10 @@ def main():
     new_table = "\n".join([TABLE_HEADER, "|---|---|---|---|---|---|", *table_rows(ROOT / "docs/study/summary.csv")])
     text = text[:start] + new_table + text[table_end:]
     runs = sum(1 for line in (ROOT / "docs/study/results.jsonl").read_text().splitlines() if '"run_end"' in line)
-    text = re.sub(r"\*\*In progress: \d+ of 21 runs[^*]*\*\*", f"**In progress: {runs} of 21 runs.**", text)
+    config = json.loads((ROOT / "docs/study/config.json").read_text())
+    planned = len(config["variants"]) * config["seeds"]
+    status = f"**All {planned} runs finished.**" if runs == planned else f"**In progress: {runs} of {planned} runs.**"
+    text = re.sub(r"\*\*(In progress: \d+ of \d+ runs|All \d+ runs finished)[^*]*\*\*", status, text)
     readme.write_text(text)
     print(f"README.md: {runs} runs, {len(new_table.splitlines()) - 2} variants")
 
