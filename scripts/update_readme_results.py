@@ -21,6 +21,11 @@ def mean_and_spread(row, key):
     return f"{mean:.3f}" if math.isnan(std) else f"{mean:.3f} ± {std:.3f}"
 
 
+def one_decimal(text):
+    """'7.666' -> '7.7', '13.0' -> '13': means over seeds, to one decimal."""
+    return f"{round(float(text), 1):g}"
+
+
 def reference(variant, key, fallback="—"):
     value = REFERENCE.get(variant, {}).get(key)
     return fallback if value is None else f"{value:g}" if isinstance(value, int) else f"{value:.3f}"
@@ -30,7 +35,7 @@ def table_rows(summary_path):
     rows = []
     for row in csv.DictReader(summary_path.open()):
         variant = row["variant"]
-        chance = f"{float(row['epochs_at_chance_mean']):g} / {float(row['epochs_run_mean']):g}"
+        chance = f"{one_decimal(row['epochs_at_chance_mean'])} / {one_decimal(row['epochs_run_mean'])}"
         if "epochs_at_chance" in REFERENCE.get(variant, {}):
             chance += f" (reference: {REFERENCE[variant]['epochs_at_chance']})"
         rows.append(
