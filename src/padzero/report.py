@@ -322,6 +322,15 @@ def _verdict(row, comparable):
             f"on {matching} of {seeds} seeds.")
 
 
+def _count(number, noun):
+    """'1 epoch', '3 epochs'.
+
+    >>> _count(1, "epoch"), _count(3, "finished run")
+    ('1 epoch', '3 finished runs')
+    """
+    return f"{number} {noun}{'s' * (number != 1)}"
+
+
 def _duration(seconds):
     """'2 h 05 min', or '7 min' under an hour.
 
@@ -348,7 +357,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     configs = [end.get("config") or {} for end in ends.values()]
     setting = lambda key: _distinct(config.get(key) for config in configs)  # noqa: E731
     comparable = setting("dataset") == "20news"
-    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({len(epochs)} epoch{'s' * (len(epochs) != 1)})"
+    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({_count(len(epochs), 'epoch')})"
                          for (variant, backend, seed), epochs in interrupted.items())
     thresholds = _distinct(_number(row["chance_threshold"], "g") for row in summary)
     lines = [
@@ -359,10 +368,10 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         f"- seeds: {len({seed for _, _, seed in ends})} "
         f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
         f"- training time: {_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
-        f"{len(ends)} finished run{'s' * (len(ends) != 1)} (the sum of their `fit` times; data preparation excluded)",
+        f"{_count(len(ends), 'finished run')} (the sum of their `fit` times; data preparation excluded)",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
-        f"- {len(interrupted)} run{'s' * (len(interrupted) != 1)} unfinished (running or interrupted), "
+        f"- {_count(len(interrupted), 'run')} unfinished (running or interrupted), "
         f"not included: {left_out}." if interrupted else "- No unfinished runs.",
     ]
     if set_aside:
