@@ -15,7 +15,7 @@ import numpy as np
 from keras import ops
 
 import padzero
-from padzero.bench import layer_gradient_function  # compiled as Keras compiles on each backend
+from padzero_study.bench import layer_gradient_function  # compiled as Keras compiles on each backend
 
 
 class TableWhereEmbedding(keras.layers.Embedding):

@@ -14,8 +14,8 @@ import dataclasses
 import json
 from pathlib import Path
 
-from padzero import study
-from padzero.diagnostics import shared_input_l1
+from padzero_study import runner as study
+from padzero_study.diagnostics import shared_input_l1
 
 SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and scripts/diagnose_ablations.sh
     "diagnose": ({}, ("baseline", "padzero", "uniform_nonneg")),

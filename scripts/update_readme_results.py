@@ -10,7 +10,7 @@ import math
 import re
 from pathlib import Path
 
-from padzero.report import REFERENCE
+from padzero_study.report import REFERENCE
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_HEADER = "| variant | seeds | epoch-1 val acc (reference) | best val acc (reference) | best epoch | epochs at chance (< 0.10) / epochs run |"

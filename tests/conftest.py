@@ -78,6 +78,6 @@ def table_gradient():
 @pytest.fixture
 def loss_and_gradients():
     """A function (model, ids, labels) -> (mean cross-entropy, gradients of every trainable variable)."""
-    from padzero.diagnostics import loss_and_gradients
+    from padzero_study.diagnostics import loss_and_gradients
 
     return loss_and_gradients

@@ -1,4 +1,4 @@
-"""Tests for `padzero.text`: tokenize, vocabulary, padded ids, train/validation split."""
+"""Tests for `padzero_study.text`: tokenize, vocabulary, padded ids, train/validation split."""
 
 import string
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from padzero.data import Newsgroups, load_newsgroups
-from padzero.text import EncodedSplit, encode_newsgroups, fit_vocabulary, texts_to_ids, tokenize
+from padzero_study.data import Newsgroups, load_newsgroups
+from padzero_study.text import EncodedSplit, encode_newsgroups, fit_vocabulary, texts_to_ids, tokenize
 
 
 @pytest.mark.parametrize(

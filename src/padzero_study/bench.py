@@ -6,7 +6,7 @@ the same batches. Times are medians of repeats after a warm-up that compiles
 every shape the timed repeats will see. Reads top to bottom: the batches, the
 layer part, the model part, the driver that runs them all and writes the table.
 
-    python -m padzero.bench '<json of one measurement>'   (what the driver runs)
+    python -m padzero_study.bench '<json of one measurement>'   (what the driver runs)
 """
 
 import importlib.util
@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from padzero.backends import BACKENDS, not_installed
+from padzero_study.backends import BACKENDS, not_installed
 
 logger = logging.getLogger("padzero")
 
@@ -168,7 +168,7 @@ def measure_keras_model(settings):
     import keras
 
     from padzero.batching import TrimmedBatches
-    from padzero.variants import build_model
+    from padzero_study.variants import build_model
 
     ids, labels = np.load(settings["batches"]).values()
     fast_path = settings["case"] == "padzero fast path"
@@ -189,7 +189,7 @@ def measure_torch_model(settings):
     """The same steps in native PyTorch (`nn.Embedding(padding_idx=0)`); ms per step."""
     import torch
 
-    from padzero.torch_reference import ReferenceModel, make_training_step
+    from padzero_study.torch_reference import ReferenceModel, make_training_step
 
     ids, labels = np.load(settings["batches"]).values()
     torch.manual_seed(0)
@@ -249,7 +249,7 @@ def planned_measurements(parts, backends):
 def run_measurement(settings):
     environment = {**os.environ, "KERAS_BACKEND": settings["backend"]}
     completed = subprocess.run(
-        [sys.executable, "-m", "padzero.bench", json.dumps(settings)],
+        [sys.executable, "-m", "padzero_study.bench", json.dumps(settings)],
         env=environment, capture_output=True, text=True, check=False,
     )
     if completed.returncode != 0:
@@ -295,7 +295,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         ratio, ratio_to, peak_mb); model `ms` is per step, `epoch_seconds`
         scales it to the study's 472-step epoch.
     """
-    from padzero import study  # one description of the machine for every output
+    from padzero_study import machine  # one description of the machine for every output
 
     parts, backends = list(dict.fromkeys(parts)), list(dict.fromkeys(backends))
     check_choices(parts, backends)
@@ -321,7 +321,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
     return {
         "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats, "multiple": multiple,
                      "mean_length": float(lengths.mean()), "padding_share": float(1 - (ids != 0).mean()), **SHAPE},
-        "machine": study.describe_machine(),
+        "machine": machine.describe_machine(),
         "python": platform.python_version(),
         "rows": with_ratios(rows),
     }

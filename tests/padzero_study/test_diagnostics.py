@@ -1,4 +1,4 @@
-"""padzero.diagnostics: each measure against a value computed by hand on a tiny model."""
+"""padzero_study.diagnostics: each measure against a value computed by hand on a tiny model."""
 
 import doctest
 import json
@@ -7,8 +7,8 @@ import keras
 import numpy as np
 import pytest
 
-from padzero import diagnostics, study
-from padzero.diagnostics import (
+from padzero_study import diagnostics, runner as study
+from padzero_study.diagnostics import (
     DiagnosticsRecorder,
     dead_unit_fraction,
     hidden_pre_activations,
@@ -85,7 +85,7 @@ def test_measure_examples_are_right():
 
 def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
     keras.utils.set_random_seed(0)
-    from padzero.variants import build_model
+    from padzero_study.variants import build_model
 
     rng = np.random.default_rng(0)
     ids = np.zeros((64, 12), "int32")
@@ -122,7 +122,7 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
 def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
     config = study.StudyConfig(dataset="synthetic", variants=("baseline", "padzero", "masked_average"), seeds=1, epochs=2,
                                maxlen=40, vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5)
-    written = study.run(config, tmp_path, diagnose=True)
+    written = study.run_study(config, tmp_path, diagnose=True)
     records = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
     assert {r["variant"] for r in records} == {"baseline", "padzero", "masked_average"}
     assert (tmp_path / "diagnostics.png").stat().st_size > 0 and written["diagnostics_plot"]
@@ -140,13 +140,13 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
 def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
     config = study.StudyConfig(dataset="synthetic", variants=("padzero",), seeds=2, epochs=1, maxlen=30,
                                vocab_size=100, max_docs=100, embedding_dim=4, hidden_units=3)
-    study.run(study.StudyConfig(**{**config.__dict__, "seeds": 1}), tmp_path, diagnose=True)
+    study.run_study(study.StudyConfig(**{**config.__dict__, "seeds": 1}), tmp_path, diagnose=True)
     path = tmp_path / "diagnostics.jsonl"
     finished_lines = path.read_text()
     with open(path, "a") as file:  # seed 1 was half-way when the study was killed
         file.write(json.dumps({"variant": "padzero", "seed": 1, "epoch": 0, "step": 0}) + "\n")
         file.write('{"variant": "padzero", "se')
-    study.run(config, tmp_path, diagnose=True)
+    study.run_study(config, tmp_path, diagnose=True)
     records = [json.loads(line) for line in path.read_text().splitlines()]
     assert path.read_text().startswith(finished_lines)
     seed_one = [(r["epoch"], r["step"]) for r in records if r["seed"] == 1]

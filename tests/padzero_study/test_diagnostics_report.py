@@ -1,8 +1,8 @@
-"""padzero.diagnostics_report: the Why section's numbers come from the right checkpoints."""
+"""padzero_study.diagnostics_report: the Why section's numbers come from the right checkpoints."""
 
 import json
 
-from padzero.diagnostics_report import checkpoint_label, finished_diagnostics, run_findings, why_markdown, write_comparison
+from padzero_study.diagnostics_report import checkpoint_label, finished_diagnostics, run_findings, why_markdown, write_comparison
 
 
 def checkpoint(variant, seed, *, step=None, epoch=1, pre=0.0, dead=0.0, gradient=1.0, padding_norm=0.5,

@@ -12,7 +12,6 @@ import dataclasses
 import json
 import logging
 import os
-import platform
 import shutil
 import sys
 import time
@@ -26,9 +25,9 @@ except ImportError:  # Windows
 import keras
 import numpy as np
 
-from padzero import data, diagnostics, diagnostics_report, report, text
+from padzero_study import data, diagnostics, diagnostics_report, machine, report, text
 from padzero.batching import TrimmedBatches
-from padzero.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
+from padzero_study.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
 
 logger = logging.getLogger("padzero")
 
@@ -254,16 +253,6 @@ def move_previous_results(out_dir):
     logger.warning("moved the previous results to %s", backup)
 
 
-def describe_machine():
-    """CPU model and count: seconds per epoch mean little without them."""
-    model = platform.processor() or platform.machine()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.exists():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines() if line.startswith("model name")]
-        model = names[0] if names else model
-    return f"{os.cpu_count()} x {model}"
-
-
 def write_config(config, out_dir):
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     for module_name in ("jax", "tensorflow", "torch", "numpy", "sklearn"):
@@ -272,7 +261,7 @@ def write_config(config, out_dir):
             versions[module_name] = getattr(module, "__version__", "?")
     content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds}
     content["versions"] = versions
-    content["machine"] = describe_machine()
+    content["machine"] = machine.describe_machine()
     # Shards of one study may start together: replace the file whole, so none reads half of it.
     temporary = out_dir / f"{CONFIG_FILE}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
@@ -438,7 +427,7 @@ def shard_runs(grid, shard):
     return grid[index - 1 :: count]
 
 
-def run(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
+def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
     """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
 
     Args:

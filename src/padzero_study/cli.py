@@ -12,8 +12,8 @@ import logging
 import os
 import sys
 
-import padzero
-from padzero.backends import BACKENDS, not_installed
+from importlib.metadata import version as installed_version
+from padzero_study.backends import BACKENDS, not_installed
 
 QUICK = {"epochs": 2, "seeds": 1, "max_docs": 5_000}
 FULL = {"epochs": 30, "seeds": 3, "max_docs": None}
@@ -99,7 +99,7 @@ def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
 
 def build_parser():
     parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that shows why.")
-    parser.add_argument("--version", action="version", version=f"padzero {padzero.__version__}")
+    parser.add_argument("--version", action="version", version=f"padzero {installed_version('padzero')}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
 
     reproduce = commands.add_parser(
@@ -161,11 +161,11 @@ def ensure_backend(name, argv):
 
 
 def study_config(args, defaults):
-    from padzero import study
-    from padzero.variants import STUDY_VARIANTS
+    from padzero_study import runner
+    from padzero_study.variants import STUDY_VARIANTS
 
     variants = STUDY_VARIANTS if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
-    return study.StudyConfig(
+    return runner.StudyConfig(
         dataset=args.dataset,
         data_path=args.data,
         variants=variants,
@@ -183,25 +183,25 @@ def study_config(args, defaults):
 
 
 def reproduce(args):
-    from padzero import study
+    from padzero_study import runner
 
     config = study_config(args, QUICK if args.quick else FULL)
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
-    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
 
 def diagnose(args):
-    from padzero import study
+    from padzero_study import runner
 
     config = study_config(args, DIAGNOSE)
     out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
-    written = study.run(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, diagnose=True)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, diagnose=True)
     print(f"diagnostics: {written.get('diagnostics_plot')}; report: {written['report_markdown']}")
 
 
 def report(args):
-    from padzero import diagnostics_report
+    from padzero_study import diagnostics_report
 
     written = diagnostics_report.build_report_with_diagnostics(args.run_dir, results_paths=args.results)
     print(f"report: {written['report_markdown']}")
@@ -210,14 +210,14 @@ def report(args):
 
 
 def bench(args):
-    from padzero import bench as benchmarks
+    from padzero_study import bench as benchmarks
 
     parts = [p.strip() for p in args.parts.split(",") if p.strip()]
     backends = [b.strip() for b in args.backends.split(",") if b.strip()]
     benchmarks.check_choices(parts, backends)  # before the data takes its time
     lengths = None
     if args.data:
-        from padzero import data, text
+        from padzero_study import data, text
 
         encoded = text.encode_newsgroups(data.load_newsgroups(args.data))
         lengths = benchmarks.lengths_of(encoded.x_train)

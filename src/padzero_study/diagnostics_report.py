@@ -3,7 +3,7 @@
 import json
 from pathlib import Path
 
-from padzero import report
+from padzero_study import report
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),

@@ -10,7 +10,7 @@ from collections import Counter
 
 import pytest
 
-from padzero import study
+from padzero_study import runner as study
 
 TINY = dict(
     dataset="synthetic", seeds=2, epochs=2, maxlen=60, vocab_size=300, max_docs=200,
@@ -34,7 +34,7 @@ def run_keys(records):
 def finished_study(tmp_path_factory):
     out_dir = tmp_path_factory.mktemp("study")
     config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
-    written = study.run(config, out_dir)
+    written = study.run_study(config, out_dir)
     return config, out_dir, written
 
 
@@ -59,7 +59,7 @@ def test_study_writes_one_line_per_epoch_and_run(finished_study):
 def test_rerun_resumes_without_duplicating(finished_study):
     config, out_dir, _ = finished_study
     before = (out_dir / "results.jsonl").read_bytes()
-    study.run(config, out_dir)
+    study.run_study(config, out_dir)
     assert (out_dir / "results.jsonl").read_bytes() == before
 
 
@@ -70,7 +70,7 @@ def test_more_seeds_extends_the_same_folder(finished_study, tmp_path):
 
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
-    study.run(dataclasses.replace(config, variants=("padzero",), seeds=3), copy)
+    study.run_study(dataclasses.replace(config, variants=("padzero",), seeds=3), copy)
     keys = run_keys(records_of(copy / "results.jsonl"))
     assert keys[("run_end", "padzero", 2, None)] == 1
     assert max(keys.values()) == 1
@@ -78,13 +78,13 @@ def test_more_seeds_extends_the_same_folder(finished_study, tmp_path):
 
 def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
-    study.run(config, tmp_path)
+    study.run_study(config, tmp_path)
     results = tmp_path / "results.jsonl"
     finished = results.read_text()
     # Simulate a kill during seed 1: one epoch line written, then a line cut mid-write.
     partial = {"record": "epoch", "variant": "padzero", "seed": 1, "epoch": 1, "val_accuracy": 0.5}
     results.write_text(finished + json.dumps(partial) + "\n" + '{"record": "epo')
-    study.run(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 2}), tmp_path)
+    study.run_study(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 2}), tmp_path)
     after = results.read_text()
     assert after.startswith(finished)
     assert max(run_keys(records_of(results)).values()) == 1
@@ -129,7 +129,7 @@ def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
     config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
     grid = [(v, s) for s in range(config.seeds) for v in config.variants]
     for index in (1, 2):
-        study.run(config, tmp_path, shard=(index, 2))
+        study.run_study(config, tmp_path, shard=(index, 2))
     files = {index: tmp_path / f"results.shard-{index}-of-2.jsonl" for index in (1, 2)}
     assert not (tmp_path / "results.jsonl").exists()
     finished = {index: [(r["variant"], r["seed"]) for r in records_of(path) if r["record"] == "run_end"]
@@ -142,7 +142,7 @@ def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
 
     before = {index: path.read_bytes() for index, path in files.items()}
     (tmp_path / "summary.csv").unlink()
-    study.run(config, tmp_path)  # unsharded: every run is finished in some shard's file
+    study.run_study(config, tmp_path)  # unsharded: every run is finished in some shard's file
     assert {index: path.read_bytes() for index, path in files.items()} == before
     assert not (tmp_path / "results.jsonl").exists()
     with open(tmp_path / "summary.csv", newline="") as file:
@@ -155,7 +155,7 @@ def test_bad_shard_is_rejected_before_anything_is_written(shard, tmp_path):
     config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
     match = "would have no runs" if shard == (1, 5) else r"shard must be K/N with 1 <= K <= N; received shard="
     with pytest.raises(study.StudyError, match=match):
-        study.run(config, tmp_path / "out", shard=shard)
+        study.run_study(config, tmp_path / "out", shard=shard)
     assert not (tmp_path / "out").exists()
 
 
@@ -169,9 +169,9 @@ def test_different_settings_are_refused_then_moved_aside_with_force(finished_stu
     before = (copy / "results.jsonl").read_bytes()
     other = study.StudyConfig(variants=("padzero",), **{**TINY, "maxlen": 61})
     with pytest.raises(study.StudyError, match=r"different settings \(maxlen: 60 -> 61\).*--force"):
-        study.run(other, copy)
+        study.run_study(other, copy)
     assert (copy / "results.jsonl").read_bytes() == before
-    study.run(dataclasses.replace(other, seeds=1), copy, force=True)
+    study.run_study(dataclasses.replace(other, seeds=1), copy, force=True)
     backups = list(copy.glob("previous-*/results.jsonl"))
     assert len(backups) == 1 and backups[0].read_bytes() == before
 
@@ -180,7 +180,7 @@ def test_unwritable_out_is_refused(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     with pytest.raises(study.StudyError, match="Cannot write to --out"):
-        study.run(study.StudyConfig(variants=("padzero",), **TINY), blocker / "sub")
+        study.run_study(study.StudyConfig(variants=("padzero",), **TINY), blocker / "sub")
 
 
 @pytest.mark.parametrize(
@@ -207,7 +207,7 @@ def test_small_study_on_the_real_archive(newsgroups_archive, tmp_path):
         data_path=str(newsgroups_archive), variants=("padzero", "baseline"), seeds=1, epochs=1,
         max_docs=600, maxlen=200, vocab_size=2_000, embedding_dim=16,
     )
-    study.run(config, tmp_path)
+    study.run_study(config, tmp_path)
     records = records_of(tmp_path / "results.jsonl")
     ends = [r for r in records if r["record"] == "run_end"]
     assert sorted(r["variant"] for r in ends) == ["baseline", "padzero"]
@@ -230,7 +230,7 @@ def test_progress_eta_uses_the_run_lengths_seen_so_far():
 def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tmp_path):
     import shutil
 
-    from padzero.data import DataError
+    from padzero_study.data import DataError
 
     _, out_dir, _ = finished_study
     copy = tmp_path / "copy"
@@ -238,7 +238,7 @@ def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tm
     before = sorted(path.name for path in copy.iterdir())
     config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
     with pytest.raises(DataError):
-        study.run(config, copy, force=True)
+        study.run_study(config, copy, force=True)
     assert sorted(path.name for path in copy.iterdir()) == before
 
 
@@ -251,12 +251,12 @@ def test_corrupt_results_line_is_named(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
     (tmp_path / "results.jsonl").write_text('{"record": "epoch"}\nnot json\n')
     with pytest.raises(study.StudyError, match=r"results.jsonl line 2 is not valid JSON"):
-        study.run(config, tmp_path)
+        study.run_study(config, tmp_path)
 
 
 def test_fast_path_study_trims_the_variants_it_can(tmp_path):
     config = study.StudyConfig(variants=("padzero", "baseline"), fast_path=True, **{**TINY, "seeds": 1})
-    study.run(config, tmp_path)
+    study.run_study(config, tmp_path)
     ends = {r["variant"]: r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"}
     assert ends["padzero"]["fast_path"] is True
     assert ends["baseline"]["fast_path"] is False  # its padding vector is not zero: the plain model
@@ -267,7 +267,7 @@ def test_fast_path_study_trims_the_variants_it_can(tmp_path):
 def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
     config, out_dir, _ = finished_study
     with pytest.raises(study.StudyError, match="fast_path: False -> True"):
-        study.run(study.StudyConfig(variants=config.variants, fast_path=True, **TINY), out_dir)
+        study.run_study(study.StudyConfig(variants=config.variants, fast_path=True, **TINY), out_dir)
 
 
 def test_distribute_needs_jax(backend):
@@ -289,7 +289,7 @@ def test_a_second_process_on_the_same_results_file_is_refused(finished_study, tm
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
         bigger = study.StudyConfig(variants=config.variants, **{**TINY, "seeds": config.seeds + 1})
         with pytest.raises(study.StudyError, match="Another padzero process is writing"):
-            study.run(bigger, out_dir)
+            study.run_study(bigger, out_dir)
     assert results.read_text() == before
     assert not (out_dir / "interrupted.jsonl").exists()
     # Put the folder back as the other tests of this module expect it.

@@ -1,4 +1,4 @@
-"""Tests for `padzero.data`: 20 Newsgroups archives and folders, the scikit-learn fallback, synthetic posts."""
+"""Tests for `padzero_study.data`: 20 Newsgroups archives and folders, the scikit-learn fallback, synthetic posts."""
 
 import gzip
 import io
@@ -12,8 +12,8 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
-from padzero.data import DataError, Newsgroups, load_newsgroups, make_synthetic_newsgroups
-from padzero.text import tokenize
+from padzero_study.data import DataError, Newsgroups, load_newsgroups, make_synthetic_newsgroups
+from padzero_study.text import tokenize
 
 # (subset folder, newsgroup, file name) -> Latin-1 bytes. "alt.atheism" only has a test post,
 # so label names must come from both subsets.

@@ -1,4 +1,4 @@
-"""Tests for padzero.report: loading shards, summarizing, and the files build_report writes."""
+"""Tests for padzero_study.report: loading shards, summarizing, and the files build_report writes."""
 
 import csv
 import json
@@ -8,7 +8,7 @@ import math
 import numpy as np
 import pytest
 
-from padzero import report
+from padzero_study import report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -148,7 +148,7 @@ def test_record_missing_required_keys_raises(tmp_path):
 def test_truncated_final_line_is_skipped_and_counted(tmp_path, caplog):
     records = make_run("baseline", 0, [0.05, 0.5])
     path = write_jsonl(tmp_path / "results.jsonl", records, extra_text='{"record": "epoch", "vari')
-    with caplog.at_level(logging.WARNING, logger="padzero.report"):
+    with caplog.at_level(logging.WARNING, logger="padzero_study.report"):
         assert report.load_results(path) == records
     assert "1 truncated" in caplog.text
     # The same broken text followed by a newline was written whole, so it is an error.

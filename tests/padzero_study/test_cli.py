@@ -8,7 +8,7 @@ import tarfile
 
 import pytest
 
-from padzero import cli
+from padzero_study import cli
 
 
 def run_cli(argv, capsys):

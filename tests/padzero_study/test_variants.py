@@ -7,7 +7,7 @@ from keras import ops
 
 import padzero
 from padzero.batching import trimmed_start
-from padzero.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
+from padzero_study.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
 
 SHAPE = {"vocab_size": 51, "maxlen": 12, "num_classes": 4, "embedding_dim": 6, "hidden_units": 5}
 
@@ -129,9 +129,9 @@ def test_masked_average_uses_padzero_mask():
 def test_docstring_example_runs_as_written():
     import doctest
 
-    import padzero.variants
+    import padzero_study.variants
 
-    failures, tried = doctest.testmod(padzero.variants)
+    failures, tried = doctest.testmod(padzero_study.variants)
     assert tried > 0 and failures == 0
 
 

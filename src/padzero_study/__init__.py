@@ -1,0 +1,26 @@
+"""The 20 Newsgroups padding study around `padzero`: data, model variants, the
+resumable runner, results, reports, diagnostics and benchmarks.
+
+Install it with `pip install "padzero[study]"`. Importing this package loads
+neither Keras nor scikit-learn: the `padzero` command chooses the Keras backend
+first. The names below load on first use.
+"""
+
+import importlib
+
+_EXPORTS = {
+    "StudyConfig": "padzero_study.runner",
+    "run_study": "padzero_study.runner",
+    "build_model": "padzero_study.variants",
+    "load_newsgroups": "padzero_study.data",
+    "make_synthetic_newsgroups": "padzero_study.data",
+    "encode_newsgroups": "padzero_study.text",
+    "build_report": "padzero_study.report",
+}
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name):
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'padzero_study' has no attribute {name!r}")
+    return getattr(importlib.import_module(_EXPORTS[name]), name)
