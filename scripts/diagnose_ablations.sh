@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The ablations of issue 6, one `padzero diagnose` run each (2 seeds x 5 epochs,
+# The diagnose ablations, one `padzero diagnose` run each (2 seeds x 5 epochs,
 # on the real data, jax). Each run resumes where it stopped, so rerunning this
 # script after a kill only trains what is missing.
 #   usage: bash scripts/diagnose_ablations.sh [ABLATION ...]   (default: all)
 set -euo pipefail
-data=${DATA:-../shared/data/20news-bydate.tar.gz}
+data=${DATA:?set DATA to the path of 20news-bydate.tar.gz}
 out=docs/diagnose-ablations
 
 declare -A flags=(

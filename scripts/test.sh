@@ -1,32 +1,89 @@
 #!/usr/bin/env bash
-# Runs the test suite (pytest) once per Keras backend: Keras picks its backend
-# at import, so each backend needs its own pytest process. Extra arguments go
-# to pytest, e.g. `bash scripts/test.sh -m "not slow"`. BACKENDS="jax torch"
-# narrows the set. The last line sums the counts of every backend.
+# The test command. Tests that do not depend on the Keras backend run once;
+# tests marked `per_backend` run once per backend, each in its own pytest
+# process (Keras picks its backend at import). The runs go side by side, at
+# most JOBS at a time (default 2). The summary is read from each run's JUnit
+# XML report, so pytest's own output options (-q, -v, ...) cannot change it.
+#
+#   bash scripts/test.sh                    everything, on jax, tensorflow and torch
+#   BACKENDS="jax" bash scripts/test.sh     one backend
+#   bash scripts/test.sh -m "not slow"      extra arguments go to every pytest run
 set -uo pipefail
 cd "$(dirname "$0")/.."
-failed=()
-passed_total=0
-failed_total=0
-skipped_total=0
-log=$(mktemp)
-for backend in ${BACKENDS:-jax tensorflow torch}; do
-    echo "=== KERAS_BACKEND=$backend ==="
-    KERAS_BACKEND=$backend python -m pytest -q "$@" 2>&1 | tee "$log"
-    status=${PIPESTATUS[0]}
-    # 5 = no test collected (e.g. a -k filter that matches nothing): not a failure.
-    if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then
-        failed+=("$backend")
-    fi
-    summary=$(tail -n 1 "$log")
-    count() { echo "$summary" | grep -oE "[0-9]+ $1" | grep -oE "[0-9]+" || echo 0; }
-    passed_total=$((passed_total + $(count passed)))
-    failed_total=$((failed_total + $(count failed) + $(count error)))
-    skipped_total=$((skipped_total + $(count skipped)))
+read -r -a backends <<< "${BACKENDS:-jax tensorflow torch}"
+jobs=${JOBS:-2}
+reports=$(mktemp -d)
+trap 'rm -rf "$reports"' EXIT
+
+# A -m given by the caller narrows each run's own selection.
+user_mark=""
+args=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        -m) user_mark="$2"; shift 2 ;;
+        -m*) user_mark="${1#-m}"; shift ;;
+        *) args+=("$1"); shift ;;
+    esac
 done
-rm -f "$log"
+select_runs() {  # $1 = this run's own mark expression
+    if [ -n "$user_mark" ]; then echo "($1) and ($user_mark)"; else echo "$1"; fi
+}
+
+run() {  # $1 = run name, $2 = backend, $3 = mark expression
+    KERAS_BACKEND=$2 python -m pytest -m "$(select_runs "$3")" --junitxml="$reports/$1.xml" \
+        ${args[@]+"${args[@]}"} > "$reports/$1.log" 2>&1
+    echo $? > "$reports/$1.status"
+}
+
+names=(once "${backends[@]}")
+for name in "${names[@]}"; do
+    if [ "$name" = once ]; then
+        run once "${backends[0]}" "not per_backend" &
+    else
+        run "$name" "$name" "per_backend" &
+    fi
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+done
+wait
+
+failed=()
+for name in "${names[@]}"; do
+    if [ "$name" = once ]; then
+        echo "=== backend-independent tests (run once, KERAS_BACKEND=${backends[0]}) ==="
+    else
+        echo "=== KERAS_BACKEND=$name ==="
+    fi
+    cat "$reports/$name.log"
+    status=$(cat "$reports/$name.status")
+    # 5 = no test selected (e.g. a -k filter that matches nothing): not a failure.
+    if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then failed+=("$name"); fi
+done
+python - "$reports" "${names[@]}" <<'EOF'
+import sys
+import xml.etree.ElementTree as ElementTree
+from pathlib import Path
+
+folder, names = Path(sys.argv[1]), sys.argv[2:]
+totals = {"passed": 0, "failed": 0, "skipped": 0}
+for name in names:
+    report = folder / f"{name}.xml"
+    if not report.exists():
+        print(f"{name}: no report (pytest did not finish)")
+        totals["failed"] += 1
+        continue
+    counts = {"passed": 0, "failed": 0, "skipped": 0}
+    for suite in ElementTree.parse(report).getroot().iter("testsuite"):
+        tests, skipped = int(suite.get("tests", 0)), int(suite.get("skipped", 0))
+        failed = int(suite.get("failures", 0)) + int(suite.get("errors", 0))
+        counts["passed"] += tests - skipped - failed
+        counts["failed"] += failed
+        counts["skipped"] += skipped
+    print(f"{name}: {counts['passed']} passed, {counts['failed']} failed, {counts['skipped']} skipped")
+    for key in totals:
+        totals[key] += counts[key]
+print(f"total: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
+EOF
 if [ "${#failed[@]}" -ne 0 ]; then
-    echo "FAILED on: ${failed[*]}"
+    echo "FAILED: ${failed[*]}"
+    exit 1
 fi
-echo "total: ${passed_total} passed, ${failed_total} failed, ${skipped_total} skipped"
-[ "${#failed[@]}" -eq 0 ]

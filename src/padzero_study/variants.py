@@ -1,22 +1,46 @@
-"""The model variants of the 20 Newsgroups study, each built by a named function.
+"""The model variants of the 20 Newsgroups study: one `Variant` record each, in `VARIANTS`.
 
 Every variant is the reference architecture, Embedding(V, 300) -> Flatten ->
 Dense(25, relu) -> Dropout(0.3) -> Dense(20, softmax), except for how it
 embeds the padding id 0 (and `masked_average`, which pools instead of
-flattening). Each builder maps the ids input to class probabilities;
+flattening). Each record's `build` maps the ids input to class probabilities;
 `build_model(variant, ...)` is the one entry point.
+
+Adding a variant is one `register_variant(Variant(...))`: `--variants all`,
+`--help`, the fast path check and the report's reference table read the
+registry. Importing this module does not import Keras (the CLI's `--help` and
+the report read the registry without it): Keras and padzero load at the first
+model built.
 """
 
-import keras
-from keras import ops
+import dataclasses
+import importlib
+from typing import Callable, Optional
 
-from padzero.embedding import Embedding
-from padzero.flatten_dense import FlattenDense
+
+class _ImportedOnFirstUse:
+    """Stands for a module and imports it at its first attribute access.
+
+    Not `importlib.util.LazyLoader`: that puts a placeholder in `sys.modules`
+    at once, and `"keras" in sys.modules` is how the CLI knows the backend can
+    still be chosen.
+    """
+
+    def __init__(self, name):
+        self._name = name
+
+    def __getattr__(self, attribute):
+        return getattr(importlib.import_module(self._name), attribute)
+
+
+keras = _ImportedOnFirstUse("keras")
+padzero_layers = _ImportedOnFirstUse("padzero")  # not `padzero`: that is a variant's builder
 
 
 def padding_mask(ids):
     """1.0 for real tokens, 0.0 for padding, shaped to broadcast over embeddings."""
-    return ops.expand_dims(ops.cast(ops.greater(ids, 0), "float32"), -1)
+    real = keras.ops.cast(keras.ops.greater(ids, 0), "float32")
+    return keras.ops.expand_dims(real, -1)
 
 
 def _classes_head(hidden, num_classes, dropout):
@@ -33,7 +57,7 @@ def _flatten_head(embedded, shape):
     if not shape["fast_path"]:
         return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
     # Same kernel as Flatten -> Dense, fed only the columns a trimmed batch holds.
-    hidden = FlattenDense(shape["hidden_units"], shape["maxlen"], activation="relu", name="hidden")(embedded)
+    hidden = padzero_layers.FlattenDense(shape["hidden_units"], shape["maxlen"], activation="relu", name="hidden")(embedded)
     return _classes_head(hidden, shape["num_classes"], shape["dropout"])
 
 
@@ -106,7 +130,7 @@ def uniform_nonneg_unmasked(ids, vocab_size, embedding_dim, **shape):
 
 def padzero(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
-    embedded = Embedding(
+    embedded = padzero_layers.Embedding(
         vocab_size, embedding_dim, padding_idx=0, embeddings_initializer=_default_initializer(shape), name="embedding"
     )(ids)
     return _flatten_head(embedded, shape)
@@ -114,7 +138,7 @@ def padzero(ids, vocab_size, embedding_dim, **shape):
 
 def masked_average(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
-    embedded = Embedding(
+    embedded = padzero_layers.Embedding(
         vocab_size, embedding_dim, padding_idx=0, mask_zero=True,
         embeddings_initializer=_default_initializer(shape), name="embedding",
     )(ids)
@@ -123,22 +147,126 @@ def masked_average(ids, vocab_size, embedding_dim, **shape):
     return _dense_head(features, **shape)
 
 
-VARIANTS = {
-    builder.__name__: builder
-    for builder in (
-        baseline, multiply, padzero, uniform_nonneg, uniform, mask_zero, masked_average,
-        uniform_unmasked, uniform_nonneg_unmasked,
-    )
-}
+@dataclasses.dataclass(frozen=True)
+class Variant:
+    """One model variant of the study: how to build it and what the original experiment showed.
 
-# What `--variants all` and the study train; the other two are `padzero diagnose` ablations
-# that split the uniform variants' init from their mask and constraint.
-STUDY_VARIANTS = ("baseline", "multiply", "padzero", "uniform_nonneg", "uniform", "mask_zero", "masked_average")
+    Args:
+        name: str, the variant's name on the command line and in results.
+        description: str, one line for `--help` and the report.
+        build: callable `(ids, vocab_size, embedding_dim, **shape) -> outputs`:
+            maps the Keras ids input to class probabilities. `shape` holds
+            `num_classes`, `hidden_units`, `dropout`, `maxlen`, `fast_path`
+            and `embedding_init_scale`.
+        in_study: bool, True for a variant `--variants all` trains; False for
+            a `padzero diagnose` ablation.
+        zero_padding: bool, True when the padding id embeds to exactly zero,
+            so trimmed batches (the fast path) give the plain model's numbers.
+        reference: dict or None, the original experiment: `"pattern"` (one of
+            "learns_at_once", "starts_at_chance", "stays_at_chance": what each
+            seed must show to count as reproducing it), `"note"`, and the
+            published numbers among "epoch1_val_accuracy",
+            "best_val_accuracy", "best_epoch", "epochs_at_chance",
+            "seconds_per_epoch" (a missing field was not published). None when
+            the original experiment had no such variant.
+    """
 
-# Variants whose padding embeds to exactly zero, so trimmed batches give the
-# plain model's numbers. Keras's Embedding (baseline, mask_zero) trains a
-# non-zero padding vector that every padded position adds to the Dense layer.
-FAST_PATH_VARIANTS = ("multiply", "padzero", "uniform_nonneg", "uniform", "masked_average")
+    name: str
+    description: str
+    build: Callable
+    in_study: bool = True
+    zero_padding: bool = False
+    reference: Optional[dict] = None
+
+
+# Report order: the study's seven, then the ablations.
+VARIANTS = {}
+
+
+def register_variant(variant):
+    """Adds a variant to `VARIANTS`, after the ones already there.
+
+    Args:
+        variant: a `Variant` whose name is not registered yet.
+
+    Returns:
+        The variant, so that a module can keep it under a name.
+
+    Raises:
+        ValueError: if a variant of that name is already registered.
+    """
+    if variant.name in VARIANTS:
+        raise ValueError(f"A variant named {variant.name!r} is already registered; choose another name.")
+    VARIANTS[variant.name] = variant
+    return variant
+
+
+def study_variants():
+    """The names `--variants all` trains, in report order (the diagnose ablations left out)."""
+    return tuple(name for name, variant in VARIANTS.items() if variant.in_study)
+
+
+def fast_path_variants():
+    """The names whose padding embeds to exactly zero, so trimmed batches are exact."""
+    return tuple(name for name, variant in VARIANTS.items() if variant.zero_padding)
+
+
+for _variant in (
+    Variant(
+        "baseline", "Keras's Embedding: the padding id gets a random, trainable vector", baseline,
+        reference={"epoch1_val_accuracy": 0.05, "best_val_accuracy": 0.875, "best_epoch": 13,
+                   "epochs_at_chance": 4, "seconds_per_epoch": 56, "pattern": "starts_at_chance",
+                   "note": "plain Keras Embedding: ≈ 0.05 for the first 4 epochs"},
+    ),
+    Variant(
+        "multiply", "the reference workaround: embeddings times a Lambda-computed padding mask", multiply,
+        zero_padding=True,
+        reference={"epoch1_val_accuracy": 0.775, "best_val_accuracy": 0.894, "epochs_at_chance": 0,
+                   "pattern": "learns_at_once",
+                   "note": "Lambda mask × Multiply workaround: 0.88 after epoch 2"},
+    ),
+    Variant(
+        "padzero", "padzero.Embedding: the padding id embeds to exactly zero, with no gradient", padzero,
+        zero_padding=True,
+        reference={"pattern": "learns_at_once", "note": "expected to behave like multiply"},
+    ),
+    Variant(
+        "uniform_nonneg", "the reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask",
+        uniform_nonneg, zero_padding=True,
+        reference={"epoch1_val_accuracy": 0.05, "epochs_at_chance": 24, "pattern": "stays_at_chance",
+                   "note": "RandomUniform(1e-4, 0.05) init + NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs"},
+    ),
+    Variant(
+        "uniform", "the same RandomUniform(1e-4, 0.05) init and mask, without the constraint", uniform,
+        zero_padding=True,
+        reference={"epoch1_val_accuracy": 0.05, "pattern": "stays_at_chance",
+                   "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05"},
+    ),
+    Variant(
+        "mask_zero", "Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask", mask_zero,
+        reference={"pattern": "starts_at_chance",
+                   "note": "expected to behave like baseline, since Flatten ignores masks"},
+    ),
+    Variant(
+        "masked_average", "padzero.Embedding + its mask -> masked average over real tokens -> the same head",
+        masked_average, zero_padding=True,
+    ),
+    # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
+    Variant(
+        "uniform_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint",
+        uniform_unmasked, in_study=False,
+    ),
+    Variant(
+        "uniform_nonneg_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init and NonNeg, without the mask",
+        uniform_nonneg_unmasked, in_study=False,
+    ),
+):
+    register_variant(_variant)
+del _variant
+
+# Derived from the registry, for code that still reads the names as constants.
+STUDY_VARIANTS = study_variants()
+FAST_PATH_VARIANTS = fast_path_variants()
 
 
 def build_model(
@@ -156,9 +284,10 @@ def build_model(
     """Builds one variant of the study's model (uncompiled).
 
     Args:
-        variant: str, one of `VARIANTS`: "baseline", "multiply", "padzero",
-            "uniform_nonneg", "uniform", "mask_zero", "masked_average", or
-            the ablations "uniform_unmasked", "uniform_nonneg_unmasked".
+        variant: str, a name in `VARIANTS`: "baseline", "multiply",
+            "padzero", "uniform_nonneg", "uniform", "mask_zero",
+            "masked_average", the ablations "uniform_unmasked",
+            "uniform_nonneg_unmasked", or one added by `register_variant`.
         vocab_size: int, rows of the embedding table (words + the padding id 0).
         maxlen: int, ids per example.
         num_classes: int, default 20.
@@ -168,14 +297,18 @@ def build_model(
         fast_path: bool, default False. If True, the model takes ids of any
             length `<= maxlen` (the last positions; feed it
             `padzero.TrimmedBatches`) and `Flatten -> Dense` becomes
-            `padzero.FlattenDense`, with the same weights. Only for
-            `FAST_PATH_VARIANTS`, whose padding embeds to zero.
+            `padzero.FlattenDense`, with the same weights. Only for the
+            variants with `zero_padding` (`fast_path_variants()`).
         embedding_init_scale: float or None (default: Keras's 0.05). The
             embeddings start uniform in (-scale, scale); ignored by the
             `uniform*` variants, whose init is the point of them.
 
     Returns:
         A `keras.Model` from int32 ids `(batch, maxlen)` to class probabilities.
+
+    Raises:
+        ValueError: for a name not in `VARIANTS`, or `fast_path=True` for a
+            variant whose padding does not embed to zero.
 
     Example:
 
@@ -185,13 +318,13 @@ def build_model(
     """
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}.")
-    if fast_path and variant not in FAST_PATH_VARIANTS:
+    if fast_path and not VARIANTS[variant].zero_padding:
         raise ValueError(
             f"Variant {variant!r} has no exact fast path: its padding vector is trainable and non-zero, "
-            f"so trimmed columns would change the result. Fast path variants: {', '.join(FAST_PATH_VARIANTS)}."
+            f"so trimmed columns would change the result. Fast path variants: {', '.join(fast_path_variants())}."
         )
     ids = keras.Input(shape=(None if fast_path else maxlen,), dtype="int32", name="ids")
-    outputs = VARIANTS[variant](
+    outputs = VARIANTS[variant].build(
         ids,
         vocab_size,
         embedding_dim,

@@ -1,0 +1,76 @@
+"""The study's datasets: one `Dataset` record each, in `DATASETS`.
+
+Adding a dataset is one `register_dataset(Dataset(...))`: `--dataset` choices,
+`--help` and the study runner read the registry. Importing this module imports
+neither Keras nor scikit-learn (the CLI's `--help` reads it).
+"""
+
+import dataclasses
+from typing import Callable
+
+from padzero_study import data  # NumPy only: it imports scikit-learn when it loads
+
+# The synthetic stand-in's size when `max_docs` is not given: a study of it runs anywhere.
+SYNTHETIC_DEFAULT_DOCS = 2_000
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """One dataset a study can train on.
+
+    Args:
+        name: str, the value of `--dataset` and of `StudyConfig.dataset`.
+        description: str, one line for `--help`.
+        num_classes: int, how many labels its posts carry.
+        load: callable `(config) -> padzero_study.data.Newsgroups`, given a
+            `StudyConfig`; it may read `config.data_path`, `config.max_docs`
+            and `config.split_seed`.
+    """
+
+    name: str
+    description: str
+    num_classes: int
+    load: Callable
+
+
+DATASETS = {}
+
+
+def register_dataset(dataset):
+    """Adds a dataset to `DATASETS`, after the ones already there.
+
+    Args:
+        dataset: a `Dataset` whose name is not registered yet.
+
+    Returns:
+        The dataset, so that a module can keep it under a name.
+
+    Raises:
+        ValueError: if a dataset of that name is already registered.
+    """
+    if dataset.name in DATASETS:
+        raise ValueError(f"A dataset named {dataset.name!r} is already registered; choose another name.")
+    DATASETS[dataset.name] = dataset
+    return dataset
+
+
+def _load_20news(config):
+    return data.load_newsgroups(config.data_path)
+
+
+def _load_synthetic(config):
+    return data.make_synthetic_newsgroups(num_docs=config.max_docs or SYNTHETIC_DEFAULT_DOCS, seed=config.split_seed)
+
+
+register_dataset(Dataset(
+    "20news",
+    "the 20 Newsgroups 'bydate' posts (all 18,846): --data PATH, scikit-learn's data home, or its download",
+    20,
+    _load_20news,
+))
+register_dataset(Dataset(
+    "synthetic",
+    f"a generated stand-in with the same padding-heavy lengths ({SYNTHETIC_DEFAULT_DOCS:,} posts, or --max-docs)",
+    20,
+    _load_synthetic,
+))
