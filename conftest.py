@@ -15,7 +15,7 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob.append("src/padzero_study/torch_reference.py")
 
 # Study modules whose docstring examples build Keras models.
-_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "runner.py", "diagnostics.py", "bench.py", "text.py")
+_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "runner.py", "diagnostics.py", "bench.py", "gradients.py")
 
 
 def pytest_collection_modifyitems(items):

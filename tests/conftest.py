@@ -29,44 +29,14 @@ def backend():
 
 def _table_gradient(layer, ids, upstream):
     """d sum(layer(ids) * upstream) / d layer.embeddings, as a NumPy array, on any backend."""
-    import keras
-    import numpy as np
+    from keras import ops
 
-    variable = layer._embeddings
-    backend_name = keras.backend.backend()
-    if backend_name == "jax":
-        import jax
+    from padzero_study.gradients import value_and_gradients
 
-        trainable = [v.value for v in layer.trainable_variables]
-        non_trainable = [v.value for v in layer.non_trainable_variables]
-        position = [v is variable for v in layer.trainable_variables].index(True)
-
-        def loss(table):
-            values = trainable[:position] + [table] + trainable[position + 1 :]
-            outputs, _ = layer.stateless_call(values, non_trainable, ids)
-            return (outputs * upstream).sum()
-
-        return np.asarray(jax.grad(loss)(variable.value))
-    if backend_name == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            tape.watch(variable.value)
-            loss = tf.reduce_sum(layer(ids) * upstream)
-        return tf.convert_to_tensor(tape.gradient(loss, variable.value)).numpy()
-    if backend_name == "torch":
-        import torch
-
-        parameter = variable.value
-        parameter.grad = None
-        was_trainable = parameter.requires_grad
-        parameter.requires_grad_(True)
-        (layer(ids) * torch.as_tensor(upstream)).sum().backward()
-        gradient = parameter.grad.detach().cpu().numpy().copy()
-        parameter.grad = None
-        parameter.requires_grad_(was_trainable)
-        return gradient
-    raise ValueError(f"unknown backend {backend_name}")
+    _, (gradient,) = value_and_gradients(
+        layer, lambda outputs: ops.sum(ops.multiply(outputs, upstream)), ids, variables=[layer._embeddings]
+    )
+    return gradient
 
 
 @pytest.fixture

@@ -5,6 +5,8 @@ import math
 import keras
 import numpy as np
 
+from padzero.validation import check_positive_int
+
 
 def trimmed_start(ids, padding_idx=0, multiple=1):
     """The first column of `ids` to keep: leading columns that hold only `padding_idx` are dropped.
@@ -28,6 +30,7 @@ def trimmed_start(ids, padding_idx=0, multiple=1):
     >>> trimmed_start(np.array([[0, 0, 0, 5], [0, 0, 7, 8]]), multiple=3)
     1
     """
+    multiple = check_positive_int("multiple", multiple)
     real_columns = np.flatnonzero((ids != padding_idx).any(axis=0))
     width = ids.shape[1] - real_columns[0] if real_columns.size else 1
     width = min(math.ceil(width / multiple) * multiple, ids.shape[1])
@@ -69,13 +72,10 @@ class TrimmedBatches(keras.utils.PyDataset):
             raise ValueError(f"ids must be a 2D integer array. Received: shape={ids.shape}, dtype={ids.dtype}")
         if labels is not None and len(labels) != len(ids):
             raise ValueError(f"ids and labels must have one row each per example. Received: {len(ids)} ids, {len(labels)} labels")
-        for name, value in (("batch_size", batch_size), ("multiple", multiple)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
         self.ids = ids
         self.labels = None if labels is None else np.asarray(labels)
-        self.batch_size = batch_size
-        self.multiple = multiple
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.multiple = check_positive_int("multiple", multiple)
         self.shuffle = shuffle
         self.padding_idx = padding_idx
         self.random = np.random.default_rng(seed)
@@ -95,14 +95,22 @@ class TrimmedBatches(keras.utils.PyDataset):
             self.order = self.random.permutation(len(self.ids))
 
     def as_dataset(self):
-        """What to pass to `model.fit`: these batches, or on TensorFlow a `tf.data.Dataset` of them.
+        """What to pass to `model.fit`, `evaluate` or `predict`: these batches, in the form the backend takes.
 
-        Keras on TensorFlow fixes a `PyDataset`'s shapes from its first two
-        batches, so a later batch of another width would fail; the dataset
-        returned there declares the width as unknown instead.
+        On JAX and PyTorch that is this `PyDataset` itself. Keras on
+        TensorFlow fixes a `PyDataset`'s shapes from its first two batches, so
+        a later batch of another width would fail; there this returns a
+        `tf.data.Dataset` of these batches that declares the width unknown
+        and the number of batches known, and reshuffles after every pass.
+
+        The batches shuffle their examples themselves, so call
+        `model.fit(batches.as_dataset(), shuffle=False, ...)`: Keras cannot
+        shuffle a dataset (it warns when asked to) and would otherwise shuffle
+        the order of whole batches of a `PyDataset`.
+
+        Returns:
+            This `PyDataset` (JAX, PyTorch) or a `tf.data.Dataset` (TensorFlow).
         """
-        import keras
-
         if keras.backend.backend() != "tensorflow":
             return self
         import tensorflow as tf
@@ -112,7 +120,9 @@ class TrimmedBatches(keras.utils.PyDataset):
                 yield self[index]
             self.on_epoch_end()
 
-        specs = [tf.TensorSpec((None, None), self.ids.dtype)]
+        specs = [tf.TensorSpec((None, None), self.ids.dtype)]  # any batch size, any width
         if self.labels is not None:
             specs.append(tf.TensorSpec((None, *self.labels.shape[1:]), self.labels.dtype))
-        return tf.data.Dataset.from_generator(one_epoch, output_signature=tuple(specs)).prefetch(2)
+        dataset = tf.data.Dataset.from_generator(one_epoch, output_signature=tuple(specs))
+        # A known length, so that `fit` knows its steps instead of running until the data "runs out".
+        return dataset.apply(tf.data.experimental.assert_cardinality(len(self))).prefetch(2)

@@ -1,15 +1,23 @@
 """`padzero.Embedding`: a Keras `Embedding` whose padding id embeds to exactly zero."""
 
+import contextvars
 import numbers
 
 import keras
+import numpy as np
 from keras import ops
+
+from padzero.validation import check_positive_int
 
 # What `bool()` of a tensor without a value raises: TypeError for JAX tracers
 # and TF graph tensors, NotImplementedError/RuntimeError for torch's meta
 # tensors (Keras's shape inference). The eager id check then skips itself, so
 # the same layer works inside `jit` and `tf.function`.
 _NO_VALUE_YET = (TypeError, NotImplementedError, RuntimeError)
+
+# The ids that `Embedding.__call__` has just checked, so that `call` does not
+# check them a second time (one reduction per call).
+_CHECKED_IDS = contextvars.ContextVar("padzero_checked_ids", default=None)
 
 
 def _is_sparse(tensor):
@@ -22,6 +30,32 @@ def _is_sparse(tensor):
 def _is_integer(value):
     # bool is an Integral too, but `padding_idx=True` is always a mistake.
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _host_array(value):
+    """`value` as a NumPy array if it is host data (NumPy, a list, a number, another library's tensor), else None."""
+    if isinstance(value, bool) or ops.is_tensor(value) or keras.backend.is_keras_tensor(value):
+        return None
+    if not isinstance(value, (list, numbers.Number)) and not hasattr(value, "__array__"):
+        return None
+    try:
+        return np.asarray(value)
+    except (TypeError, ValueError):
+        return None  # e.g. a ragged list: Keras refuses it with its own message
+
+
+def _is_float_array(array):
+    # ml_dtypes' bfloat16 and float8 arrays (what JAX and TF give back) have kind "V".
+    return array.dtype.kind == "f" or array.dtype.name.startswith(("bfloat16", "float8"))
+
+
+def _bad_id_mask(array, input_dim):
+    """True where a NumPy array of ids holds no id of [0, input_dim): out of range, fractional, NaN or inf."""
+    if _is_float_array(array):
+        values = array.astype(np.float64)  # exact for every float dtype
+        with np.errstate(invalid="ignore"):
+            return ~((values >= 0) & (values < input_dim) & (values == np.floor(values)))
+    return (array < 0) | (array >= input_dim)
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -45,6 +79,12 @@ class Embedding(keras.layers.Embedding):
 
     Ids outside `[0, input_dim)` raise a `ValueError` when the layer runs
     eagerly, on every backend (Keras runs PyTorch eagerly, `fit` included).
+    They are checked as given, before any conversion could change them:
+    int64 NumPy ids on JAX, unsigned ids, and float ids, which must be whole
+    numbers (`3.0` is id 3; `1.7`, NaN and inf raise); Python lists of ids
+    are accepted too. A `keras.Model` converts its inputs to the dtype of
+    its `keras.Input` before this layer sees them: give the `Input` a dtype
+    that holds every id (on JAX, int32 unless 64-bit mode is on).
     Inside a compiled function (`jax.jit`, `tf.function`, `fit`/`predict` on
     JAX and TensorFlow) ids cannot be read without a host round trip, so the
     backend decides: negative ids wrap around (-1 is the last row); larger
@@ -66,7 +106,7 @@ class Embedding(keras.layers.Embedding):
             `lora_alpha`, `name`, `dtype`, ...).
 
     Input shape:
-        N-D integer tensor with shape `(batch_size, ..., input_length)`.
+        N-D tensor of ids with shape `(batch_size, ..., input_length)`.
 
     Output shape:
         (N+1)-D tensor with shape `(batch_size, ..., input_length, output_dim)`.
@@ -85,11 +125,7 @@ class Embedding(keras.layers.Embedding):
     """
 
     def __init__(self, input_dim, output_dim, padding_idx=0, **kwargs):
-        if not _is_integer(input_dim) or input_dim <= 0:
-            raise ValueError(
-                f"`input_dim` must be a positive integer. Received: input_dim={input_dim!r} "
-                f"(of type {type(input_dim).__name__})."
-            )
+        input_dim = check_positive_int("input_dim", input_dim)
         if padding_idx is not None:
             if not _is_integer(padding_idx) or not -input_dim <= padding_idx < input_dim:
                 raise ValueError(
@@ -126,28 +162,122 @@ class Embedding(keras.layers.Embedding):
         is_padding = ops.expand_dims(ops.equal(ids, self.padding_idx), -1)
         return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)
 
-    def _check_ids(self, ids):
-        """Raises on ids outside [0, input_dim) when they can be read (eager calls)."""
+    def __call__(self, *args, **kwargs):
+        # Keras converts NumPy ids to tensors before `call` sees them, and on
+        # JAX (64-bit off) that conversion wraps int64 ids >= 2**32 into range.
+        # The ids are checked here, as given, before any conversion or cast.
+        if self.padding_idx is None:
+            return super().__call__(*args, **kwargs)
+        if args:
+            ids = self._checked_ids(args[0])
+            args = (ids, *args[1:])
+        elif "inputs" in kwargs:
+            ids = kwargs["inputs"] = self._checked_ids(kwargs["inputs"])
+        else:
+            return super().__call__(*args, **kwargs)
+        token = _CHECKED_IDS.set(ids)
+        try:
+            return super().__call__(*args, **kwargs)
+        finally:
+            _CHECKED_IDS.reset(token)
+
+    def _checked_ids(self, ids):
+        """Raises on ids outside [0, input_dim) when their values can be read; returns ids ready for Keras.
+
+        Host ids (NumPy arrays, lists, other libraries' tensors) are checked
+        with NumPy and returned as an integer tensor that holds them exactly.
+        This backend's tensors are checked in their own dtype (one reduction,
+        one host sync) and returned unchanged; traced and symbolic ones are
+        returned unchecked, as their values are unknown until run time.
+        """
+        host = _host_array(ids)
+        if host is None:
+            if not keras.backend.is_keras_tensor(ids):
+                self._check_tensor_ids(ids)
+            return ids
+        if host.dtype.kind not in "iu" and not _is_float_array(host):
+            return ids  # bool, str, ...: left to Keras, as `keras.layers.Embedding` does
+        if host.size and _bad_id_mask(host, self.input_dim).any():
+            self._raise_bad_id(host)
+        return ops.convert_to_tensor(host.astype(self._index_dtype(), copy=False))
+
+    def _index_dtype(self):
+        return "int32" if self.input_dim <= 2**31 else "int64"
+
+    def _check_tensor_ids(self, ids):
         if 0 in tuple(ids.shape) or _is_sparse(ids):
             return  # an empty batch holds no bad id; sparse ids are left to Keras
-        out_of_range = ops.logical_or(ops.less(ids, 0), ops.greater_equal(ids, self.input_dim))
+        dtype = keras.backend.standardize_dtype(ids.dtype)
+        if keras.backend.backend() == "torch" and dtype in ("uint16", "uint32", "uint64"):
+            # torch cannot compare these dtypes; it can copy them to the host.
+            try:
+                host = ops.convert_to_numpy(ids)
+            except _NO_VALUE_YET:
+                return
+            if _bad_id_mask(host, self.input_dim).any():
+                self._raise_bad_id(host)
+            return
+        bad = self._bad_id_tensor(ids, dtype)
+        if bad is None:
+            return  # every value of this dtype is a valid id
         try:
-            if not bool(ops.any(out_of_range)):  # one reduction, one host sync per call
+            if not bool(ops.any(bad)):  # one reduction, one host sync per call
                 return
         except _NO_VALUE_YET:
             return  # traced or symbolic: values are unknown until run time
-        bad = int(ops.min(ids)) if int(ops.min(ids)) < 0 else int(ops.max(ids))
+        self._raise_bad_id(ops.convert_to_numpy(ids))
+
+    def _bad_id_tensor(self, ids, dtype):
+        """True where `ids` (in their own dtype) hold no id of [0, input_dim); None if no value can be bad."""
+        if keras.backend.is_float_dtype(dtype):
+            if dtype not in ("float32", "float64"):
+                ids, dtype = ops.cast(ids, "float32"), "float32"  # exact for float16, bfloat16, float8
+            # The largest id the dtype holds exactly, so the bound is not rounded up or down.
+            largest_id = np.asarray(self.input_dim - 1, dtype)
+            if largest_id > self.input_dim - 1:
+                largest_id = np.nextafter(largest_id, np.zeros((), dtype))
+            in_range = ops.logical_and(
+                ops.greater_equal(ids, 0), ops.less_equal(ids, ops.convert_to_tensor(largest_id, dtype))
+            )
+            # NaN fails every comparison, so it is caught with the fractional ids.
+            return ops.logical_not(ops.logical_and(in_range, ops.equal(ids, ops.floor(ids))))
+        if not dtype.startswith(("int", "uint")):  # bool: cast as Keras does, then checked
+            ids, dtype = ops.cast(ids, "int32"), "int32"
+        limits = np.iinfo(dtype)
+        bad = []
+        if limits.min < 0:
+            bad.append(ops.less(ids, 0))
+        if limits.max >= self.input_dim:  # else the dtype cannot hold a too-large id
+            bad.append(ops.greater_equal(ids, self.input_dim))
+        if not bad:
+            return None
+        return bad[0] if len(bad) == 1 else ops.logical_or(*bad)
+
+    def _raise_bad_id(self, ids):
+        """Raises a one-line ValueError naming the first bad id of a NumPy array, as given."""
+        ids = np.asarray(ids).reshape(-1)
+        bad = ids[np.flatnonzero(_bad_id_mask(ids, self.input_dim))[0]]
+        if not _is_float_array(ids):
+            bad = int(bad)
+        elif not float(bad).is_integer():  # NaN, inf, 1.7
+            raise ValueError(
+                f"Embedding ids must be whole numbers in [0, input_dim) = [0, {self.input_dim}); "
+                f"received id {str(bad)} ({ids.dtype.name}) in layer '{self.name}'. Give the ids an "
+                "integer dtype (after rounding them) before calling the layer."
+            )
+        # str(), not an f-string's format(): float32 1.7 then reads "1.7".
         raise ValueError(
             f"Embedding ids must be in [0, input_dim) = [0, {self.input_dim}); "
-            f"received id {bad} in layer '{self.name}'. Raise input_dim or map "
+            f"received id {str(bad)} in layer '{self.name}'. Raise input_dim or map "
             "out-of-vocabulary words to a valid id before calling the layer."
         )
 
     def _as_ids(self, inputs):
+        # `stateless_call` and the quantized calls reach here without `__call__`.
+        if self.padding_idx is not None and inputs is not _CHECKED_IDS.get():
+            inputs = self._checked_ids(inputs)
         if keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
-        if self.padding_idx is not None:  # None means: exactly keras.layers.Embedding
-            self._check_ids(inputs)
         return inputs
 
     def call(self, inputs):

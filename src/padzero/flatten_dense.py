@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from padzero.validation import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="padzero")
 class FlattenDense(keras.layers.Layer):
@@ -74,11 +76,8 @@ class FlattenDense(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        for name, value in (("units", units), ("maxlen", maxlen)):
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise ValueError(f"{name} must be a positive integer. Received: {name}={value!r}")
-        self.units = units
-        self.maxlen = maxlen
+        self.units = check_positive_int("units", units)
+        self.maxlen = check_positive_int("maxlen", maxlen)
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)

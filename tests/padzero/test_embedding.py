@@ -1,5 +1,6 @@
 """padzero.Embedding against PyTorch's F.embedding(padding_idx=...) and Keras's own Embedding."""
 
+import re
 import subprocess
 import sys
 import warnings
@@ -11,6 +12,8 @@ from keras import ops
 from keras.src import testing as keras_testing  # Keras's run_layer_test (no public alias)
 
 import padzero
+
+pytestmark = pytest.mark.per_backend
 
 torch = pytest.importorskip("torch")  # the reference implementation of padding_idx
 
@@ -109,10 +112,16 @@ def test_invalid_padding_idx_is_rejected(padding_idx):
         padzero.Embedding(10, 3, padding_idx=padding_idx)
 
 
-@pytest.mark.parametrize("input_dim", [0, -5, "10", None, 2.0])
+@pytest.mark.parametrize("input_dim", [0, -5, "10", None, 2.0, True])
 def test_invalid_input_dim_is_named(input_dim):
-    with pytest.raises(ValueError, match="`input_dim` must be a positive integer"):
+    with pytest.raises(ValueError, match=r"^input_dim must be a positive integer; received input_dim=") as caught:
         padzero.Embedding(input_dim, 3)
+    assert repr(input_dim) in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_numpy_integer_input_dim_is_stored_as_a_python_int():
+    layer = padzero.Embedding(np.int64(12), 3)
+    assert type(layer.input_dim) is int and layer.get_config()["input_dim"] == 12
 
 
 def test_numpy_integer_padding_idx_is_accepted():
@@ -174,6 +183,153 @@ def test_empty_batch_is_fine():
 def test_float_ids_are_cast_like_keras():
     layer = padzero.Embedding(10, 3)
     assert np.all(to_numpy(layer(np.array([[0.0, 2.0]], "float32")))[0, 0] == 0.0)
+
+
+# Ids that a conversion or cast would change before a check on the converted
+# tensor could see them: (ids, the id the error must name, as given).
+IDS_A_CAST_WOULD_CHANGE = {
+    "int64 2**32 (JAX: padding)": (np.array([[1, 2**32]], "int64"), "4294967296"),
+    "int64 2**32+5 (JAX: row 5)": (np.array([[1, 2**32 + 5]], "int64"), "4294967301"),
+    "uint32 2**32-1 (int32: -1)": (np.array([[1, 2**32 - 1]], "uint32"), "4294967295"),
+    "uint64 2**64-1": (np.array([[1, 2**64 - 1]], "uint64"), "18446744073709551615"),
+    "float64 NaN (JAX: padding)": (np.array([[1.0, np.nan]]), "nan"),
+    "float32 inf": (np.array([[1.0, np.inf]], "float32"), "inf"),
+    "float32 1.7 (row 1)": (np.array([[1.0, 1.7]], "float32"), "1.7"),
+    "float64 -0.5 (padding)": (np.array([[1.0, -0.5]]), "-0.5"),
+    "float16 2.5": (np.array([[1.0, 2.5]], "float16"), "2.5"),
+    "float32 12.0 (out of range)": (np.array([[1.0, 12.0]], "float32"), "12.0"),
+}
+
+
+def as_kind(ids, kind):
+    """`ids` as given to the layer: a NumPy array, a Python list or a tensor of the backend."""
+    if kind == "numpy":
+        return ids
+    if kind == "list":
+        return ids.tolist()
+    if kind == "bfloat16 tensor":
+        return ops.cast(ops.convert_to_tensor(ids.astype("float32")), "bfloat16")
+    try:
+        tensor = ops.convert_to_tensor(ids)
+    except ValueError:  # torch has no uint64 tensors Keras converts to
+        pytest.skip(f"Keras makes no {keras.backend.backend()} tensor of {ids.dtype}")
+    if not np.array_equal(to_numpy(tensor), ids, equal_nan=True):
+        pytest.skip(f"a {keras.backend.backend()} tensor cannot hold {ids.dtype} {ids.max()}")
+    return tensor
+
+
+@pytest.mark.parametrize("kind", ["numpy", "list", "tensor"])
+@pytest.mark.parametrize("case", sorted(IDS_A_CAST_WOULD_CHANGE))
+def test_ids_that_a_cast_would_change_raise_naming_the_id_as_given(case, kind):
+    ids, reported = IDS_A_CAST_WOULD_CHANGE[case]
+    if kind == "list":
+        if ids.dtype == np.uint64:
+            pytest.skip("NumPy reads a list holding 2**64-1 as float64")
+        reported = str(ids.tolist()[0][1])  # a list holds Python numbers: float32 1.7 is 1.7000000476837158
+    layer = padzero.Embedding(10, 3)
+    expected = rf"ids must be (whole numbers )?in \[0, input_dim\) = \[0, 10\); received id {re.escape(reported)}\b"
+    with pytest.raises(ValueError, match=expected) as caught:
+        layer(as_kind(ids, kind))
+    assert "\n" not in str(caught.value)  # one line, not wrapped by Keras
+
+
+def test_bfloat16_tensor_ids_are_checked_before_the_cast():
+    layer = padzero.Embedding(10, 3)
+    with pytest.raises(ValueError, match=r"whole numbers .* received id 1\.7"):
+        layer(as_kind(np.array([[1.0, 1.7]]), "bfloat16 tensor"))
+    np.testing.assert_array_equal(
+        to_numpy(layer(as_kind(np.array([[0.0, 4.0]]), "bfloat16 tensor"))), to_numpy(layer(np.array([[0, 4]])))
+    )
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64", "uint8", "uint32", "uint64", "int8"])
+@pytest.mark.parametrize("kind", ["numpy", "tensor"])
+def test_ids_of_any_dtype_holding_valid_ids_embed_like_int32_ids(dtype, kind):
+    layer = padzero.Embedding(10, 3)
+    expected = to_numpy(layer(np.array([[0, 3, 9]], "int32")))
+    np.testing.assert_array_equal(to_numpy(layer(as_kind(np.array([[0, 3, 9]], dtype), kind))), expected)
+
+
+@pytest.mark.parametrize("ids, reported", [([[1, 2**32]], "4294967296"), ([[1.0, 0.5]], "0.5")])
+def test_torch_tensor_ids_are_checked_on_every_backend(ids, reported):
+    # On JAX and TensorFlow a torch tensor is host data, converted by Keras like NumPy.
+    with pytest.raises(ValueError, match=rf"received id {re.escape(reported)}\b"):
+        padzero.Embedding(10, 3)(torch.tensor(ids))
+
+
+def test_list_ids_embed_like_numpy_ids():
+    layer = padzero.Embedding(10, 3)
+    np.testing.assert_array_equal(to_numpy(layer([[0, 3, 9]])), to_numpy(layer(np.array([[0, 3, 9]]))))
+
+
+def test_stateless_call_checks_numpy_ids_as_given():
+    layer = padzero.Embedding(10, 3)
+    layer.build()
+    with pytest.raises(ValueError, match="received id 4294967296"):
+        layer.stateless_call([layer.embeddings.value], [], np.array([[1, 2**32]], "int64"))
+
+
+def test_each_call_checks_the_ids_once(monkeypatch):
+    layer = padzero.Embedding(10, 3)
+    layer.build()
+    checks = []
+    check = padzero.Embedding._check_tensor_ids
+    monkeypatch.setattr(padzero.Embedding, "_check_tensor_ids", lambda self, ids: checks.append(1) or check(self, ids))
+    layer(ops.convert_to_tensor(np.array([[0, 3]], "int32")))
+    assert len(checks) == 1  # by __call__; `call` does not check again
+    layer(np.array([[0, 3]], "int64"))
+    assert len(checks) == 1  # NumPy ids are checked on the host, not again as a tensor
+    layer.stateless_call([layer.embeddings.value], [], ops.convert_to_tensor(np.array([[0, 3]], "int32")))
+    assert len(checks) == 2  # without __call__, `call` checks
+
+
+@pytest.mark.parametrize("dtype", ["float32", "int32"])
+def test_traced_calls_skip_the_check(dtype, backend):
+    """Inside jit / tf.function ids have no value: the layer must trace and run as before."""
+    layer = padzero.Embedding(10, 3)
+    layer.build()
+    ids = np.array([[0.0, 3.0, 9.0]]).astype(dtype)
+    expected = to_numpy(layer(ids))
+    if backend == "jax":
+        import jax
+
+        traced = jax.jit(lambda table, x: layer.stateless_call([table], [], x)[0])(layer.embeddings.value, ids)
+        direct = jax.jit(lambda x: layer(x))(jax.numpy.asarray(ids))
+        outputs = [traced, direct]
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        outputs = [tf.function(lambda x: layer(x))(tf.constant(ids))]
+    else:  # Keras runs torch eagerly; its symbolic shape inference uses meta tensors
+        inputs = keras.Input((3,), dtype=dtype)
+        outputs = [keras.Model(inputs, layer(inputs))(ids)]
+    for output in outputs:
+        np.testing.assert_array_equal(to_numpy(output), expected)
+
+
+def test_float_ids_of_a_compiled_model_are_cast_unchecked(backend):
+    inputs = keras.Input((2,), dtype="float32")
+    model = keras.Model(inputs, padzero.Embedding(10, 3)(inputs))
+    model.compile(loss="mse")
+    if backend == "torch":  # eager: checked
+        with pytest.raises(ValueError, match="received id 1.7"):
+            model.predict(np.array([[0.0, 1.7]], "float32"), verbose=0)
+    else:  # compiled: cast as Keras does, as documented
+        outputs = model.predict(np.array([[0.0, 1.7]], "float32"), verbose=0)
+        np.testing.assert_array_equal(outputs[0, 1], to_numpy(model.layers[1].embeddings)[1])
+
+
+def test_torch_unsigned_tensors_are_checked(backend):
+    if backend != "torch":
+        pytest.skip("torch's uint16/32/64 tensors support no comparison")
+    layer = padzero.Embedding(10, 3)
+    with pytest.raises(ValueError, match="received id 4294967295"):
+        layer(torch.tensor([[1, 2**32 - 1]], dtype=torch.uint32))
+    with pytest.raises(ValueError, match="received id 9223372036854775808"):
+        layer(torch.tensor([[1, 2**63]], dtype=torch.uint64))
+    expected = to_numpy(layer(np.array([[0, 3]])))
+    for dtype in (torch.uint16, torch.uint32, torch.uint64):
+        np.testing.assert_array_equal(to_numpy(layer(torch.tensor([[0, 3]], dtype=dtype))), expected)
 
 
 def test_config_round_trip():
@@ -340,15 +496,6 @@ def test_out_of_range_ids_in_compiled_functions_behave_as_documented(backend):
         model.predict(too_large, verbose=0)  # ...and TensorFlow's gather then raises
     model.compile(loss="mse", jit_compile=True)
     np.testing.assert_array_equal(model.predict(too_large, verbose=0)[0, 1], table[-1])  # XLA clamps
-
-
-def test_docstring_example_runs_as_written():
-    import doctest
-
-    import padzero.embedding
-
-    failures, tried = doctest.testmod(padzero.embedding)
-    assert tried > 0 and failures == 0
 
 
 class KerasLayerConventionsTest(keras_testing.TestCase):

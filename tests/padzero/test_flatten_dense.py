@@ -7,6 +7,8 @@ import pytest
 import padzero
 from padzero.flatten_dense import FlattenDense
 
+pytestmark = pytest.mark.per_backend
+
 
 def padded_embeddings(rng, batch=5, maxlen=9, features=4, longest=6):
     """Embeddings whose leading positions are zero in every row, as padzero gives for pre-padding."""
@@ -59,11 +61,22 @@ def test_kernel_and_bias_have_the_shapes_of_dense_after_flatten():
 
 @pytest.mark.parametrize(
     "arguments, message",
-    [({"units": 0, "maxlen": 4}, "units"), ({"units": 2, "maxlen": -1}, "maxlen"), ({"units": 2, "maxlen": True}, "maxlen")],
+    [
+        ({"units": 0, "maxlen": 4}, "units must be a positive integer; received units=0"),
+        ({"units": 2, "maxlen": -1}, "maxlen must be a positive integer; received maxlen=-1"),
+        ({"units": 2, "maxlen": True}, "maxlen must be a positive integer; received maxlen=True"),
+        ({"units": 2.0, "maxlen": 4}, "units must be a positive integer; received units=2.0"),
+    ],
 )
 def test_invalid_arguments_raise(arguments, message):
-    with pytest.raises(ValueError, match=message):
+    with pytest.raises(ValueError, match=f"^{message}$"):
         FlattenDense(**arguments)
+
+
+def test_numpy_integer_arguments_are_stored_as_python_ints():
+    layer = FlattenDense(np.int64(3), maxlen=np.int32(5))
+    assert type(layer.units) is int and type(layer.maxlen) is int
+    assert layer.get_config()["units"] == 3
 
 
 def test_inputs_longer_than_maxlen_raise():
@@ -84,14 +97,31 @@ def test_config_round_trip_and_keras_file(tmp_path):
     np.testing.assert_allclose(keras.ops.convert_to_numpy(loaded(sample)), keras.ops.convert_to_numpy(model(sample)), rtol=1e-6)
 
 
-def test_is_exported_at_the_top_level():
-    assert padzero.FlattenDense is FlattenDense
+def test_public_names_resolve_and_a_model_of_them_loads_by_registered_name(tmp_path):
+    """`padzero.__all__` names the layers, and `.keras` files refer to them as `padzero>...`."""
+    import json
+    import zipfile
 
+    import padzero.batching
+    import padzero.embedding
 
-def test_docstring_example_runs_as_written():
-    import doctest
-
-    import padzero.flatten_dense
-
-    failures, tried = doctest.testmod(padzero.flatten_dense, extraglobs={"keras": keras})
-    assert tried > 0 and failures == 0
+    classes = {
+        "Embedding": padzero.embedding.Embedding,
+        "FlattenDense": FlattenDense,
+        "TrimmedBatches": padzero.batching.TrimmedBatches,
+    }
+    assert set(padzero.__all__) == {*classes, "__version__"}
+    assert all(getattr(padzero, name) is cls for name, cls in classes.items())
+    inputs = keras.Input((6,), dtype="int32")
+    hidden = padzero.Embedding(20, 3, padding_idx=1)(inputs)
+    model = keras.Model(inputs, padzero.FlattenDense(2, maxlen=6)(hidden))
+    path = tmp_path / "model.keras"
+    model.save(path)
+    with zipfile.ZipFile(path) as archive:
+        config = json.loads(archive.read("config.json"))
+    registered = {layer["registered_name"] for layer in config["config"]["layers"]}
+    assert {"padzero>Embedding", "padzero>FlattenDense"} <= registered
+    restored = keras.saving.load_model(path, safe_mode=True)
+    assert [type(layer) for layer in restored.layers[1:]] == [padzero.Embedding, FlattenDense]
+    ids = np.array([[1, 1, 4, 5, 19, 2]], "int32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(restored(ids)), keras.ops.convert_to_numpy(model(ids)))
