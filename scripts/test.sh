@@ -38,9 +38,9 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression
 names=(once "${backends[@]}")
 for name in "${names[@]}"; do
     if [ "$name" = once ]; then
-        run once "${backends[0]}" "not per_backend" &
+        run once "${backends[0]}" "not per_backend or slow" &
     else
-        run "$name" "$name" "per_backend" &
+        run "$name" "$name" "per_backend and not slow" &
     fi
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
 done

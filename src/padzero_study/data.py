@@ -1,6 +1,7 @@
 """Loading the 20 Newsgroups posts and their labels, or a small synthetic stand-in."""
 
 import dataclasses
+import logging
 import os
 import tarfile
 import warnings
@@ -8,6 +9,8 @@ import zlib
 from pathlib import Path
 
 import numpy as np
+
+logger = logging.getLogger(__name__)
 
 # The two halves of the "bydate" split, in the order their posts are returned.
 _SUBSET_FOLDERS = ("20news-bydate-train", "20news-bydate-test")
@@ -60,8 +63,10 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     Tries, in order: `data_path` if given (no fallback when it fails), then
     scikit-learn's data home, then scikit-learn's download if `download`.
     Archives are read in memory and never extracted; tar members outside
-    `20news-bydate-{train,test}/<group>/<file>`, links, and names that are
-    absolute or contain `..` are skipped.
+    `20news-bydate-{train,test}/<group>/<file>`, and names that are absolute
+    or contain `..`, are skipped. Links are never followed, in an archive or
+    in a folder (a post, group or subset folder that is a symbolic link):
+    they are skipped and their count is logged as a warning.
 
     Args:
         data_path: `str` or path-like, default `None`. The original
@@ -126,37 +131,65 @@ def _post_key(member_name):
 
 
 def _read_archive(path):
-    posts = []
+    posts, links = [], []
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
+                if member.issym() or member.islnk():
+                    links.append(member.name)
+                    continue
                 key = _post_key(member.name)
-                if key is None or not member.isfile():  # links and folders are never followed
+                if key is None or not member.isfile():
                     continue
                 posts.append((*key, archive.extractfile(member).read().decode(_ENCODING)))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
         raise DataError(f"{path} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
+    _warn_of_skipped_links(links, f"archive {path}")
     return posts
 
 
+def _warn_of_skipped_links(links, source):
+    # A link can point anywhere (/etc/passwd read as a post): never followed, but never silently either.
+    if links:
+        logger.warning(
+            "Skipped %d link(s) in %s, such as %s: links are never followed; copy the files in instead.",
+            len(links), source, links[0],
+        )
+
+
 def _find_bydate_root(folder):
-    """`folder` or its first sub-folder (sorted) that holds a `20news-bydate-*` folder."""
-    candidates = [folder] + sorted(child for child in folder.iterdir() if child.is_dir())
+    """`folder` or its first sub-folder (sorted, links left out) that holds a `20news-bydate-*` folder."""
+    candidates = [folder] + sorted(child for child in folder.iterdir() if _is_real_folder(child))
     for candidate in candidates:
         if any((candidate / subset).is_dir() for subset in _SUBSET_FOLDERS):
             return candidate
     return None
 
 
+def _is_real_folder(path):
+    return path.is_dir() and not path.is_symlink()
+
+
+def _entries(folder, links):
+    """The entries of `folder` that are not links; the links are added to `links`."""
+    for entry in folder.iterdir():
+        if entry.is_symlink():
+            links.append(str(entry))
+        else:
+            yield entry
+
+
 def _read_folder(root):
-    posts = []
+    """The posts under `root`, as the archive reader gives them: links are skipped, not followed."""
+    posts, links = [], []
     for subset_index, subset in enumerate(_SUBSET_FOLDERS):
         subset_folder = root / subset
-        if not subset_folder.is_dir():
+        if subset_folder.is_symlink():
+            links.append(str(subset_folder))
             continue
-        for group_folder in subset_folder.iterdir():
-            for post_path in group_folder.iterdir() if group_folder.is_dir() else []:
+        for group_folder in _entries(subset_folder, links) if subset_folder.is_dir() else ():
+            for post_path in _entries(group_folder, links) if group_folder.is_dir() else ():
                 if not post_path.is_file():
                     continue
                 try:
@@ -164,6 +197,7 @@ def _read_folder(root):
                 except OSError as error:
                     raise DataError(f"could not read {post_path} ({error.strerror or error})") from error
                 posts.append((subset_index, group_folder.name, post_path.name, text))
+    _warn_of_skipped_links(links, f"folder {root}")
     return posts
 
 
@@ -187,6 +221,37 @@ _WORDS_PER_CLASS = 8
 _CLASS_WORD_RATE = 0.05
 _MEDIAN_LENGTH = 100
 _LENGTH_SIGMA = 1.1
+_SHORTEST_POST, _LONGEST_POST = 3, 20_000
+# Generating takes about 7 KB per post at its peak (~180 tokens, each drawn as
+# several 8-byte arrays), and encoding the posts for a study several times
+# that, so 200,000 posts (ten times the real 18,846) stay within a few GB.
+SYNTHETIC_MAX_DOCS = 200_000
+
+
+def synthetic_post_lengths(count, seed=0):
+    """Post lengths in words shaped like 20 Newsgroups' after preprocessing.
+
+    Lognormal with a median of 100 words; about 1.5% of posts are longer than
+    1,100 words (1% of the real posts are), so padding dominates the id
+    matrices as in the real data. Clipped to [3, 20,000].
+
+    Args:
+        count: Non-negative int. Number of lengths.
+        seed: Int or `numpy.random.Generator`, default `0`. A generator is
+            drawn from (and advanced); an int seeds a new one.
+
+    Returns:
+        int64 array of shape `(count,)`.
+
+    Example:
+
+    >>> lengths = synthetic_post_lengths(10_000)
+    >>> bool(90 < np.median(lengths) < 110), bool(lengths.min() >= 3)
+    (True, True)
+    """
+    rng = np.random.default_rng(seed)  # returns a Generator unchanged
+    lengths = rng.lognormal(np.log(_MEDIAN_LENGTH), _LENGTH_SIGMA, count)
+    return np.clip(np.round(lengths), _SHORTEST_POST, _LONGEST_POST).astype(np.int64)
 
 
 def make_synthetic_newsgroups(num_docs=2000, num_classes=20, seed=0):
@@ -195,25 +260,35 @@ def make_synthetic_newsgroups(num_docs=2000, num_classes=20, seed=0):
     Posts are made-up letter-only words ("wabu", "kelo"): a shared background
     vocabulary with Zipf-like frequencies, plus a few words per class mixed in
     at a rate of 5%, so a bag-of-words model does well above chance. Lengths
-    are lognormal (median ~100 words, some longer than 1,100), so padding
-    dominates as in the real data.
+    come from `synthetic_post_lengths` (median ~100 words, some longer than
+    1,100), so padding dominates as in the real data.
 
     Args:
-        num_docs: Positive int, default `2000`. Number of posts.
+        num_docs: Positive int, default `2000`, at most `SYNTHETIC_MAX_DOCS`
+            (200,000): generating takes about 7 KB per post, and encoding the
+            posts for a study several times that.
         num_classes: Int >= 2, default `20`. Number of classes (balanced).
         seed: Int, default `0`. The same seed gives the same posts.
 
     Returns:
         A `Newsgroups` with `label_names` `["synthetic.0", "synthetic.1", ...]`.
+
+    Raises:
+        ValueError: for a `num_docs` that is not a positive int of at most
+            200,000 (checked before anything is allocated), or a
+            `num_classes` that is not an int >= 2.
     """
-    for name, value, smallest in (("num_docs", num_docs, 1), ("num_classes", num_classes, 2)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < smallest:
-            raise ValueError(f"{name} must be an int >= {smallest}; received {name}={value!r}")
+    # Imported here, not at the top: importing padzero imports Keras, which loading data does not need.
+    from padzero.validation import check_positive_int
+
+    check_positive_int("num_docs", num_docs, maximum=SYNTHETIC_MAX_DOCS,
+                       hint="a synthetic post takes about 7 KB to generate and more to encode")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
+        raise ValueError(f"num_classes must be an int >= 2; received num_classes={num_classes!r}")
     rng = np.random.default_rng(seed)
     words = np.array(_made_up_words(_BACKGROUND_WORDS + num_classes * _WORDS_PER_CLASS, rng))
     labels = rng.permutation(np.arange(num_docs) % num_classes).astype(np.int64)
-    lengths = rng.lognormal(np.log(_MEDIAN_LENGTH), _LENGTH_SIGMA, num_docs)
-    lengths = np.clip(np.round(lengths), 3, 20_000).astype(int)
+    lengths = synthetic_post_lengths(num_docs, rng)
 
     # Draw every token of every post at once, then cut them into posts.
     num_tokens = int(lengths.sum())

@@ -1,11 +1,14 @@
-"""Text preprocessing: tokenize posts, fit a vocabulary, encode padded ids, split train/validation."""
+"""Text preprocessing: tokenize posts, split train/validation, fit a vocabulary, encode padded ids.
+
+NumPy and scikit-learn only: the padding is `keras.utils.pad_sequences`'s
+(tested against it), without importing Keras.
+"""
 
 import collections
 import dataclasses
 import math
 import numbers
 
-import keras
 import numpy as np
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import train_test_split
@@ -41,53 +44,6 @@ def tokenize(text):
     if not isinstance(text, str):
         raise TypeError(f"text must be a str; received text of type {type(text).__name__}")
     return _analyze(text)
-
-
-def fit_vocabulary(texts, max_words=20_000):
-    """Maps the `max_words` most frequent words of `texts` to ids 1..max_words.
-
-    Args:
-        texts: Iterable of strings, tokenized with `tokenize`.
-        max_words: Positive int, default `20_000`. Number of words kept.
-
-    Returns:
-        Dict from word to id; id 1 is the most frequent word, ties are broken
-        alphabetically so the result does not depend on the order of `texts`.
-        Id 0 is left for padding.
-    """
-    _check_positive_int("max_words", max_words)
-    return _vocabulary_from_tokens([tokenize(text) for text in texts], max_words)
-
-
-def texts_to_ids(texts, vocabulary, maxlen=1_100, padding="pre", truncating="pre"):
-    """Encodes posts as fixed-length rows of word ids, 0 being padding.
-
-    Words missing from `vocabulary` are dropped, as Keras's `Tokenizer` did
-    without an `oov_token`; a post with no known word becomes a row of zeros.
-
-    Args:
-        texts: Iterable of strings.
-        vocabulary: Dict from word to id in `1..len(vocabulary)`, such as
-            `fit_vocabulary` returns.
-        maxlen: Positive int, default `1_100`. Length of every row.
-        padding: `"pre"` (default) or `"post"`: where zeros are added to
-            short posts, as in `keras.utils.pad_sequences`.
-        truncating: `"pre"` (default) or `"post"`: where ids are cut from
-            long posts (`"pre"` keeps the end of the post).
-
-    Returns:
-        int32 array of shape `(len(texts), maxlen)`.
-
-    Example:
-
-    >>> texts_to_ids(["bird cat", "cat cat dog bird"], {"cat": 1, "bird": 2}, maxlen=3)
-    array([[0, 2, 1],
-           [1, 1, 2]], dtype=int32)
-    """
-    _check_positive_int("maxlen", maxlen)
-    _check_side("padding", padding)
-    _check_side("truncating", truncating)
-    return _ids_from_tokens([tokenize(text) for text in texts], vocabulary, maxlen, padding, truncating)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -134,7 +90,7 @@ def encode_newsgroups(
     keep their last `maxlen` ids (`truncating="pre"`).
 
     Args:
-        newsgroups: A `padzero.data.Newsgroups` (or anything with `texts`,
+        newsgroups: A `padzero_study.data.Newsgroups` (or anything with `texts`,
             `labels` and `label_names`).
         vocab_size: Positive int, default `20_000`. Words kept in the
             vocabulary; the result's `vocab_size` adds one for padding.
@@ -145,15 +101,24 @@ def encode_newsgroups(
         max_docs: Positive int or `None` (default, all posts). Number of
             posts drawn (stratified) before splitting; values above the
             number of posts use them all.
-        padding: `"pre"` (default) or `"post"`, as in `texts_to_ids`.
+        padding: `"pre"` (default) or `"post"`: where zeros are added to
+            short posts, as in `keras.utils.pad_sequences`.
 
     Returns:
-        An `EncodedSplit`.
+        An `EncodedSplit`. Its vocabulary holds at most `vocab_size` words:
+        fewer when the training posts have fewer distinct words, so read
+        the embedding size from its `vocab_size` (words + padding).
+
+    Raises:
+        ValueError: with a one-line message naming the bad argument.
     """
-    _check_positive_int("vocab_size", vocab_size)
-    _check_positive_int("maxlen", maxlen)
+    # Imported here, not at the top: importing padzero imports Keras, which tokenizing does not need.
+    from padzero.validation import check_positive_int
+
+    check_positive_int("vocab_size", vocab_size)
+    check_positive_int("maxlen", maxlen)
     if max_docs is not None:
-        _check_positive_int("max_docs", max_docs)
+        check_positive_int("max_docs", max_docs)
     _check_side("padding", padding)
     if isinstance(validation_fraction, bool) or not (
         isinstance(validation_fraction, numbers.Real) and 0 < validation_fraction < 1
@@ -178,9 +143,9 @@ def encode_newsgroups(
     val_tokens = [tokenize(newsgroups.texts[index]) for index in val_indices]
     vocabulary = _vocabulary_from_tokens(train_tokens, vocab_size)
     return EncodedSplit(
-        x_train=_ids_from_tokens(train_tokens, vocabulary, maxlen, padding, "pre"),
+        x_train=_padded_ids(train_tokens, vocabulary, maxlen, padding),
         y_train=labels[train_indices],
-        x_val=_ids_from_tokens(val_tokens, vocabulary, maxlen, padding, "pre"),
+        x_val=_padded_ids(val_tokens, vocabulary, maxlen, padding),
         y_val=labels[val_indices],
         vocabulary=vocabulary,
         label_names=list(newsgroups.label_names),
@@ -201,6 +166,7 @@ def _split(indices, labels, num_held_out, seed):
 
 
 def _vocabulary_from_tokens(token_lists, max_words):
+    """The `max_words` most frequent words -> ids 1..max_words; ties alphabetical, so post order does not matter."""
     counts = collections.Counter()
     for tokens in token_lists:
         counts.update(tokens)
@@ -208,17 +174,20 @@ def _vocabulary_from_tokens(token_lists, max_words):
     return {word: word_id for word_id, (word, _) in enumerate(most_frequent, start=1)}
 
 
-def _ids_from_tokens(token_lists, vocabulary, maxlen, padding, truncating):
-    sequences = [[vocabulary[word] for word in tokens if word in vocabulary] for tokens in token_lists]
-    return keras.utils.pad_sequences(
-        sequences, maxlen=maxlen, dtype="int32", padding=padding, truncating=truncating, value=0
-    )
+def _padded_ids(token_lists, vocabulary, maxlen, padding):
+    """int32 rows of `maxlen` ids, 0 = padding, as `keras.utils.pad_sequences(..., truncating="pre")`.
 
-
-def _check_positive_int(name, value):
-    # bool is an int subclass, but `maxlen=True` is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int; received {name}={value!r}")
+    Words missing from `vocabulary` are dropped (as Keras's `Tokenizer` did
+    without an `oov_token`); long posts keep their last `maxlen` ids.
+    """
+    ids = np.zeros((len(token_lists), maxlen), dtype=np.int32)
+    for row, tokens in enumerate(token_lists):
+        known = [vocabulary[word] for word in tokens if word in vocabulary][-maxlen:]
+        if padding == "pre":
+            ids[row, maxlen - len(known):] = known
+        else:
+            ids[row, : len(known)] = known
+    return ids
 
 
 def _check_side(name, value):

@@ -21,9 +21,10 @@ from typing import Callable, Optional
 class _ImportedOnFirstUse:
     """Stands for a module and imports it at its first attribute access.
 
-    Not `importlib.util.LazyLoader`: that puts a placeholder in `sys.modules`
-    at once, and `"keras" in sys.modules` is how the CLI knows the backend can
-    still be chosen.
+    Not `importlib.util.LazyLoader`: that registers a placeholder in
+    `sys.modules` at once, so `"keras" in sys.modules` would say Keras is
+    loaded (and its backend chosen) when it is not. This imports the real
+    module, once, where a model is first built.
     """
 
     def __init__(self, name):
@@ -264,10 +265,6 @@ for _variant in (
     register_variant(_variant)
 del _variant
 
-# Derived from the registry, for code that still reads the names as constants.
-STUDY_VARIANTS = study_variants()
-FAST_PATH_VARIANTS = fast_path_variants()
-
 
 def build_model(
     variant,
@@ -307,8 +304,9 @@ def build_model(
         A `keras.Model` from int32 ids `(batch, maxlen)` to class probabilities.
 
     Raises:
-        ValueError: for a name not in `VARIANTS`, or `fast_path=True` for a
-            variant whose padding does not embed to zero.
+        ValueError: for a name not in `VARIANTS`, a size that is not a
+            positive integer, or `fast_path=True` for a variant whose padding
+            does not embed to zero.
 
     Example:
 
@@ -316,8 +314,14 @@ def build_model(
     >>> model.output_shape
     (None, 3)
     """
+    from padzero.validation import check_positive_int  # importing padzero imports Keras: here, not at the top
+
     if variant not in VARIANTS:
         raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}.")
+    sizes = {"vocab_size": vocab_size, "maxlen": maxlen, "num_classes": num_classes,
+             "embedding_dim": embedding_dim, "hidden_units": hidden_units}
+    for name, value in sizes.items():
+        check_positive_int(name, value)
     if fast_path and not VARIANTS[variant].zero_padding:
         raise ValueError(
             f"Variant {variant!r} has no exact fast path: its padding vector is trainable and non-zero, "

@@ -2,8 +2,10 @@
 
 import gzip
 import io
+import logging
 import os
 import tarfile
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -12,7 +14,14 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
-from padzero_study.data import DataError, Newsgroups, load_newsgroups, make_synthetic_newsgroups
+from padzero_study.data import (
+    SYNTHETIC_MAX_DOCS,
+    DataError,
+    Newsgroups,
+    load_newsgroups,
+    make_synthetic_newsgroups,
+    synthetic_post_lengths,
+)
 from padzero_study.text import tokenize
 
 # (subset folder, newsgroup, file name) -> Latin-1 bytes. "alt.atheism" only has a test post,
@@ -114,6 +123,55 @@ def test_load_archive_skips_unsafe_and_unrelated_members(tmp_path, monkeypatch):
     assert "evil" not in " ".join(newsgroups.texts)
     assert sorted(tmp_path.rglob("*")) == files_before  # nothing extracted anywhere nearby
     assert not os.path.exists("/abs/evil")
+
+
+def _skipped_links_warnings(caplog):
+    return [record.getMessage() for record in caplog.records
+            if record.levelno == logging.WARNING and "links are never followed" in record.getMessage()]
+
+
+def test_load_archive_says_how_many_links_it_skipped(tmp_path, caplog):
+    links = [_link("20news-bydate-train/sci.space/3", "/etc/passwd", tarfile.SYMTYPE),
+             _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE)]
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=links)
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        _assert_fake_posts(load_newsgroups(archive))
+    (message,) = _skipped_links_warnings(caplog)
+    assert message.startswith(f"Skipped 2 link(s) in archive {archive}")
+
+
+def test_load_folder_never_follows_links_out_of_it(tmp_path, caplog):
+    # A folder is read like the archive: a link to a post, or to a whole group, is skipped, not followed.
+    outside = tmp_path / "outside"
+    (outside / "sci.crypt").mkdir(parents=True)
+    (outside / "sci.crypt" / "1").write_bytes(b"Subject: secret group\n\nfrom outside")
+    (outside / "passwd").write_bytes(b"root:x:0:0:secret file")
+    root = _write_folder(tmp_path / "data")
+    (root / "20news-bydate-train" / "sci.space" / "99999").symlink_to(outside / "passwd")
+    (root / "20news-bydate-train" / "sci.crypt").symlink_to(outside / "sci.crypt", target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        newsgroups = load_newsgroups(root)
+    _assert_fake_posts(newsgroups)
+    assert "secret" not in " ".join(newsgroups.texts)
+    (message,) = _skipped_links_warnings(caplog)
+    assert message.startswith(f"Skipped 2 link(s) in folder {root}")
+
+
+def test_load_folder_whose_subset_is_a_link_reads_nothing_through_it(tmp_path, caplog):
+    real = _write_folder(tmp_path / "real")
+    root = tmp_path / "data"
+    root.mkdir()
+    (root / "20news-bydate-train").symlink_to(real / "20news-bydate-train", target_is_directory=True)
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        _assert_one_line_data_error(root, "holds no newsgroup posts")
+    (message,) = _skipped_links_warnings(caplog)
+    assert str(root / "20news-bydate-train") in message
+
+
+def test_load_folder_without_links_warns_of_nothing(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        _assert_fake_posts(load_newsgroups(_write_folder(tmp_path / "data")))
+    assert _skipped_links_warnings(caplog) == []
 
 
 def _assert_one_line_data_error(path, match):
@@ -257,6 +315,7 @@ def test_synthetic_has_the_shapes_of_the_real_data():
 
 def test_synthetic_lengths_are_long_tailed():
     lengths = np.array([len(text.split()) for text in make_synthetic_newsgroups().texts])
+    assert lengths.min() >= 3
     assert 70 <= np.median(lengths) <= 140
     assert lengths.mean() > 1.3 * np.median(lengths)
     assert 0.002 < np.mean(lengths > 1_100) < 0.05  # a few posts get truncated
@@ -272,13 +331,54 @@ def test_synthetic_is_learnable_by_a_bag_of_words_model():
     assert accuracy > 3 / 20
 
 
+def test_synthetic_posts_take_their_lengths_from_synthetic_post_lengths(monkeypatch):
+    # One owner of the length distribution: make_synthetic_newsgroups draws nothing of its own.
+    from padzero_study import data
+
+    wanted = np.array([3, 1_500, 7, 12], dtype=np.int64)
+    monkeypatch.setattr(data, "synthetic_post_lengths", lambda count, seed: wanted[:count])
+    newsgroups = make_synthetic_newsgroups(num_docs=4, num_classes=2)
+    assert [len(text.split()) for text in newsgroups.texts] == wanted.tolist()
+
+
+def test_synthetic_post_lengths_are_seeded_and_bounded():
+    first, again, other = synthetic_post_lengths(5_000, seed=0), synthetic_post_lengths(5_000), synthetic_post_lengths(5_000, 1)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert first.dtype == np.int64 and first.shape == (5_000,)
+    assert first.min() >= 3 and first.max() <= 20_000
+    assert 90 <= np.median(first) <= 110
+    assert 0.005 < np.mean(first > 1_100) < 0.03
+    assert synthetic_post_lengths(0).shape == (0,)
+
+
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"num_docs": 0}, "num_docs"), ({"num_classes": 1}, "num_classes"), ({"num_docs": 2.0}, "num_docs")],
+    [({"num_docs": 0}, "num_docs"), ({"num_classes": 1}, "num_classes"), ({"num_docs": 2.0}, "num_docs"),
+     ({"num_docs": True}, "num_docs")],
 )
 def test_synthetic_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=f"{name} must be .*received {name}="):
         make_synthetic_newsgroups(**kwargs)
+
+
+def test_synthetic_refuses_sizes_that_cannot_fit_before_allocating():
+    # What `--dataset synthetic --max-docs 1000000000000` asks for: once a MemoryError after a long wait.
+    tracemalloc.start()
+    try:
+        with pytest.raises(ValueError) as error:
+            make_synthetic_newsgroups(num_docs=10**12)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert str(error.value).startswith(
+        f"num_docs must be a positive integer of at most {SYNTHETIC_MAX_DOCS:,}; received num_docs=1000000000000; "
+    )
+    assert "\n" not in str(error.value)
+    assert peak < 2**20  # nothing was drawn
+    with pytest.raises(ValueError, match="at most 200,000"):
+        make_synthetic_newsgroups(num_docs=SYNTHETIC_MAX_DOCS + 1)
+    assert len(make_synthetic_newsgroups(num_docs=np.int64(25)).texts) == 25  # NumPy integers are integers
 
 
 # --- the real archive -------------------------------------------------------------------

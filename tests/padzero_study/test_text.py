@@ -1,4 +1,6 @@
-"""Tests for `padzero_study.text`: tokenize, vocabulary, padded ids, train/validation split."""
+"""Tests for `padzero_study.text`: tokenize, vocabulary, padded ids, train/validation split.
+
+Keras-free but one test, which checks the padding against `keras.utils.pad_sequences`."""
 
 import string
 
@@ -7,7 +9,7 @@ import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from padzero_study.data import Newsgroups, load_newsgroups
-from padzero_study.text import EncodedSplit, encode_newsgroups, fit_vocabulary, texts_to_ids, tokenize
+from padzero_study.text import EncodedSplit, _padded_ids, _vocabulary_from_tokens, encode_newsgroups, tokenize
 
 
 @pytest.mark.parametrize(
@@ -46,62 +48,56 @@ def test_tokenize_rejects_bytes():
         tokenize(b"orbit")
 
 
-def test_fit_vocabulary_orders_by_count_then_alphabetically():
+def vocabulary_of(texts, max_words=20_000):
+    return _vocabulary_from_tokens([tokenize(text) for text in texts], max_words)
+
+
+def test_vocabulary_orders_by_count_then_alphabetically():
     texts = ["cat dog", "bird cat", "dog cat bird", "ant the 42"]
     # cat 3, bird 2, dog 2 (tie, alphabetical), ant 1; "the" and "42" never count.
-    assert fit_vocabulary(texts) == {"cat": 1, "bird": 2, "dog": 3, "ant": 4}
-    assert fit_vocabulary(texts, max_words=2) == {"cat": 1, "bird": 2}
-    assert fit_vocabulary(list(reversed(texts))) == fit_vocabulary(texts)
+    assert vocabulary_of(texts) == {"cat": 1, "bird": 2, "dog": 3, "ant": 4}
+    assert vocabulary_of(texts, max_words=2) == {"cat": 1, "bird": 2}
+    assert vocabulary_of(list(reversed(texts))) == vocabulary_of(texts)
 
 
-def test_fit_vocabulary_of_no_words_is_empty():
-    assert fit_vocabulary(["", "the 1993"]) == {}
+def test_vocabulary_of_no_words_is_empty():
+    assert vocabulary_of(["", "the 1993"]) == {}
 
 
 VOCABULARY = {"cat": 1, "dog": 2, "bird": 3}
-SHORT_AND_LONG = ["cat fish dog", "dog cat cat dog bird"]  # ids [1, 2] and [2, 1, 1, 2, 3]
+SHORT_AND_LONG = [["cat", "fish", "dog"], ["dog", "cat", "cat", "dog", "bird"]]  # ids [1, 2] and [2, 1, 1, 2, 3]
 
 
-@pytest.mark.parametrize(
-    "padding, truncating, expected",
-    [
-        ("pre", "pre", [[0, 1, 2], [1, 2, 3]]),
-        ("pre", "post", [[0, 1, 2], [2, 1, 1]]),
-        ("post", "pre", [[1, 2, 0], [1, 2, 3]]),
-        ("post", "post", [[1, 2, 0], [2, 1, 1]]),
-    ],
-)
-def test_texts_to_ids_pads_and_truncates_like_keras(padding, truncating, expected):
-    ids = texts_to_ids(SHORT_AND_LONG, VOCABULARY, maxlen=3, padding=padding, truncating=truncating)
+@pytest.mark.parametrize("padding, expected", [("pre", [[0, 1, 2], [1, 2, 3]]), ("post", [[1, 2, 0], [1, 2, 3]])])
+def test_padded_ids_pad_on_the_chosen_side_and_keep_the_end_of_long_posts(padding, expected):
+    ids = _padded_ids(SHORT_AND_LONG, VOCABULARY, maxlen=3, padding=padding)
     assert ids.dtype == np.int32
     np.testing.assert_array_equal(ids, np.array(expected, dtype=np.int32))
 
 
-def test_texts_to_ids_drops_out_of_vocabulary_words():
-    ids = texts_to_ids(["fish cat whale dog fish"], VOCABULARY, maxlen=4)
+def test_padded_ids_drop_out_of_vocabulary_words():
+    ids = _padded_ids([["fish", "cat", "whale", "dog", "fish"]], VOCABULARY, maxlen=4, padding="pre")
     np.testing.assert_array_equal(ids, [[0, 0, 1, 2]])
 
 
-def test_texts_to_ids_turns_empty_posts_into_zero_rows():
-    ids = texts_to_ids(["", "1993 !!!", "the fish"], VOCABULARY, maxlen=4)
-    np.testing.assert_array_equal(ids, np.zeros((3, 4), dtype=np.int32))
-    assert texts_to_ids([], VOCABULARY, maxlen=4).shape == (0, 4)
+def test_padded_ids_turn_empty_posts_into_zero_rows():
+    ids = _padded_ids([[], ["fish"]], VOCABULARY, maxlen=4, padding="post")
+    np.testing.assert_array_equal(ids, np.zeros((2, 4), dtype=np.int32))
+    assert _padded_ids([], VOCABULARY, maxlen=4, padding="pre").shape == (0, 4)
 
 
-@pytest.mark.parametrize(
-    "call, name",
-    [
-        (lambda: fit_vocabulary(["cat"], max_words=0), "max_words"),
-        (lambda: fit_vocabulary(["cat"], max_words=2.5), "max_words"),
-        (lambda: texts_to_ids(["cat"], VOCABULARY, maxlen=0), "maxlen"),
-        (lambda: texts_to_ids(["cat"], VOCABULARY, maxlen=True), "maxlen"),
-        (lambda: texts_to_ids(["cat"], VOCABULARY, padding="left"), "padding"),
-        (lambda: texts_to_ids(["cat"], VOCABULARY, truncating="middle"), "truncating"),
-    ],
-)
-def test_bad_arguments_raise_value_error_naming_them(call, name):
-    with pytest.raises(ValueError, match=f"{name} must be .*received {name}="):
-        call()
+@pytest.mark.per_backend
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_padded_ids_match_keras_pad_sequences(padding):
+    import keras
+
+    rng = np.random.default_rng(0)
+    vocabulary = {f"w{number}": number for number in range(1, 30)}
+    token_lists = [[f"w{number}" for number in rng.integers(1, 40, size=length)]  # w30..w39 out of vocabulary
+                   for length in [0, 1, 3, 7, 8, 9, 25, 2]]
+    sequences = [[vocabulary[word] for word in tokens if word in vocabulary] for tokens in token_lists]
+    expected = keras.utils.pad_sequences(sequences, maxlen=8, dtype="int32", padding=padding, truncating="pre")
+    np.testing.assert_array_equal(_padded_ids(token_lists, vocabulary, maxlen=8, padding=padding), expected)
 
 
 # --- encode_newsgroups -----------------------------------------------------------------
@@ -188,6 +184,8 @@ def test_encode_falls_back_to_an_unstratified_split_for_a_singleton_class():
     [
         ({"vocab_size": 0}, "vocab_size"),
         ({"maxlen": -1}, "maxlen"),
+        ({"maxlen": True}, "maxlen"),
+        ({"vocab_size": 2.5}, "vocab_size"),
         ({"max_docs": 0}, "max_docs"),
         ({"max_docs": 10.0}, "max_docs"),
         ({"validation_fraction": 0}, "validation_fraction"),
