@@ -2,7 +2,7 @@
 
     python scripts/shared_input_at_init.py --data ../shared/data/20news-bydate.tar.gz > docs/diagnose-ablations/shared_input_at_init.md
 
-`padzero.diagnostics.shared_input_l1` on the first 1,000 validation posts, of each run's initial
+`padzero_study.diagnostics.shared_input_l1` on the first 1,000 validation posts, of each run's initial
 model (the same seeded weights `padzero diagnose` starts from). It needs no training, so it
 also covers the runs recorded before the recorder measured it. Times Adam's learning rate it
 bounds how far the first step shifts a hidden unit's pre-activation the same way for every post. Beside
@@ -11,9 +11,9 @@ it: the pre-activations' measured std after step 1 in that folder's diagnostics.
 
 import argparse
 import dataclasses
-import json
 from pathlib import Path
 
+from padzero_study import results
 from padzero_study import runner as study
 from padzero_study.diagnostics import shared_input_l1
 
@@ -29,7 +29,7 @@ SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and
 
 def measured_std_after_step_1(folder, variant, seed):
     path = Path("docs/diagnose" if folder == "diagnose" else f"docs/diagnose-ablations/{folder}") / "diagnostics.jsonl"
-    lines = map(json.loads, path.read_text().splitlines()) if path.exists() else []
+    lines = results.load_diagnostics(path) if path.exists() else []
     found = [r["pre_activation_std"] for r in lines if (r["variant"], r["seed"], r["step"]) == (variant, seed, 1)]
     return found[0] if found else None
 

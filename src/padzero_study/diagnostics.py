@@ -6,10 +6,11 @@ posts during `fit` and appends one JSON line per checkpoint. Reads top to
 bottom: gradients, the measures, the recorder.
 """
 
-import json
-
 import keras
 import numpy as np
+
+from padzero_study import results
+from padzero_study.gradients import value_and_gradients
 
 # ---------------------------------------------------------------- gradients on any backend
 
@@ -20,35 +21,7 @@ def loss_and_gradients(model, ids, labels, training=False):
     def loss_of(probabilities):
         return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(labels, probabilities))
 
-    backend = keras.backend.backend()
-    if backend == "jax":
-        import jax
-
-        non_trainable = [v.value for v in model.non_trainable_variables]
-
-        def loss(trainable):
-            outputs, _ = model.stateless_call(trainable, non_trainable, ids, training=training)
-            return loss_of(outputs)
-
-        value, gradients = jax.value_and_grad(loss)([v.value for v in model.trainable_variables])
-        return float(value), [np.asarray(g) for g in gradients]
-    if backend == "tensorflow":
-        import tensorflow as tf
-
-        with tf.GradientTape() as tape:
-            value = loss_of(model(ids, training=training))
-        gradients = tape.gradient(value, model.trainable_variables)
-        return float(value), [tf.convert_to_tensor(g).numpy() for g in gradients]
-    if backend == "torch":
-        for variable in model.trainable_variables:
-            variable.value.grad = None
-        value = loss_of(model(ids, training=training))
-        value.backward()
-        gradients = [v.value.grad.detach().cpu().numpy().copy() for v in model.trainable_variables]
-        for variable in model.trainable_variables:
-            variable.value.grad = None
-        return float(value.detach()), gradients
-    raise ValueError(f"Unsupported backend {backend!r}; use jax, tensorflow or torch.")
+    return value_and_gradients(model, loss_of, ids, training=training)
 
 
 # ---------------------------------------------------------------- the measures
@@ -139,8 +112,10 @@ def _hidden_inputs(model, ids, batch_size):
 def hidden_layer_pass(model, ids, batch_size=256):
     """The `hidden` layer on `ids` in one pass: `(pre_activations, shared_input_l1)`.
 
-    One pass because the validation probe is the slow part of a checkpoint;
-    `hidden_pre_activations` and `shared_input_l1` are its two halves.
+    One pass because the validation probe is the slow part of a checkpoint.
+    `pre_activations` is `(examples, units)`: the layer's inputs times its
+    kernel plus bias, before the ReLU; `shared_input_l1` is as in the function
+    of that name.
     """
     hidden = model.get_layer("hidden")
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in (hidden.kernel, hidden.bias))
@@ -150,11 +125,6 @@ def hidden_layer_pass(model, ids, batch_size=256):
         pre_activations.append(flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias)
         input_sum = input_sum + flat.sum(axis=0)
     return np.concatenate(pre_activations), float(np.abs(input_sum / len(ids)).sum())
-
-
-def hidden_pre_activations(model, ids, batch_size=256):
-    """The `hidden` Dense layer's inputs times its kernel plus bias, before the ReLU: `(examples, units)`."""
-    return hidden_layer_pass(model, ids, batch_size)[0]
 
 
 def shared_input_l1(model, ids, batch_size=256):
@@ -234,8 +204,8 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         record = {**self.identity, "epoch": epoch, "step": step, **self.measure()}
         if logs and "val_accuracy" in logs:
             record["val_accuracy"] = float(logs["val_accuracy"])
-        with open(self.path, "a") as file:
-            file.write(json.dumps(record) + "\n")
+        # One fsync'd write: a kill mid-line leaves a cut last line, which every reader skips.
+        results.append_record(self.path, record)
 
     def on_train_begin(self, logs=None):
         if 0 in self.first_epoch_steps:

@@ -1,9 +1,13 @@
-"""The diagnostics of `padzero.diagnostics` as a plot (a panel per measure, a line per run), a table and the report's "Why" section."""
+"""The diagnostics of `padzero_study.diagnostics` as a plot (a panel per measure, a line per run), a table and the report's "Why" section.
 
-import json
+The diagnostics file is read by `padzero_study.results.load_diagnostics`; this
+module needs neither Keras nor NumPy.
+"""
+
 from pathlib import Path
 
-from padzero_study import report
+from padzero_study import report, results
+from padzero_study.report import format_number
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
@@ -13,10 +17,6 @@ PANELS = (
     ("dead_unit_fraction", "hidden ReLU units dead\non validation posts"),
     ("val_accuracy", "validation accuracy"),
 )
-
-
-def load_diagnostics(path):
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
 
 
 def runs_of(records):
@@ -31,12 +31,17 @@ def _in_training_order(run):
     return sorted(run, key=lambda r: (0, r["step"]) if r["step"] is not None else (1, r["epoch"]))
 
 
-def finished_diagnostics(run_dir):
+def finished_diagnostics(run_dir, results_paths=None):
     """The lines of `run_dir/diagnostics.jsonl` of runs that finished (a run_end line in its results), and
-    the (variant, seed) pairs left out because they are still running or were interrupted."""
-    records = load_diagnostics(Path(run_dir) / "diagnostics.jsonl")
-    results = report.find_results_files(run_dir)
-    finished = {(r["variant"], r["seed"]) for r in (report.load_results(results) if results else []) if r["record"] == "run_end"}
+    the (variant, seed) pairs left out because they are still running or were interrupted.
+
+    Args:
+        run_dir: a diagnose run's folder.
+        results_paths: the results files that say which runs finished; default `run_dir`'s.
+    """
+    records = results.load_diagnostics(Path(run_dir) / results.DIAGNOSTICS_FILE)
+    files = results_paths or results.results_files(run_dir)
+    finished = results.finished_runs(results.load_results(files) if files else [])
     left_out = sorted({(r["variant"], r["seed"]) for r in records} - finished)
     return [r for r in records if (r["variant"], r["seed"]) in finished], left_out
 
@@ -60,7 +65,7 @@ def plot_diagnostics(diagnostics_path, png_path):
     """
     from matplotlib.figure import Figure
 
-    records = load_diagnostics(diagnostics_path)
+    records = results.load_diagnostics(diagnostics_path)
     labels = list(dict.fromkeys(map(checkpoint_label, _in_training_order(records))))
     position = {label: index for index, label in enumerate(labels)}
     runs = runs_of(records)
@@ -88,10 +93,6 @@ def plot_diagnostics(diagnostics_path, png_path):
     return png_path
 
 
-def _number(value, digits=3):
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
 def write_diagnostics_table(diagnostics_path, markdown_path):
     """A Markdown table with a row per recorded checkpoint of every (variant, seed); returns `markdown_path`."""
     lines = [
@@ -99,17 +100,17 @@ def write_diagnostics_table(diagnostics_path, markdown_path):
         "| padding norm (mean word norm) | dead ReLUs | pre-activation mean ± std | val accuracy | padding's nearest words |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for record in load_diagnostics(diagnostics_path):
+    for record in results.load_diagnostics(diagnostics_path):
         after = f"step {record['step']}" if record["step"] is not None else f"epoch {record['epoch']}"
         # A zero padding vector has no direction (older files list arbitrary words at cosine 0 for it).
         neighbours = record["padding_nearest_words"][:3] if record["padding_norm"] > 0 else []
         words = ", ".join(f"{word} ({cosine:.2f})" for word, cosine in neighbours) or "-"
         lines.append(
-            f"| {record['variant']} | {record['seed']} | {after} | {_number(record['padding_gradient_share'])} "
-            f"| {_number(record.get('table_gradient_norm'), 4)} | {_number(record['padding_norm'], 2)} "
-            f"({_number(record['word_norm_mean'], 2)}) | {_number(record['dead_unit_fraction'], 2)} "
-            f"| {_number(record['pre_activation_mean'], 2)} ± {_number(record['pre_activation_std'], 2)} "
-            f"| {_number(record.get('val_accuracy'))} | {words} |"
+            f"| {record['variant']} | {record['seed']} | {after} | {format_number(record['padding_gradient_share'])} "
+            f"| {format_number(record.get('table_gradient_norm'), '.4f')} | {format_number(record['padding_norm'], '.2f')} "
+            f"({format_number(record['word_norm_mean'], '.2f')}) | {format_number(record['dead_unit_fraction'], '.2f')} "
+            f"| {format_number(record['pre_activation_mean'], '.2f')} ± {format_number(record['pre_activation_std'], '.2f')} "
+            f"| {format_number(record.get('val_accuracy'))} | {words} |"
         )
     Path(markdown_path).write_text("\n".join(lines) + "\n")
     return markdown_path
@@ -221,7 +222,7 @@ def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.m
     steps = sorted({r["step"] for r in records if r["step"]})
     lines = [
         "## Why: what the diagnostics measured", "",
-        "Measured by `padzero.diagnostics.DiagnosticsRecorder` on fixed probe posts (the gradient on training "
+        "Measured by `padzero_study.diagnostics.DiagnosticsRecorder` on fixed probe posts (the gradient on training "
         "posts, the hidden layer on validation posts) before training, after steps "
         f"{', '.join(map(str, steps)) or '(none)'} of epoch 1 and after every epoch. A ReLU unit is dead when it "
         "is never positive on the validation probe; mostly-padded positions are those where more than half of the "
@@ -237,16 +238,16 @@ def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.m
 
 
 def build_report_with_diagnostics(run_dir, results_paths=None):
-    """`padzero.report.build_report`, plus, when `run_dir` holds a `diagnostics.jsonl`, its plot,
+    """`padzero_study.report.build_report`, plus, when `run_dir` holds a `diagnostics.jsonl`, its plot,
     its table and a "Why" section at the end of `report.md`.
 
     Returns:
         The paths written: `build_report`'s, and `diagnostics_plot`, `diagnostics_table`.
     """
-    source = Path(run_dir) / "diagnostics.jsonl"
+    source = Path(run_dir) / results.DIAGNOSTICS_FILE
     if not source.exists():
         return report.build_report(run_dir, results_paths)
-    finished, left_out = finished_diagnostics(run_dir)
+    finished, left_out = finished_diagnostics(run_dir, results_paths)
     written = report.build_report(run_dir, results_paths, appendix=why_markdown(finished, left_out=left_out))
     return {
         **written,

@@ -1,41 +1,24 @@
-"""Study reporting: merge `results.jsonl` shards, summarize them, plot and write a report.
+"""Study reporting: merge the results files, summarize them, plot and write a report.
 
 The study runner appends one JSON object per line: an `"epoch"` record per finished epoch and a
 `"run_end"` record when a (variant, seed, backend) run finishes. Only runs with a `run_end` are
-summarized; the epochs of an interrupted run are left out and the report says so. Example:
+summarized; the epochs of an interrupted run are left out and the report says so. The files are
+read by `padzero_study.results`; the reference numbers come from the variant registry. Example:
 `paths = build_report("runs/20news-jax")` writes summary.csv, report.md, learning_curves.png.
 """
 
 import csv
-import json
 import logging
 import math
 import statistics
 from pathlib import Path
 
+from padzero_study import results
+from padzero_study.datasets import DATASETS
+from padzero_study.variants import VARIANTS
+
 logger = logging.getLogger(__name__)
 
-KNOWN_VARIANTS = ("baseline", "multiply", "padzero", "uniform_nonneg", "uniform", "mask_zero",
-                  "masked_average", "uniform_unmasked", "uniform_nonneg_unmasked")
-# The original Keras experiment; a field that is missing was not published.
-# `pattern` is what each of our seeds must show to count as reproducing it (`_PATTERN_PHRASES`).
-REFERENCE = {
-    "baseline": {"epoch1_val_accuracy": 0.05, "best_val_accuracy": 0.875, "best_epoch": 13,
-                 "epochs_at_chance": 4, "seconds_per_epoch": 56, "pattern": "starts_at_chance",
-                 "note": "plain Keras Embedding: ≈ 0.05 for the first 4 epochs"},
-    "multiply": {"epoch1_val_accuracy": 0.775, "best_val_accuracy": 0.894, "epochs_at_chance": 0,
-                 "pattern": "learns_at_once",
-                 "note": "Lambda mask × Multiply workaround: 0.88 after epoch 2"},
-    "padzero": {"pattern": "learns_at_once", "note": "expected to behave like multiply"},
-    "uniform_nonneg": {"epoch1_val_accuracy": 0.05, "epochs_at_chance": 24,
-                       "pattern": "stays_at_chance", "note": "RandomUniform(1e-4, 0.05) init + "
-                       "NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs"},
-    "uniform": {"epoch1_val_accuracy": 0.05, "pattern": "stays_at_chance",
-                "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05"},
-    "mask_zero": {"pattern": "starts_at_chance",
-                  "note": "expected to behave like baseline, since Flatten ignores masks"},
-    "masked_average": {},
-}
 _REFERENCE_LABELS = {"epoch1_val_accuracy": "epoch-1 val acc", "best_val_accuracy": "best val acc",
                      "best_epoch": "best epoch", "epochs_at_chance": "epochs at chance",
                      "seconds_per_epoch": "s / epoch"}
@@ -44,105 +27,20 @@ _PATTERN_PHRASES = {
     "starts_at_chance": "it starts at chance",  # epoch-1 accuracy < threshold
     "stays_at_chance": "it never leaves chance",  # every epoch < threshold
 }
+# The original experiment's setup: a study differing from it cannot be compared number for number.
+REFERENCE_SETUP = {"dataset": "20news", "train_posts": 15_048, "validation_posts": 3_798, "epochs": 30, "patience": 5}
 SUMMARY_COLUMNS = (
     "variant", "backend", "seeds", "epoch1_val_accuracy_mean", "epoch1_val_accuracy_std",
     "best_val_accuracy_mean", "best_val_accuracy_std", "best_epoch_mean", "epochs_at_chance_mean",
-    "seeds_at_chance_at_epoch1", "seeds_never_left_chance", "seconds_per_epoch_mean",
-    "epochs_run_mean", "chance_threshold",
+    "seeds_at_chance_at_epoch1", "seeds_above_chance_at_epoch1", "seeds_never_left_chance", "seeds_diverged",
+    "seconds_per_epoch_mean", "epochs_run_mean", "chance_threshold",
 )
-_REQUIRED_KEYS = {"epoch": ("variant", "seed", "backend", "epoch", "val_accuracy"),
-                  "run_end": ("variant", "seed", "backend", "epochs_run")}
-# What `padzero reproduce --shard K/N` writes: results.shard-K-of-N.jsonl.
-SHARD_RESULTS_GLOB = "results.shard-*-of-*.jsonl"
-# Where `padzero reproduce` moves the epochs of a run killed half-way before redoing it.
-INTERRUPTED_FILE = "interrupted.jsonl"
 
 
-def find_results_files(run_dir):
-    """The results files in `run_dir` that exist: `results.jsonl`, then the shards' files, sorted."""
-    run_dir = Path(run_dir)
-    unsharded = [run_dir / "results.jsonl"] if (run_dir / "results.jsonl").exists() else []
-    return unsharded + sorted(run_dir.glob(SHARD_RESULTS_GLOB))
-
-
-def load_results(paths):
-    """Reads and merges `results.jsonl` shards.
-
-    Args:
-        paths: A path, or a list of paths, to JSON-lines files written by the study runner.
-
-    Returns:
-        A list of record dicts, in file order.
-
-    Raises:
-        ValueError: on a malformed line (naming file and line number), or when a record for the
-            same (variant, seed, backend, epoch), or a run's `run_end`, appears twice. A last line
-            with no newline that does not parse is a write cut short by a kill: it is skipped, and
-            the count is logged.
-    """
-    paths = [paths] if isinstance(paths, (str, Path)) else paths
-    records, first_seen, duplicates, truncated_lines = [], {}, [], 0
-    for path in map(Path, paths):
-        # split("\n"), not splitlines(): a non-empty last item means no trailing newline.
-        lines = path.read_text(encoding="utf-8").split("\n")
-        for number, line in enumerate(lines, start=1):
-            where = f"{path} line {number}"
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as error:
-                if number == len(lines):
-                    truncated_lines += 1
-                    continue
-                raise ValueError(f"{where} is not valid JSON ({error.msg}); received "
-                                 f"{line[:80]!r}. Fix or delete that line.") from None
-            kind = record.get("record") if isinstance(record, dict) else None
-            required = ("record", *_REQUIRED_KEYS.get(kind, ()))
-            missing = [key for key in required if kind is None or key not in record]
-            if missing:
-                raise ValueError(f"{where} is missing keys {missing} (a {kind!r} record needs "
-                                 f"{required}); received {line[:80]!r}.")
-            if kind in _REQUIRED_KEYS:
-                key = (kind, record["variant"], record["seed"], record["backend"],
-                       record.get("epoch"))
-                if key in first_seen:
-                    duplicates.append(f"{key} in {first_seen[key]} and {where}")
-                first_seen.setdefault(key, where)
-            records.append(record)
-    if duplicates:
-        raise ValueError(f"{len(duplicates)} duplicated (record, variant, seed, backend, epoch) "
-                         f"record(s): {'; '.join(duplicates[:5])}. Two shards probably ran the "
-                         "same seed: keep one copy of each run.")
-    if truncated_lines:
-        logger.warning("Skipped %d truncated last line(s), writes cut short by a kill.",
-                       truncated_lines)
-    return records
-
-
-def set_aside_attempts(run_dir):
-    """The attempts `padzero reproduce` moved to `interrupted.jsonl` before redoing them.
-
-    Returns:
-        {(variant, backend, seed): [epochs reached by each attempt]}, in file
-        order; empty when there is no such file. An attempt ends where the
-        epoch count starts again.
-    """
-    path = Path(run_dir) / INTERRUPTED_FILE
-    attempts = {}
-    for line in path.read_text(encoding="utf-8").splitlines() if path.exists() else []:
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill: the count below is a floor
-        if not isinstance(record, dict) or record.get("record") != "epoch" or "epoch" not in record:
-            continue
-        runs = attempts.setdefault((record.get("variant"), record.get("backend"), record.get("seed")), [])
-        if runs and record["epoch"] > runs[-1]:
-            runs[-1] = record["epoch"]
-        else:
-            runs.append(record["epoch"])
-    return attempts
+def _reference(variant):
+    """The original experiment's numbers and pattern for `variant`; {} when it had no such variant."""
+    registered = VARIANTS.get(variant)
+    return (registered.reference if registered is not None else None) or {}
 
 
 def _split_runs(records):
@@ -157,29 +55,44 @@ def _split_runs(records):
     return complete, interrupted, ends
 
 
+def _num_classes(config):
+    """The run's number of classes: recorded in its config, else its dataset's (20 for files that say neither)."""
+    if "num_classes" in config:
+        return config["num_classes"]
+    dataset = DATASETS.get(config.get("dataset"))
+    return dataset.num_classes if dataset is not None else 20
+
+
 def _grouped_runs(records, chance_threshold=None):
-    """Complete runs and their per-seed numbers, grouped by (variant, backend) in report order."""
+    """Complete runs and their per-seed numbers, grouped by (variant, backend) in registry order.
+
+    A NaN validation accuracy means the run diverged: such epochs count
+    neither as at chance nor as learning, and the run is marked diverged.
+    """
     complete, _, ends = _split_runs(records)
     groups = {}
     for key, epochs in complete.items():
         epochs.sort(key=lambda r: r["epoch"])
         config = ends[key].get("config") or {}
-        num_classes = config.get("num_classes", 20)
+        num_classes = _num_classes(config)
         # Twice chance: a model that learned anything is far above 1 / num_classes, while one
         # stuck on the padding hovers at it (≈ 0.05 for 20 classes) with some noise.
         threshold = 2 / num_classes if chance_threshold is None else chance_threshold
         accuracies = [r["val_accuracy"] for r in epochs]
+        finite = [accuracy for accuracy in accuracies if not math.isnan(accuracy)]
+        best = max(finite) if finite else math.nan
         groups.setdefault(key[:2], []).append({
             "config": config, "num_classes": num_classes, "threshold": threshold,
             "epochs": [r["epoch"] for r in epochs], "accuracies": accuracies,
             "epoch1": next((r["val_accuracy"] for r in epochs if r["epoch"] == 1), math.nan),
-            "best": max(accuracies),
-            "best_epoch": epochs[accuracies.index(max(accuracies))]["epoch"],  # the first best
-            "at_chance": sum(accuracy < threshold for accuracy in accuracies),
+            "best": best,
+            "best_epoch": epochs[accuracies.index(best)]["epoch"] if finite else math.nan,  # the first best
+            "at_chance": sum(accuracy < threshold for accuracy in finite),
+            "diverged": len(finite) < len(accuracies),
             "seconds": statistics.fmean(r.get("epoch_seconds", math.nan) for r in epochs),
             "epochs_run": ends[key]["epochs_run"],
         })
-    rank = {variant: index for index, variant in enumerate(KNOWN_VARIANTS)}
+    rank = {variant: index for index, variant in enumerate(VARIANTS)}
     order = sorted(groups, key=lambda key: (rank.get(key[0], len(rank)), key))
     return {key: groups[key] for key in order}
 
@@ -195,7 +108,9 @@ def summarize(records, chance_threshold=None):
     """Summarizes complete runs over seeds, one row per (variant, backend).
 
     Args:
-        records: Records from `load_results`. Epochs of runs without a `run_end` are ignored.
+        records: Records from `results.load_results`. Epochs of runs without a `run_end` are
+            ignored. A NaN validation accuracy (a diverged run) counts neither as at chance nor
+            as above it; `seeds_diverged` counts such runs.
         chance_threshold: Float in (0, 1) or `None`. Validation accuracy below it counts as "at
             chance". `None` uses 2 / `num_classes` of each run's config (default 20 → 0.10).
 
@@ -209,14 +124,17 @@ def summarize(records, chance_threshold=None):
     for (variant, backend), runs in _grouped_runs(records, chance_threshold).items():
         epoch1_mean, epoch1_std = _mean_std([run["epoch1"] for run in runs])
         best_mean, best_std = _mean_std([run["best"] for run in runs])
-        mean_of = lambda field: statistics.fmean(run[field] for run in runs)  # noqa: E731
+        mean_of = lambda field: _mean_std([run[field] for run in runs])[0]  # noqa: E731
         rows.append({
             "variant": variant, "backend": backend, "seeds": len(runs),
             "epoch1_val_accuracy_mean": epoch1_mean, "epoch1_val_accuracy_std": epoch1_std,
             "best_val_accuracy_mean": best_mean, "best_val_accuracy_std": best_std,
             "best_epoch_mean": mean_of("best_epoch"), "epochs_at_chance_mean": mean_of("at_chance"),
             "seeds_at_chance_at_epoch1": sum(run["epoch1"] < run["threshold"] for run in runs),
-            "seeds_never_left_chance": sum(run["at_chance"] == len(run["epochs"]) for run in runs),
+            "seeds_above_chance_at_epoch1": sum(run["epoch1"] >= run["threshold"] for run in runs),
+            "seeds_never_left_chance": sum(not run["diverged"] and run["at_chance"] == len(run["epochs"])
+                                           for run in runs),
+            "seeds_diverged": sum(run["diverged"] for run in runs),
             "seconds_per_epoch_mean": mean_of("seconds"), "epochs_run_mean": mean_of("epochs_run"),
             "chance_threshold": runs[0]["threshold"],
         })
@@ -240,10 +158,10 @@ def plot_learning_curves(records, path):
     """Plots validation accuracy per epoch of the complete runs to a PNG, a panel per variant.
 
     Each seed is a thin line, the mean over the seeds that reached an epoch a bold line, and
-    chance (1 / num_classes) a dashed line.
+    the report's "at chance" threshold (2 / num_classes) a dashed line.
 
     Args:
-        records: Records from `load_results`.
+        records: Records from `results.load_results`.
         path: Where to write the PNG.
     """
     # A bare Figure, not pyplot: no global backend switch, no figure left open.
@@ -263,11 +181,11 @@ def plot_learning_curves(records, path):
                       label="one seed" if index == 0 else None)
             for epoch, accuracy in zip(run["epochs"], run["accuracies"]):
                 by_epoch.setdefault(epoch, []).append(accuracy)
-        axis.plot(sorted(by_epoch), [statistics.fmean(by_epoch[e]) for e in sorted(by_epoch)],
+        axis.plot(sorted(by_epoch), [_mean_std(by_epoch[e])[0] for e in sorted(by_epoch)],
                   color="C0", linewidth=2.2, label="mean over seeds")
-        num_classes = runs[0]["num_classes"]
-        axis.axhline(1 / num_classes, color="grey", linestyle="--", linewidth=1,
-                     label=f"chance (1/{num_classes})")
+        threshold = runs[0]["threshold"]
+        axis.axhline(threshold, color="grey", linestyle="--", linewidth=1,
+                     label=f"at chance below {threshold:.2g}")
         axis.set(title=f"{variant} ({backend})" if several_backends else variant, ylim=(0, 1))
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     for axis in axes[len(groups):]:
@@ -286,107 +204,179 @@ def plot_learning_curves(records, path):
     figure.savefig(path, dpi=100)
 
 
-def _number(value, spec=".3f"):
+def format_number(value, spec=".3f"):
+    """`value` formatted by `spec`, or "—" when it is missing (None or NaN).
+
+    >>> format_number(0.12345), format_number(None), format_number(float("nan"), ".1f")
+    ('0.123', '—', '—')
+    """
     missing = value is None or (isinstance(value, float) and math.isnan(value))
     return "—" if missing else format(value, spec)
 
 
 def _mean_std_text(row, field):
     mean, std = row[f"{field}_mean"], row[f"{field}_std"]
-    return _number(mean) + ("" if math.isnan(std) else f" ± {_number(std)}")
+    return format_number(mean) + ("" if math.isnan(std) else f" ± {format_number(std)}")
 
 
-def _verdict(row, comparable):
-    """One plain-words sentence: our numbers, the reference's, and what reproduced."""
-    reference = REFERENCE.get(row["variant"], {})
+def _study_scope(configs):
+    """How the finished runs' setup differs from the reference's, and what that rules out.
+
+    Returns:
+        A dict: `notice`, sentences for the top of the report ("" when the
+        setup is the reference's); `not_comparable`, the reference fields
+        whose numbers cannot be set beside ours; `caveat`, a few words for
+        each pattern verdict; `unobservable`, {pattern: why no verdict}.
+    """
+    def values(key):
+        return {config.get(key) for config in configs} - {None}
+
+    datasets = values("dataset")
+    other_dataset = bool(datasets) and datasets != {REFERENCE_SETUP["dataset"]}
+    max_epochs = max(values("epochs") or {REFERENCE_SETUP["epochs"]})
+    patience = min(values("patience") or {REFERENCE_SETUP["patience"]})
+    subset_sizes = sorted(values("max_docs"))
+    posts = sorted({(config.get("train_posts"), config.get("validation_posts")) for config in configs
+                    if "train_posts" in config})
+    reference_posts = REFERENCE_SETUP["train_posts"] + REFERENCE_SETUP["validation_posts"]
+    subset = (bool(posts) and min(train + validation for train, validation in posts) < reference_posts) or (
+        not posts and bool(subset_sizes) and subset_sizes[0] < reference_posts)
+    short = max_epochs < REFERENCE_SETUP["epochs"] or patience < REFERENCE_SETUP["patience"]
+    not_comparable, unobservable, notice = set(), {}, []
+    if other_dataset or subset:
+        not_comparable |= set(_REFERENCE_LABELS)
+    if short:
+        not_comparable |= {"best_val_accuracy", "best_epoch", "epochs_at_chance"}
+        unobservable["stays_at_chance"] = (
+            f"never leaving chance needs the reference's {REFERENCE_SETUP['epochs']} epochs (a variant stayed at "
+            f"chance for 24 of them there), and these runs had at most {max_epochs}")
+    if subset and not other_dataset:
+        counts = " and ".join(f"{train:,} train / {validation:,} validation" for train, validation in posts) or \
+            f"at most {subset_sizes[0]:,}"
+        notice.append(f"**A subset: these runs saw {counts} posts, the reference "
+                      f"{REFERENCE_SETUP['train_posts']:,} / {REFERENCE_SETUP['validation_posts']:,}.** Fewer posts "
+                      "make fewer steps per epoch and a different model: none of the reference's numbers "
+                      "(accuracies, epochs, seconds per epoch) is comparable, only the patterns at epoch 1.")
+    if short:
+        notice.append(f"**Short runs: at most {max_epochs} epochs (early stopping patience {patience}), the "
+                      f"reference up to {REFERENCE_SETUP['epochs']} (patience {REFERENCE_SETUP['patience']}).** "
+                      "Best accuracy, best epoch and epochs at chance are cut short, and *never leaves chance* "
+                      "gets no verdict.")
+    caveat = ("different dataset" if other_dataset else "a subset" if subset else "")
+    never_left = f"stayed at chance in all of their (at most {max_epochs}) epochs" if short else "never left chance"
+    return {"notice": notice, "not_comparable": not_comparable, "unobservable": unobservable,
+            "other_dataset": other_dataset, "caveat": caveat, "never_left": never_left}
+
+
+def _verdict(row, scope):
+    """One plain-words sentence: our numbers, the reference's comparable ones, and what reproduced."""
+    reference = _reference(row["variant"])
     seeds, pattern, note = row["seeds"], reference.get("pattern"), reference.get("note")
-    published = [f"{label} {reference[field]:g}" for field, label in _REFERENCE_LABELS.items()
-                 if field in reference]
-    source = [*published, note] if published else ["no reference number", note]
+    numbers = [field for field in _REFERENCE_LABELS if field in reference]
+    published = [f"{_REFERENCE_LABELS[field]} {reference[field]:g}" for field in numbers
+                 if field not in scope["not_comparable"]]
+    missing = "no reference number comparable here" if numbers else "no reference number"
+    source = [*published, note] if published else [missing, note]
+    diverged = row["seeds_diverged"]
     sentence = (f"**{row['variant']}** ({row['backend']}): epoch-1 validation accuracy "
                 f"{_mean_std_text(row, 'epoch1_val_accuracy')}, best "
-                f"{_mean_std_text(row, 'best_val_accuracy')} at epoch {row['best_epoch_mean']:.1f} "
-                f"on average, {row['epochs_at_chance_mean']:.1f} epochs at chance, "
-                f"{row['seeds_never_left_chance']} of {seeds} seeds never left chance "
-                f"({'reference: ' if published else ''}{'; '.join(filter(None, source))})")
+                f"{_mean_std_text(row, 'best_val_accuracy')} at epoch {format_number(row['best_epoch_mean'], '.1f')} "
+                f"on average, {format_number(row['epochs_at_chance_mean'], '.1f')} epochs at chance, "
+                f"{row['seeds_never_left_chance']} of {seeds} seeds {scope['never_left']}"
+                + (f", {diverged} of {seeds} seeds diverged (validation accuracy NaN)" if diverged else "")
+                + f" ({'reference: ' if published else ''}{'; '.join(filter(None, source))})")
     if pattern is None:
         return sentence + "."
-    matching = {"learns_at_once": seeds - row["seeds_at_chance_at_epoch1"],
+    if pattern in scope["unobservable"]:
+        return f"{sentence} — no verdict: {scope['unobservable'][pattern]}."
+    matching = {"learns_at_once": row["seeds_above_chance_at_epoch1"],
                 "starts_at_chance": row["seeds_at_chance_at_epoch1"],
                 "stays_at_chance": row["seeds_never_left_chance"]}[pattern]
-    words = ("reproduced", "partly reproduced", "not reproduced") if published else (
+    words = ("reproduced", "partly reproduced", "not reproduced") if numbers else (
         "as expected", "partly as expected", "not as expected")
     word = words[0] if matching == seeds else words[2] if matching == 0 else words[1]
-    caveat = "" if comparable else " (pattern only: different dataset)"
+    caveat = f" (pattern only: {scope['caveat']})" if scope["caveat"] else ""
     return (f"{sentence} — {word}{caveat}: {_PATTERN_PHRASES[pattern]} "
             f"on {matching} of {seeds} seeds.")
 
 
-def _count(number, noun):
+def count_of(number, noun):
     """'1 epoch', '3 epochs'.
 
-    >>> _count(1, "epoch"), _count(3, "finished run")
+    >>> count_of(1, "epoch"), count_of(3, "finished run")
     ('1 epoch', '3 finished runs')
     """
     return f"{number} {noun}{'s' * (number != 1)}"
 
 
-def _duration(seconds):
-    """'2 h 05 min', or '7 min' under an hour.
+def format_duration(seconds):
+    """'2 h 05 min', or '7 min' under an hour ('under 1 min' under half a minute).
 
-    >>> _duration(7_500), _duration(420)
-    ('2 h 05 min', '7 min')
+    >>> format_duration(7_500), format_duration(420), format_duration(10)
+    ('2 h 05 min', '7 min', 'under 1 min')
     """
     minutes = round(seconds / 60)
+    if minutes == 0:
+        return "under 1 min"
     return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
 
 
 def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix="",
                           set_aside=None):
-    """Writes the markdown report: settings, reference vs ours, a verdict per variant, the plot.
+    """Writes the markdown report: how the setup compares, settings, reference vs ours, verdicts, the plot.
 
     Args:
         summary: Rows from `summarize(records)`.
-        records: Records from `load_results`, for the settings and the interrupted runs.
+        records: Records from `results.load_results`, for the settings and the interrupted runs.
         path: Where to write the markdown file.
         plot_name: Path of the learning-curve PNG, relative to the report.
         appendix: Markdown added at the end (the diagnose run's "Why" section).
-        set_aside: `set_aside_attempts(run_dir)`: attempts killed half-way and redone.
+        set_aside: `results.set_aside_attempts(run_dir)`: attempts killed half-way and redone.
     """
     _, interrupted, ends = _split_runs(records)
     configs = [end.get("config") or {} for end in ends.values()]
     setting = lambda key: _distinct(config.get(key) for config in configs)  # noqa: E731
-    comparable = setting("dataset") == "20news"
-    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({_count(len(epochs), 'epoch')})"
+    scope = _study_scope(configs)
+    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({count_of(len(epochs), 'epoch')})"
                          for (variant, backend, seed), epochs in interrupted.items())
-    thresholds = _distinct(_number(row["chance_threshold"], "g") for row in summary)
-    lines = [
-        "# padzero study report", "", "## Settings", "",
+    thresholds = _distinct(format_number(row["chance_threshold"], "g") for row in summary)
+    vocabulary = (f"{setting('vocabulary')} ids (the {setting('vocab_size')} most frequent words at most, "
+                  "and padding)" if any("vocabulary" in config for config in configs) else setting("vocab_size"))
+    posts = _distinct(f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
+                      for config in configs if "train_posts" in config)
+    lines = ["# padzero study report", ""]
+    for paragraph in scope["notice"]:
+        lines += [paragraph, ""]
+    lines += [
+        "## Settings", "",
         f"- dataset: {setting('dataset')}; backend: {_distinct(backend for _, backend, _ in ends)}",
+        *([f"- posts: {posts}"] if posts != "—" else []),
         f"- epochs: {setting('epochs')}; batch size: {setting('batch_size')}; "
-        f"maxlen: {setting('maxlen')}; vocabulary: {setting('vocab_size')}",
+        f"maxlen: {setting('maxlen')}; vocabulary: {vocabulary}",
         f"- seeds: {len({seed for _, _, seed in ends})} "
         f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
-        f"- training time: {_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
-        f"{_count(len(ends), 'finished run')} (the sum of their `fit` times; data preparation excluded)",
+        f"- training time: {format_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
+        f"{count_of(len(ends), 'finished run')} (the sum of their `fit` times; data preparation excluded)",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
-        f"- {_count(len(interrupted), 'run')} unfinished (running or interrupted), "
+        f"- {count_of(len(interrupted), 'run')} unfinished (running or interrupted), "
         f"not included: {left_out}." if interrupted else "- No unfinished runs.",
     ]
     if set_aside:
         attempts = "; ".join(
             f"{variant} seed {seed} on {backend} ({' and '.join(map(str, epochs))} epoch"
             f"{'s' * (epochs != [1])})" for (variant, backend, seed), epochs in set_aside.items())
-        lines.append(f"- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in {INTERRUPTED_FILE}, "
-                     f"not included): {attempts}.")
+        lines.append(f"- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in "
+                     f"{results.INTERRUPTED_FILE}, not included): {attempts}.")
     lines += [
         "", "## Reference vs ours", "",
         "Reference: the original Keras experiment (Embedding 300 → Flatten → Dense 25 → Dropout "
-        "→ Dense 20, maxlen 1,100, batch 32, 15,048 train / 3,798 validation posts). "
-        "Ours: mean ± std over seeds. — = not published.",
+        f"→ Dense 20, maxlen 1,100, batch 32, {REFERENCE_SETUP['train_posts']:,} train / "
+        f"{REFERENCE_SETUP['validation_posts']:,} validation posts, up to {REFERENCE_SETUP['epochs']} epochs with "
+        f"early stopping, patience {REFERENCE_SETUP['patience']}). Ours: mean ± std over seeds. — = not published"
+        + ("; n/c = not comparable with this study's setup (see the top)." if scope["not_comparable"] else "."),
     ]
-    if not comparable:
+    if scope["other_dataset"]:
         lines += ["", "**The reference numbers are for the real 20 Newsgroups data; this study "
                   f"used dataset {setting('dataset')}, so they are not comparable.** Only the "
                   "patterns are."]
@@ -396,20 +386,23 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     lines += ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in summary:
         ours = [_mean_std_text(row, "epoch1_val_accuracy"),
-                _mean_std_text(row, "best_val_accuracy"), _number(row["best_epoch_mean"], ".1f"),
-                _number(row["epochs_at_chance_mean"], ".1f"),
-                _number(row["seconds_per_epoch_mean"], ".1f")]
+                _mean_std_text(row, "best_val_accuracy"), format_number(row["best_epoch_mean"], ".1f"),
+                format_number(row["epochs_at_chance_mean"], ".1f"),
+                format_number(row["seconds_per_epoch_mean"], ".1f")]
         cells = [row["variant"], row["backend"], str(row["seeds"])]
         for field, our_value in zip(_REFERENCE_LABELS, ours):
-            cells += [_number(REFERENCE.get(row["variant"], {}).get(field), "g"), our_value]
+            published = _reference(row["variant"]).get(field)
+            cells += ["n/c" if published is not None and field in scope["not_comparable"]
+                      else format_number(published, "g"), our_value]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
         "", "## What reproduced", "",
         "Each seed is checked against the variant's reference pattern: *learns from the first "
         "epoch* = epoch-1 accuracy at or above the chance threshold; *starts at chance* = below "
-        "it; *never leaves chance* = every epoch below it. All seeds → reproduced, some → partly, "
-        "none → not; \"as expected\" when the pattern is expected but no number was published.",
-        "", *([f"- {_verdict(row, comparable)}" for row in summary] or ["No complete runs yet."]),
+        "it; *never leaves chance* = every epoch below it. A seed whose validation accuracy became NaN "
+        "diverged and matches none. All seeds → reproduced, some → partly, none → not; \"as expected\" "
+        "when the pattern is expected but no number was published.",
+        "", *([f"- {_verdict(row, scope)}" for row in summary] or ["No complete runs yet."]),
         "", "## Learning curves", "",
         f"![Validation accuracy per epoch, one panel per variant]({plot_name})", "",
     ]
@@ -423,16 +416,27 @@ def build_report(run_dir, results_paths=None, appendix=""):
 
     Args:
         run_dir: The study's run directory.
-        results_paths: Results files to merge; default `find_results_files(run_dir)`:
+        results_paths: Results files to merge; default `results.results_files(run_dir)`:
             `results.jsonl` and every shard's `results.shard-K-of-N.jsonl`.
         appendix: Markdown added at the end of `report.md`.
 
     Returns:
         A dict of the paths written, keyed `summary_csv`, `report_markdown`, `learning_curves`.
+
+    Raises:
+        ResultsError: before anything is written, for a results file that
+            cannot be read, or when the files hold no record at all (the
+            report in `run_dir` is left as it was).
     """
     run_dir = Path(run_dir)
     # With no results file at all, the missing results.jsonl is the error the user sees.
-    records = load_results(results_paths or find_results_files(run_dir) or [run_dir / "results.jsonl"])
+    paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
+    records = results.load_results(paths_read)
+    if not records:
+        raise results.ResultsError(
+            f"No results records in {', '.join(map(str, paths_read))}: nothing to report, so the report in "
+            f"{run_dir} is left as it was. Give the results files of a study that has run.")
+    set_aside = results.set_aside_attempts(run_dir)
     summary = summarize(records)
     paths = {"summary_csv": run_dir / "summary.csv", "report_markdown": run_dir / "report.md",
              "learning_curves": run_dir / "learning_curves.png"}
@@ -440,5 +444,5 @@ def build_report(run_dir, results_paths=None, appendix=""):
     plot_learning_curves(records, paths["learning_curves"])
     write_report_markdown(summary, records, paths["report_markdown"],
                           plot_name=paths["learning_curves"].name, appendix=appendix,
-                          set_aside=set_aside_attempts(run_dir))
+                          set_aside=set_aside)
     return paths

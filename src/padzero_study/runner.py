@@ -1,44 +1,65 @@
 """The study runner: train every (variant, seed) once, append results, resume after a kill.
 
 The grid can be split over processes or machines (`shard=(K, N)`), each shard
-appending to its own results file; `padzero.report` merges them.
+appending to its own results file; `padzero_study.report` merges them. The
+results files themselves (names, writing, reading, the lock) belong to
+`padzero_study.results`.
 
-Reads top to bottom: the config, the data, one run, the whole study.
-`run(config, out_dir)` is what `padzero reproduce` calls.
+Reads top to bottom: the config, the data, the results folder, one run,
+progress, the whole study. `run_study(config, out_dir)` is what
+`padzero reproduce` calls.
 """
 
 import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import shutil
 import sys
 import time
 from pathlib import Path
 
-try:
-    import fcntl
-except ImportError:  # Windows
-    fcntl = None
-
 import keras
 import numpy as np
 
-from padzero_study import data, diagnostics, diagnostics_report, machine, report, text
 from padzero.batching import TrimmedBatches
-from padzero_study.variants import FAST_PATH_VARIANTS, STUDY_VARIANTS, VARIANTS, build_model
+from padzero.validation import check_positive_int
+from padzero_study import diagnostics, diagnostics_report, machine, report, results, text
+from padzero_study.datasets import DATASETS
+from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
+from padzero_study.variants import VARIANTS, build_model, study_variants
 
 logger = logging.getLogger("padzero")
 
-RESULTS_FILE = "results.jsonl"
-SHARD_RESULTS_FILE = "results.shard-{index}-of-{count}.jsonl"  # matches report.SHARD_RESULTS_GLOB
-CONFIG_FILE = "config.json"
-DIAGNOSTICS_FILE = "diagnostics.jsonl"
+# Every seed trains each variant once: 1,000 seeds are already thousands of runs, weeks of training.
+MAX_SEEDS = 1_000
+# 20 Newsgroups' posts: the most a dataset loads when max_docs is not given.
+LARGEST_POST_COUNT = 18_846
+# Memory per padded id: the int32 id, and the copy pad_sequences builds beside each matrix.
+_BYTES_PER_ID = 8
+# Memory per post while it is encoded, besides its ids: its text and token strings, generously.
+_TEXT_BYTES_PER_POST = 32 * 1024
+# Memory per trainable weight: float32 value, gradient and Adam's two moments.
+_BYTES_PER_WEIGHT = 16
 
 
 class StudyError(ValueError):
     """A study cannot start as asked (bad settings, a foreign results folder, ...)."""
+
+
+def _positive_int(name, value, maximum=None, hint=None):
+    """`padzero.validation.check_positive_int`, raising `StudyError`."""
+    try:
+        return check_positive_int(name, value, maximum=maximum, **({"hint": hint} if hint else {}))
+    except ValueError as error:
+        raise StudyError(str(error)) from None
+
+
+def _memory_hint(what):
+    memory = machine.total_memory_bytes()
+    return f"{what} must fit in this machine's {memory / 2**30:.1f} GiB of memory"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -46,12 +67,14 @@ class StudyConfig:
     """Everything that decides a study's numbers; written to `config.json` beside them.
 
     `variants` and `seeds` pick which runs to do; every other field must match
-    for runs to share a results folder.
+    for runs to share a results folder. Every field is checked here, before
+    any data is loaded: sizes too large for this machine's memory are refused
+    with the limit.
     """
 
-    dataset: str = "20news"  # "20news" or "synthetic"
+    dataset: str = "20news"  # a name in padzero_study.datasets.DATASETS
     data_path: str | None = None
-    variants: tuple = STUDY_VARIANTS
+    variants: tuple = dataclasses.field(default_factory=study_variants)
     seeds: int = 3
     epochs: int = 30
     batch_size: int = 32
@@ -66,28 +89,26 @@ class StudyConfig:
     hidden_units: int = 25
     dropout: float = 0.3
     embedding_init_scale: float | None = None  # None: Keras's RandomUniform(-0.05, 0.05)
-    fast_path: bool = False  # FAST_PATH_VARIANTS train on trimmed batches (padzero.FlattenDense)
+    fast_path: bool = False  # variants with zero_padding train on trimmed batches (padzero.FlattenDense)
     distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
 
     def __post_init__(self):
-        for name in ("seeds", "epochs", "batch_size", "maxlen", "vocab_size", "patience", "embedding_dim"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-                raise StudyError(f"{name} must be a positive integer; received {name}={value!r}.")
-        if self.embedding_init_scale is not None and not (
-            isinstance(self.embedding_init_scale, (int, float)) and self.embedding_init_scale > 0
-        ):
-            raise StudyError(f"embedding_init_scale must be None or a positive number; received {self.embedding_init_scale!r}.")
-        if self.max_docs is not None and (not isinstance(self.max_docs, int) or self.max_docs < 20):
-            raise StudyError(f"max_docs must be None or an integer >= 20; received max_docs={self.max_docs!r}.")
+        for name in ("epochs", "batch_size", "vocab_size", "patience", "embedding_dim", "hidden_units"):
+            _positive_int(name, getattr(self, name))
+        _positive_int("seeds", self.seeds, MAX_SEEDS, "every seed trains each variant once, so 1,000 seeds "
+                      "are already thousands of runs")
+        self._check_sizes()
+        self._check_numbers()
+        if isinstance(self.variants, str) or not isinstance(self.variants, (tuple, list)):
+            raise StudyError(f"variants must be a tuple of variant names; received variants={self.variants!r}.")
         # Dataclass is frozen; dropping repeats here keeps a run from being trained twice.
         object.__setattr__(self, "variants", tuple(dict.fromkeys(self.variants)))
-        unknown = [name for name in self.variants if name not in VARIANTS]
+        unknown = [name for name in self.variants if not isinstance(name, str) or name not in VARIANTS]
         if unknown or not self.variants:
             raise StudyError(f"Unknown variant(s) {unknown or '(none given)'}; choose from {', '.join(VARIANTS)}.")
-        if self.dataset not in ("20news", "synthetic"):
-            raise StudyError(f"dataset must be '20news' or 'synthetic'; received dataset={self.dataset!r}.")
+        if not isinstance(self.dataset, str) or self.dataset not in DATASETS:
+            raise StudyError(f"dataset must be one of {', '.join(map(repr, DATASETS))}; received dataset={self.dataset!r}.")
         if self.distribute and self.backend != "jax":
             raise StudyError(
                 f"distribute needs the jax backend (keras.distribution supports JAX only); received backend={self.backend!r}. "
@@ -99,6 +120,55 @@ class StudyConfig:
                 "set KERAS_BACKEND before Keras is imported (the CLI's --backend does this)."
             )
 
+    def _check_sizes(self):
+        """maxlen and max_docs such that the padded id matrices (and the posts' text) fit in memory."""
+        _positive_int("maxlen", self.maxlen)
+        if self.max_docs is not None:
+            _positive_int("max_docs", self.max_docs)
+            if self.max_docs < 20:
+                raise StudyError(f"max_docs must be None or an integer >= 20 (a post per class and more); "
+                                 f"received max_docs={self.max_docs!r}.")
+        memory = machine.total_memory_bytes()
+        if not memory:  # the platform does not say: nothing to check against
+            return
+        posts = min(self.max_docs or LARGEST_POST_COUNT, LARGEST_POST_COUNT)
+        _positive_int("maxlen", self.maxlen, max(memory // (_BYTES_PER_ID * posts), 1),
+                      _memory_hint(f"the padded ids of {posts:,} posts ({_BYTES_PER_ID} bytes an id)"))
+        # The two large weight matrices: the table (up to vocab_size + 1 rows) and the Dense kernel after Flatten.
+        weights = (self.vocab_size + 1 + self.maxlen * self.hidden_units) * self.embedding_dim
+        if weights * _BYTES_PER_WEIGHT > memory:
+            raise StudyError(
+                f"The model would hold about {weights:,} weights (an embedding table of up to vocab_size + 1 = "
+                f"{self.vocab_size + 1:,} rows and a Dense kernel of maxlen x embedding_dim x hidden_units), "
+                f"{weights * _BYTES_PER_WEIGHT / 2**30:,.1f} GiB with Adam's state, more than this machine's "
+                f"{memory / 2**30:.1f} GiB of memory; lower embedding_dim, hidden_units, maxlen or vocab_size.")
+        if self.max_docs is not None:
+            per_post = _BYTES_PER_ID * self.maxlen + _TEXT_BYTES_PER_POST
+            _positive_int("max_docs", self.max_docs, max(memory // per_post, 20),
+                          _memory_hint(f"at about {per_post:,} bytes a post (its text, tokens and "
+                                       f"{self.maxlen:,} padded ids), the posts"))
+
+    def _check_numbers(self):
+        def is_number(value):
+            return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+        if not (is_number(self.dropout) and 0 <= self.dropout < 1):
+            raise StudyError(f"dropout must be a number in [0, 1); received dropout={self.dropout!r}.")
+        if not (is_number(self.validation_fraction) and 0 < self.validation_fraction < 1):
+            raise StudyError("validation_fraction must be a number strictly between 0 and 1; "
+                             f"received validation_fraction={self.validation_fraction!r}.")
+        if self.embedding_init_scale is not None and not (is_number(self.embedding_init_scale) and self.embedding_init_scale > 0):
+            raise StudyError(f"embedding_init_scale must be None or a positive number; received {self.embedding_init_scale!r}.")
+        if not (isinstance(self.split_seed, int) and not isinstance(self.split_seed, bool) and 0 <= self.split_seed < 2**32):
+            raise StudyError(f"split_seed must be an integer in [0, 2**32); received split_seed={self.split_seed!r}.")
+        if self.padding not in ("pre", "post"):
+            raise StudyError(f"padding must be 'pre' or 'post'; received padding={self.padding!r}.")
+        for name in ("fast_path", "distribute"):
+            if not isinstance(getattr(self, name), bool):
+                raise StudyError(f"{name} must be True or False; received {name}={getattr(self, name)!r}.")
+        if self.data_path is not None and not isinstance(self.data_path, str):
+            raise StudyError(f"data_path must be None or a path as a string; received data_path={self.data_path!r}.")
+
     def run_settings(self):
         """The fields that must agree between runs sharing one results folder."""
         settings = dataclasses.asdict(self)
@@ -107,18 +177,15 @@ class StudyConfig:
 
     def uses_fast_path(self, variant):
         """Whether `variant` trains on trimmed batches: the fast path was asked for and is exact for it."""
-        return self.fast_path and variant in FAST_PATH_VARIANTS
+        return self.fast_path and VARIANTS[variant].zero_padding
 
 
 # ---------------------------------------------------------------- data
 
 
 def load_encoded_data(config):
-    """Loads the posts named by `config` and turns them into padded id matrices."""
-    if config.dataset == "synthetic":
-        newsgroups = data.make_synthetic_newsgroups(num_docs=config.max_docs or 2_000, seed=config.split_seed)
-    else:
-        newsgroups = data.load_newsgroups(config.data_path)
+    """Loads the posts of `config.dataset` (its registry entry) and turns them into padded id matrices."""
+    newsgroups = DATASETS[config.dataset].load(config)
     return text.encode_newsgroups(
         newsgroups,
         vocab_size=config.vocab_size,
@@ -130,94 +197,26 @@ def load_encoded_data(config):
     )
 
 
-# ---------------------------------------------------------------- results file
+def data_facts(encoded):
+    """What the data turned out to be, recorded beside the settings: classes, vocabulary (padding id included), posts."""
+    return {"num_classes": len(encoded.label_names), "vocabulary": encoded.vocab_size,
+            "train_posts": len(encoded.y_train), "validation_posts": len(encoded.y_val)}
 
 
-def append_record(path, record):
-    """Appends one JSON line with a single write() and fsync, so a kill never splits a line."""
-    line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-    try:
-        remaining = memoryview(line)
-        while remaining:  # write() may take less than asked (a full disk, a signal)
-            remaining = remaining[os.write(descriptor, remaining):]
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
+# ---------------------------------------------------------------- the results folder
 
 
-def read_records(path):
-    """All complete records of a results file (a line cut by a kill is ignored)."""
-    if not Path(path).exists():
-        return []
-    records = []
-    for number, line in enumerate(Path(path).read_text().splitlines(keepends=True), start=1):
-        if not line.endswith("\n") or not line.strip():
-            continue  # the last line of a write cut by a kill: its run is redone
-        try:
-            records.append(json.loads(line))
-        except json.JSONDecodeError as error:
-            raise StudyError(f"{path} line {number} is not valid JSON ({error.msg}); fix or remove that line.") from None
-    return records
-
-
-def set_aside_interrupted_runs(results_path):
-    """Moves epoch lines of unfinished runs to interrupted.jsonl; returns finished (variant, seed) pairs.
-
-    A run killed half-way is redone from its first epoch, so its old lines
-    would duplicate the new ones; they are kept, not deleted, beside the results.
-    Only `results_path` is touched: other shards' files may be in use.
-    """
-    results_path = Path(results_path)
-    if not results_path.exists():
-        return set()
-    records = read_records(results_path)
-    finished = {(r["variant"], r["seed"]) for r in records if r["record"] == "run_end"}
-    kept = [r for r in records if (r["variant"], r["seed"]) in finished]
-    line_was_cut = not results_path.read_text().endswith("\n") and results_path.stat().st_size > 0
-    if len(kept) == len(records) and not line_was_cut:
-        return finished
-    for record in records:
-        if (record["variant"], record["seed"]) not in finished:
-            append_record(results_path.parent / report.INTERRUPTED_FILE, record)
-    temporary = results_path.with_suffix(".jsonl.tmp")
-    temporary.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in kept))
-    os.replace(temporary, results_path)
-    logger.info("set aside %d lines of interrupted runs in %s", len(records) - len(kept), report.INTERRUPTED_FILE)
-    return finished
-
-
-@contextlib.contextmanager
-def exclusive_results_file(results_path):
-    """Holds an advisory lock on `results_path` so that a second process cannot set its runs aside as interrupted."""
-    if fcntl is None:  # no flock on this platform (Windows): run unguarded
-        yield
-        return
-    with open(results_path.with_name(results_path.name + ".lock"), "a") as lock:
-        try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise StudyError(
-                f"Another padzero process is writing {results_path}; wait for it to finish, "
-                "or give this one another --out (or a --shard of its own)."
-            ) from None
-        yield  # the lock goes with the file's closing
-
-
-def drop_unfinished_diagnostics(path, finished):
-    """Keeps only diagnostics lines of finished runs: an interrupted run is redone and records them anew."""
-    if not path.exists():
-        return
-    lines = path.read_text().splitlines(keepends=True)
-    kept = [line for line in lines if line.endswith("\n") and (json.loads(line)["variant"], json.loads(line)["seed"]) in finished]
-    if len(kept) != len(lines):
-        temporary = path.with_suffix(".jsonl.tmp")
-        temporary.write_text("".join(kept))
-        os.replace(temporary, path)
+def _short(value):
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_out_dir(config, out_dir, force):
-    """Checks, writing nothing, that `out_dir` can take this study; returns True if its results must move aside."""
+    """Checks, writing nothing, that `out_dir` can take this study; returns True if its results must move aside.
+
+    A `config.json` that is not one the runner wrote is refused, naming it;
+    with `force` it is moved aside with the results.
+    """
     existing = out_dir
     while not existing.exists() and existing != existing.parent:
         existing = existing.parent
@@ -226,7 +225,12 @@ def check_out_dir(config, out_dir, force):
     config_path = out_dir / CONFIG_FILE
     if not config_path.exists():
         return False
-    previous = json.loads(config_path.read_text()).get("run_settings", {})
+    try:
+        previous = results.read_config(config_path)["run_settings"]
+    except results.ResultsError:
+        if force:
+            return True
+        raise
     # A setting added to StudyConfig after those results were written
     # counts as its default, so older result folders stay resumable.
     defaults = StudyConfig(backend=config.backend).run_settings()
@@ -236,7 +240,7 @@ def check_out_dir(config, out_dir, force):
         if previous.get(key, defaults[key]) != value
     }
     if differences and not force:
-        described = ", ".join(f"{k}: {old!r} -> {new!r}" for k, (old, new) in differences.items())
+        described = ", ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in differences.items())
         raise StudyError(
             f"{out_dir} holds results of different settings ({described}); "
             "use another --out, or --force to move them to a backup folder and start over."
@@ -244,51 +248,268 @@ def check_out_dir(config, out_dir, force):
     return bool(differences)
 
 
+def _files_to_move_aside(out_dir):
+    """Everything a study wrote in `out_dir`: results, shards, set-aside and diagnostics lines, config, report."""
+    names = (results.INTERRUPTED_FILE, DIAGNOSTICS_FILE, CONFIG_FILE, *results.REPORT_FILES)
+    return [*results.results_files(out_dir), *(out_dir / name for name in names if (out_dir / name).is_file())]
+
+
 def move_previous_results(out_dir):
+    """Moves every file of the previous study in `out_dir` into `out_dir/previous-<time>/`; returns that folder."""
     backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
-    backup.mkdir()
-    for path in (*report.find_results_files(out_dir), out_dir / CONFIG_FILE, out_dir / report.INTERRUPTED_FILE):
-        if path.exists():
-            shutil.move(path, backup / path.name)
+    for suffix in range(1, 1000):  # two --force runs in one second must not share a backup
+        try:
+            backup.mkdir()
+            break
+        except FileExistsError:
+            backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+    for path in _files_to_move_aside(out_dir):
+        shutil.move(path, backup / path.name)
     logger.warning("moved the previous results to %s", backup)
+    return backup
 
 
-def write_config(config, out_dir):
+def _results_files_in_use(out_dir, results_name):
+    """The other results files of `out_dir` whose runs may overlap this one's, and that a process is writing now.
+
+    Shards of one N never overlap; the whole grid overlaps every shard, and
+    shards of different N overlap each other.
+    """
+    def count_of(name):
+        return None if name == RESULTS_FILE else name.rsplit("-of-", 1)[1].split(".", 1)[0]
+
+    in_use = []
+    for lock in sorted([out_dir / f"{RESULTS_FILE}.lock", *out_dir.glob(f"{results.SHARD_RESULTS_GLOB}.lock")]):
+        name = lock.name[: -len(".lock")]
+        if not lock.exists():
+            continue
+        overlapping = None in (count_of(name), count_of(results_name)) or count_of(name) != count_of(results_name)
+        if name != results_name and overlapping and results.is_locked(out_dir, name):
+            in_use.append(name)
+    return in_use
+
+
+def write_config(config, out_dir, facts):
+    """Writes `config.json`: the settings, the data's facts, the software versions and the machine."""
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     for module_name in ("jax", "tensorflow", "torch", "numpy", "sklearn"):
         module = sys.modules.get(module_name)
         if module is not None:
             versions[module_name] = getattr(module, "__version__", "?")
-    content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds}
-    content["versions"] = versions
-    content["machine"] = machine.describe_machine()
+    content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds,
+               "data": facts, "versions": versions, "machine": machine.describe_machine()}
     # Shards of one study may start together: replace the file whole, so none reads half of it.
     temporary = out_dir / f"{CONFIG_FILE}.{os.getpid()}.tmp"
     temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
     os.replace(temporary, out_dir / CONFIG_FILE)
 
 
+# ---------------------------------------------------------------- progress
+
+
+class Throttle:
+    """Says `due()` at most once every `interval` seconds of `clock`; the first call is not due.
+
+    Example:
+
+    >>> now = [0.0]
+    >>> throttle = Throttle(30, clock=lambda: now[0])
+    >>> now[0] = 29; throttle.due()
+    False
+    >>> now[0] = 30; throttle.due(), throttle.due()
+    (True, False)
+    """
+
+    def __init__(self, interval, clock=time.monotonic):
+        self.interval = interval
+        self.clock = clock
+        self.last = clock()
+
+    def due(self):
+        now = self.clock()
+        if now - self.last < self.interval:
+            return False
+        self.last = now
+        return True
+
+
+class StudyProgress:
+    """The study's time left, from what is known: epoch times, run lengths seen, early stopping's bounds.
+
+    Run lengths are unknown until runs finish (early stopping ends them
+    between `patience + 1` and `max_epochs` epochs), so the estimate is the
+    mean length of the finished runs known (this process's, and those in
+    the results folder), and beside it the upper bound of every remaining
+    run lasting `max_epochs`. With no finished run yet, only the bounds
+    are known, and said as bounds.
+
+    Args:
+        runs: number of runs to do.
+        max_epochs: the config's epochs.
+        patience: early stopping's patience: no run ends before `patience + 1` epochs.
+        known_run_epochs: epochs of finished runs from earlier (the folder's records).
+        known_epoch_seconds: epoch times from earlier runs of the same settings.
+
+    Example:
+
+    >>> progress = StudyProgress(runs=2, max_epochs=30, patience=5, known_epoch_seconds=[60.0])
+    >>> progress.eta()
+    'at most 1 h 00 min (at least 12 min: early stopping ends no run before 6 epochs)'
+    >>> progress = StudyProgress(runs=2, max_epochs=30, patience=5, known_run_epochs=[10], known_epoch_seconds=[60.0])
+    >>> progress.eta()
+    '~20 min (at most 1 h 00 min if every run lasts 30 epochs)'
+    """
+
+    def __init__(self, runs, max_epochs, patience, known_run_epochs=(), known_epoch_seconds=()):
+        self.runs_left = runs
+        self.max_epochs = max_epochs
+        self.shortest_run = min(patience + 1, max_epochs)
+        self.known_epoch_seconds = list(known_epoch_seconds)
+        self.epoch_seconds = []
+        self.run_epochs = list(known_run_epochs)
+        self.epochs_in_current_run = 0
+
+    def epoch_done(self, seconds):
+        self.epoch_seconds.append(seconds)
+        self.epochs_in_current_run += 1
+
+    def run_done(self):
+        self.run_epochs.append(self.epochs_in_current_run)
+        self.epochs_in_current_run = 0
+        self.runs_left -= 1
+
+    def seconds_left(self, epochs_per_run, epoch_share=0.0, epoch_seconds_guess=None):
+        """Seconds left if every run left lasts `epochs_per_run` epochs; None while no epoch time is known.
+
+        Args:
+            epochs_per_run: the run length to assume.
+            epoch_share: how much of the current epoch is done, in [0, 1].
+            epoch_seconds_guess: an epoch's time measured within the first
+                epoch, used until an epoch has ended.
+        """
+        # This process's epoch times once it has some, else the folder's, else the guess.
+        timings = self.epoch_seconds or self.known_epoch_seconds or ([epoch_seconds_guess] if epoch_seconds_guess else [])
+        if not timings or not self.runs_left:
+            return None if not timings else 0.0
+        current_left = max(epochs_per_run - self.epochs_in_current_run - epoch_share, 0)
+        return sum(timings) / len(timings) * (current_left + (self.runs_left - 1) * epochs_per_run)
+
+    def eta(self, epoch_share=0.0, epoch_seconds_guess=None):
+        """The time left in words: an estimate with its upper bound, or the bounds alone (see `seconds_left`)."""
+        def left(epochs_per_run):
+            return self.seconds_left(epochs_per_run, epoch_share, epoch_seconds_guess)
+
+        longest = left(self.max_epochs)
+        if longest is None:
+            return "unknown until an epoch ends"
+        if self.run_epochs:
+            typical = left(sum(self.run_epochs) / len(self.run_epochs))
+            if longest - typical < 60:
+                return _about(typical)
+            return (f"{_about(typical)} (at most {report.format_duration(longest)} "
+                    f"if every run lasts {self.max_epochs} epochs)")
+        shortest = left(self.shortest_run)
+        if longest - shortest < 60:
+            return _about(longest)
+        return (f"at most {report.format_duration(longest)} (at least {report.format_duration(shortest)}: "
+                f"early stopping ends no run before {self.shortest_run} epochs)")
+
+
+def _about(seconds):
+    """'~7 min', or 'under 1 min'."""
+    text = report.format_duration(seconds)
+    return text if text.startswith("under") else f"~{text}"
+
+
+def known_progress(config, out_dir, records):
+    """(run lengths, epoch times) already known for this study: its finished runs in `out_dir`, and
+    the lengths of the runs of an earlier study of the same epochs and patience moved aside in it."""
+    run_epochs = [r["epochs_run"] for r in records if r["record"] == "run_end" and r["backend"] == config.backend]
+    epoch_seconds = [r["epoch_seconds"] for r in records
+                     if r["record"] == "epoch" and "epoch_seconds" in r and r["backend"] == config.backend]
+    for folder in sorted(out_dir.glob("previous-*")):
+        try:
+            earlier = results.load_results(results.results_files(folder))
+        except (results.ResultsError, OSError):
+            continue  # only a hint for the estimate: a broken backup is not this study's problem
+        run_epochs += [r["epochs_run"] for r in earlier if r["record"] == "run_end"
+                       and (r.get("config") or {}).get("epochs") == config.epochs
+                       and (r.get("config") or {}).get("patience", 5) == config.patience]
+    return run_epochs, epoch_seconds
+
+
+class StepProgress(keras.callbacks.Callback):
+    """Progress within an epoch: an in-place bar on a terminal, else a log line every `interval` seconds.
+
+    Keras's own bar is off (`fit(verbose=0)`): it shares the terminal line
+    with the log and prints nothing to a file until an epoch ends.
+
+    Args:
+        label: what is training, such as 'baseline seed 0'.
+        progress: the `StudyProgress`, for the ETA.
+        stream: where the bar goes; a bar only when it is a terminal.
+        interval: seconds between log lines when it is not.
+        clock: the time source (a test passes its own).
+    """
+
+    def __init__(self, label, progress, stream=None, interval=30.0, clock=time.monotonic):
+        super().__init__()
+        self.label = label
+        self.progress = progress
+        self.stream = sys.stderr if stream is None else stream
+        self.on_terminal = self.stream.isatty()
+        self.log_throttle = Throttle(interval, clock)
+        self.draw_throttle = Throttle(0.2, clock)
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch + 1
+        self.epoch_started = self.log_throttle.clock()
+
+    def on_train_batch_end(self, batch, logs=None):
+        steps = self.params.get("steps")
+        done = f"step {batch + 1}" + (f"/{steps}" if steps else "")
+        loss = (logs or {}).get("loss")
+        loss = "" if loss is None else f", loss {float(loss):.4f}"
+        if self.on_terminal:
+            if self.draw_throttle.due():
+                share = (batch + 1) / steps if steps else 0.0
+                bar = "=" * int(share * 20)
+                self.stream.write(f"\r  {self.label} epoch {self.epoch} [{bar:<20}] {done}{loss}\x1b[K")
+                self.stream.flush()
+        elif self.log_throttle.due():
+            share = (batch + 1) / steps if steps else 0.0
+            elapsed = self.log_throttle.clock() - self.epoch_started
+            eta = self.progress.eta(share, elapsed / share if share else None)
+            logger.info("%s epoch %d: %s%s | study ETA %s", self.label, self.epoch, done, loss, eta)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.on_terminal:  # the epoch's log line takes the bar's place
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+        self.log_throttle.last = self.log_throttle.clock()
+
+
 # ---------------------------------------------------------------- one run
 
 
 class EpochRecorder(keras.callbacks.Callback):
-    """Appends one results line per finished epoch and logs progress with the study's ETA."""
+    """Appends one results line per finished epoch and logs it with the study's ETA."""
 
     def __init__(self, results_path, identity, progress):
         super().__init__()
         self.results_path = results_path
         self.identity = identity
         self.progress = progress
-        self.epoch_seconds = []
 
     def on_epoch_begin(self, epoch, logs=None):
         self.started = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         seconds = time.perf_counter() - self.started
-        self.epoch_seconds.append(seconds)
         metrics = {name: float(logs[name]) for name in ("loss", "accuracy", "val_loss", "val_accuracy")}
-        append_record(self.results_path, {"record": "epoch", "epoch": epoch + 1, "epoch_seconds": seconds, **metrics, **self.identity})
+        results.append_record(self.results_path, {"record": "epoch", "epoch": epoch + 1, "epoch_seconds": seconds,
+                                                  **metrics, **self.identity})
         self.progress.epoch_done(seconds)
         logger.info(
             "%s seed %d epoch %d: val_accuracy %.4f, val_loss %.4f (%.0f s) | study ETA %s",
@@ -337,61 +558,43 @@ def build_run_model(config, encoded, variant, seed):
 
 
 def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
-    """Trains one (variant, seed) and appends its epoch lines and a final run_end line."""
+    """Trains one (variant, seed) and appends its epoch lines and a final run_end line.
+
+    `verbose` draws a progress bar within each epoch when stderr is a
+    terminal; otherwise, and with `verbose=0`, a line is logged every 30 s.
+    """
     model = build_run_model(config, encoded, variant, seed)
     fast_path = config.uses_fast_path(variant)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": fast_path,
-                "config": {**config.run_settings(), "num_classes": len(encoded.label_names)}}
-    recorder = EpochRecorder(results_path, identity, progress)
-    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)
-    callbacks = [recorder, stopper]
+                "config": {**config.run_settings(), **data_facts(encoded)}}
+    steps = StepProgress(f"{variant} seed {seed}", progress,
+                         stream=sys.stderr if verbose else _NotATerminal())
+    # StepProgress first: it clears its bar before the recorder logs the epoch.
+    callbacks = [steps, EpochRecorder(results_path, identity, progress),
+                 keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience)]
     if diagnose:  # measures only (inference mode, no random draws): the training numbers stay the same
         callbacks.append(diagnostics_recorder(encoded, results_path.parent, identity, seed))
     started = time.perf_counter()
     history = model.fit(
         **training_data(config, encoded, fast_path, seed),
-        epochs=config.epochs, callbacks=callbacks, verbose=verbose,
+        epochs=config.epochs, callbacks=callbacks, verbose=0,
     )
     epochs_run = len(history.history["loss"])
-    append_record(results_path, {
+    results.append_record(results_path, {
         "record": "run_end", "epochs_run": epochs_run, "stopped_early": epochs_run < config.epochs,
         "train_seconds": time.perf_counter() - started, **identity,
     })
     progress.run_done()
 
 
-class Progress:
-    """Estimates the study's time left from the epochs and runs done so far in this process."""
+class _NotATerminal:
+    """A stream that is no terminal: `StepProgress` logs lines instead of drawing."""
 
-    def __init__(self, runs, max_epochs):
-        self.runs_left = runs
-        self.max_epochs = max_epochs
-        self.epoch_seconds = []
-        self.epochs_of_finished_runs = []
-        self.epochs_in_current_run = 0
-
-    def epoch_done(self, seconds):
-        self.epoch_seconds.append(seconds)
-        self.epochs_in_current_run += 1
-
-    def run_done(self):
-        self.epochs_of_finished_runs.append(self.epochs_in_current_run)
-        self.epochs_in_current_run = 0
-        self.runs_left -= 1
-
-    def eta(self):
-        if not self.epoch_seconds:
-            return "unknown"
-        # Early stopping makes run lengths unknown: assume the mean so far, or the maximum.
-        runs_done = self.epochs_of_finished_runs
-        typical = sum(runs_done) / len(runs_done) if runs_done else self.max_epochs
-        current_left = max(typical - self.epochs_in_current_run, 0) if self.runs_left else 0
-        epochs_left = current_left + max(self.runs_left - 1, 0) * typical
-        seconds = int(sum(self.epoch_seconds) / len(self.epoch_seconds) * epochs_left)
-        return f"~{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+    def isatty(self):
+        return False
 
 
 # ---------------------------------------------------------------- the study
@@ -430,58 +633,98 @@ def shard_runs(grid, shard):
 def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
     """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
 
+    A process holds its results file's lock (`padzero_study.results.study_lock`)
+    from before it reads which runs are done until its last run ends: a second
+    process on the same file is refused at once.
+
     Args:
         config: a `StudyConfig`.
         out_dir: folder for results.jsonl, config.json and the report; reusing
             it resumes the study (finished runs are skipped, interrupted ones redone).
-        force: if `out_dir` holds results of different settings, move them to a
+        force: if `out_dir` holds results of different settings (or a
+            config.json that is not one), move every file of that study to a
             backup folder inside it instead of refusing.
-        verbose: Keras `fit` verbosity (0 silent, 1 progress bar, 2 a line per epoch).
+        verbose: 1 draws a progress bar within each epoch when stderr is a
+            terminal; 0 (or not a terminal) logs a progress line every 30 s.
         shard: `None` for the whole grid, or `(K, N)` with 1 <= K <= N to run only
             the K-th of N interleaved parts of the variant x seed grid, appending
             to `results.shard-K-of-N.jsonl`. Shards may share `out_dir` or run
             elsewhere and be copied back; a run finished in any results file of
             `out_dir` is skipped, and the report merges all of them.
-        diagnose: also append `padzero.diagnostics` measures (padding
+        diagnose: also append `padzero_study.diagnostics` measures (padding
             gradient share, padding vector norm, dead ReLUs, ...) of every run
             to `out_dir/diagnostics.jsonl` and plot them.
 
     Returns:
-        The paths written by `padzero.report.build_report` (summary_csv,
+        The paths written by `padzero_study.report.build_report` (summary_csv,
         report_markdown, learning_curves), and with `diagnose` also
         diagnostics_plot and diagnostics_table (and a "Why" section in the report).
+
+    Raises:
+        StudyError: before anything is written, for bad settings, a folder of
+            other settings, or a results file another process is writing.
     """
     out_dir = Path(out_dir)
     # Seed-major order: a study stopped part-way has every variant at its first seeds.
     grid = [(v, s) for s in range(config.seeds) for v in config.variants]
     # Shards are cut from the whole grid, not from what is left, so they never overlap.
     mine = grid if shard is None else shard_runs(grid, shard)
+    if diagnose and shard is not None:
+        raise StudyError("diagnose writes one diagnostics.jsonl for the whole folder, so it cannot run as a shard; "
+                         "drop the shard.")
     results_name = RESULTS_FILE if shard is None else SHARD_RESULTS_FILE.format(index=shard[0], count=shard[1])
     results_path = out_dir / results_name
-    # Nothing is written until the settings and the data have passed their checks.
-    results_move_aside = check_out_dir(config, out_dir, force)
-    previous = [] if results_move_aside else [r for path in report.find_results_files(out_dir) for r in read_records(path)]
-    finished = {(r["variant"], r["seed"]) for r in previous if r["record"] == "run_end"}
-    todo = [(v, s) for v, s in mine if (v, s) not in finished]
-    logger.info("%d of %d runs finished, %d to do, in %s", len(mine) - len(todo), len(mine), len(todo), results_path)
-    if todo:
-        encoded = load_encoded_data(config)
-        out_dir.mkdir(parents=True, exist_ok=True)
-        with exclusive_results_file(results_path):
-            if results_move_aside:
-                move_previous_results(out_dir)
-            set_aside_interrupted_runs(results_path)
-            if diagnose:
-                drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
-            write_config(config, out_dir)
-            logger.info(
-                "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
-                len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
-            )
-            progress = Progress(len(todo), config.epochs)
-            with distribution_scope(config):
-                for number, (variant, seed) in enumerate(todo, start=1):
-                    logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-                    train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
+    # Nothing is written until the settings, the folder and the data have passed their checks.
+    move_aside = check_out_dir(config, out_dir, force)
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        with contextlib.ExitStack() as held:
+            try:
+                held.enter_context(results.study_lock(out_dir, results_name))
+            except results.ResultsError as error:
+                raise StudyError(str(error)) from None
+            # Under the lock: no process can finish or start a run of this file while we decide what is left.
+            others = _results_files_in_use(out_dir, results_name)
+            if others:
+                raise StudyError(f"Another padzero process is writing {', '.join(others)} in {out_dir}, whose runs "
+                                 "overlap these; wait for it to finish, or give this one another --out.")
+            previous = [] if move_aside else results.load_results(results.results_files(out_dir))
+            finished = results.finished_runs(previous)
+            todo = [(v, s) for v, s in mine if (v, s) not in finished]
+            logger.info("%d of %d runs finished, %d to do, in %s", len(mine) - len(todo), len(mine), len(todo), results_path)
+            if todo:
+                _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished)
+    except BaseException:
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a study refused before it began leaves no empty folder behind
+        raise
     # Other shards may still be running: the report holds what all results files have so far.
     return diagnostics_report.build_report_with_diagnostics(out_dir) if diagnose else report.build_report(out_dir)
+
+
+def _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished):
+    """The part of `run_study` that writes: data first (its errors leave the folder as it was), then the runs."""
+    if move_aside:
+        in_use = [path.name for path in results.results_files(out_dir)
+                  if path != results_path and results.is_locked(out_dir, path.name)]
+        if in_use:
+            raise StudyError(f"--force would move {', '.join(in_use)} from under the process writing it; "
+                             "wait for it to finish.")
+    encoded = load_encoded_data(config)
+    if move_aside:
+        move_previous_results(out_dir)
+    results.set_aside_interrupted_runs(results_path)
+    if diagnose:
+        results.drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
+    write_config(config, out_dir, data_facts(encoded))
+    logger.info(
+        "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
+        len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
+    )
+    progress = StudyProgress(len(todo), config.epochs, config.patience, *known_progress(config, out_dir, previous))
+    logger.info("%s to do; study ETA %s", report.count_of(len(todo), "run"), progress.eta())
+    with distribution_scope(config):
+        for number, (variant, seed) in enumerate(todo, start=1):
+            logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
+            train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)

@@ -7,15 +7,17 @@ import keras
 import numpy as np
 import pytest
 
-from padzero_study import diagnostics, runner as study
+from padzero_study import diagnostics, results, runner as study
 from padzero_study.diagnostics import (
     DiagnosticsRecorder,
     dead_unit_fraction,
-    hidden_pre_activations,
+    hidden_layer_pass,
     loss_and_gradients,
     padding_gradient_share,
     shared_input_l1,
 )
+
+pytestmark = pytest.mark.per_backend
 
 
 def tiny_model(w0, w1, hidden_bias=0.0):
@@ -60,11 +62,11 @@ def test_hidden_pre_activations_and_dead_units_by_hand():
     ids = np.array([[0, 2], [1, 1], [2, 0]], "int32")
     table = {0: 0.5, 1: 0.7, 2: -0.2}
     expected = [[table[a] * 3.0 + table[b] * 4.0 - 1.0] for a, b in ids]
-    pre = hidden_pre_activations(model, ids, batch_size=2)
+    pre, _ = hidden_layer_pass(model, ids, batch_size=2)
     np.testing.assert_allclose(pre, expected, rtol=1e-5)
     assert dead_unit_fraction(pre) == (0.0 if max(v[0] for v in expected) > 0 else 1.0)
     dead = tiny_model(3.0, 4.0, hidden_bias=-100.0)
-    assert dead_unit_fraction(hidden_pre_activations(dead, ids)) == 1.0
+    assert dead_unit_fraction(hidden_layer_pass(dead, ids)[0]) == 1.0
 
 
 def test_shared_input_l1_by_hand():
@@ -144,7 +146,7 @@ def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
     path = tmp_path / "diagnostics.jsonl"
     finished_lines = path.read_text()
     with open(path, "a") as file:  # seed 1 was half-way when the study was killed
-        file.write(json.dumps({"variant": "padzero", "seed": 1, "epoch": 0, "step": 0}) + "\n")
+        file.write(json.dumps({**json.loads(finished_lines.splitlines()[0]), "seed": 1}) + "\n")
         file.write('{"variant": "padzero", "se')
     study.run_study(config, tmp_path, diagnose=True)
     records = [json.loads(line) for line in path.read_text().splitlines()]

@@ -115,3 +115,31 @@ def test_findings_tolerate_missing_values():
     assert found["padding_share_at_init"] is None and found["pre_activation_mean"] == {"s1": 0.0}
     assert found["val_accuracy"] == [] and found["first_epoch_above_chance"] is None
     assert "- **baseline**" in why_markdown(run)
+
+
+def test_a_cut_last_line_is_skipped_and_garbage_is_named(tmp_path):
+    import pytest
+
+    from padzero_study import results
+    from padzero_study.diagnostics_report import build_report_with_diagnostics
+
+    folder = write_run_folder(tmp_path / "run", stalled_then_escaped(0), [("baseline", 0)])
+    for record in stalled_then_escaped(0):  # the runner writes epoch lines beside the run_end
+        if record["step"] is None:
+            results.append_record(folder / "results.jsonl", {"record": "epoch", "variant": "baseline", "seed": 0,
+                                                             "backend": "jax", "epoch": record["epoch"],
+                                                             "val_accuracy": record["val_accuracy"]})
+    diagnostics = folder / "diagnostics.jsonl"
+    complete = diagnostics.read_text()
+    diagnostics.write_text(complete + '{"variant": "baseline", "se')  # a diagnose run killed mid-line
+    written = build_report_with_diagnostics(folder)
+    assert "- **baseline** (seeds 0;" in written["report_markdown"].read_text()
+    diagnostics.write_text(complete + "garbage\n")
+    with pytest.raises(results.ResultsError, match=r"diagnostics\.jsonl line 7 is not valid JSON") as error:
+        build_report_with_diagnostics(folder)
+    assert "\n" not in str(error.value)
+    diagnostics.write_text(complete)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    with pytest.raises(results.ResultsError, match="No results records"):
+        build_report_with_diagnostics(folder, results_paths=["/dev/null"])
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before

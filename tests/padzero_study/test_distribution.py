@@ -28,12 +28,12 @@ def run_python(code, devices_flag, tmp_path):
 
 STUDY = """
     import json, keras
-    from padzero_study import runner as study
+    from padzero_study import results, runner as study
     config = study.StudyConfig(dataset="synthetic", variants=("padzero",), seeds=1, epochs=2, maxlen=40,
                                vocab_size=200, max_docs=160, embedding_dim=8, hidden_units=5, batch_size=16,
                                distribute={distribute})
     study.run_study(config, "out")
-    epochs = [r for r in study.read_records("out/results.jsonl") if r["record"] == "epoch"]
+    epochs = [r for r in results.read_lines("out/results.jsonl") if r["record"] == "epoch"]
     print(json.dumps({{"devices": len(keras.distribution.list_devices()), "loss": [r["loss"] for r in epochs],
                       "val_loss": [r["val_loss"] for r in epochs]}}))
 """

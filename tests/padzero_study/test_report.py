@@ -8,16 +8,16 @@ import math
 import numpy as np
 import pytest
 
-from padzero_study import report
+from padzero_study import report, results
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def make_run(variant, seed, val_accuracies, *, backend="jax", finished=True, epoch_seconds=10.0,
-             num_classes=20, dataset="20news"):
+             num_classes=20, dataset="20news", **settings):
     """Records the study runner would write for one run: an epoch record each, then run_end."""
     config = {"epochs": 30, "batch_size": 32, "maxlen": 1100, "vocab_size": 20000,
-              "num_classes": num_classes, "dataset": dataset}
+              "num_classes": num_classes, "dataset": dataset, **settings}
     identity = {"variant": variant, "seed": seed, "backend": backend, "config": config}
     records = [
         {"record": "epoch", **identity, "epoch": epoch, "loss": 1.0, "accuracy": 0.5,
@@ -113,7 +113,7 @@ def test_interrupted_runs_are_left_out_of_the_summary():
 def test_load_results_merges_shards(tmp_path):
     first = write_jsonl(tmp_path / "a.jsonl", make_run("baseline", 0, BASELINE_CURVES[0]))
     second = write_jsonl(tmp_path / "b.jsonl", make_run("baseline", 1, BASELINE_CURVES[1]))
-    records = report.load_results([first, second])
+    records = results.load_results([first, second])
     assert len(records) == 2 * (5 + 1)
     (row,) = report.summarize(records)
     assert row["seeds"] == 2
@@ -124,7 +124,7 @@ def test_duplicate_records_across_shards_raise(tmp_path):
     first = write_jsonl(tmp_path / "a.jsonl", run)
     second = write_jsonl(tmp_path / "b.jsonl", run[:2])
     with pytest.raises(ValueError, match="duplicated") as error:
-        report.load_results([first, second])
+        results.load_results([first, second])
     assert "a.jsonl" in str(error.value) and "b.jsonl" in str(error.value)
     assert "'baseline'" in str(error.value)
 
@@ -135,26 +135,25 @@ def test_malformed_middle_line_raises_with_its_line_number(tmp_path):
     path = tmp_path / "results.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"results\.jsonl line 2 "):
-        report.load_results([path])
+        results.load_results([path])
 
 
 def test_record_missing_required_keys_raises(tmp_path):
     path = write_jsonl(tmp_path / "results.jsonl", [{"record": "epoch", "variant": "baseline"}])
-    missing = r"\['seed', 'backend', 'epoch', 'val_accuracy'\]"
-    with pytest.raises(ValueError, match=rf"results\.jsonl line 1 is missing keys {missing}"):
-        report.load_results(path)
+    with pytest.raises(ValueError, match=r"results\.jsonl line 1 is missing seed, backend, epoch, val_accuracy"):
+        results.load_results(path)
 
 
 def test_truncated_final_line_is_skipped_and_counted(tmp_path, caplog):
     records = make_run("baseline", 0, [0.05, 0.5])
     path = write_jsonl(tmp_path / "results.jsonl", records, extra_text='{"record": "epoch", "vari')
-    with caplog.at_level(logging.WARNING, logger="padzero_study.report"):
-        assert report.load_results(path) == records
-    assert "1 truncated" in caplog.text
+    with caplog.at_level(logging.WARNING, logger="padzero_study.results"):
+        assert results.load_results(path) == records
+    assert "Skipped the incomplete last line of" in caplog.text and "the disk was full" in caplog.text
     # The same broken text followed by a newline was written whole, so it is an error.
     write_jsonl(path, records, extra_text='{"record": "epoch", "vari\n')
     with pytest.raises(ValueError, match="line 4 "):
-        report.load_results(path)
+        results.load_results(path)
 
 
 def test_build_report_writes_summary_plot_and_markdown(tmp_path):
@@ -191,7 +190,7 @@ def test_build_report_merges_shard_files_by_default(tmp_path):
     write_jsonl(tmp_path / "results.shard-1-of-2.jsonl", make_run("baseline", 1, BASELINE_CURVES[1]))
     write_jsonl(tmp_path / "results.shard-2-of-2.jsonl", make_run("padzero", 0, [0.8, 0.9]))
     write_jsonl(tmp_path / "results.jsonl.tmp", make_run("baseline", 0, BASELINE_CURVES[0]))  # not a results file
-    assert [path.name for path in report.find_results_files(tmp_path)] == [
+    assert [path.name for path in results.results_files(tmp_path)] == [
         "results.jsonl", "results.shard-1-of-2.jsonl", "results.shard-2-of-2.jsonl"]
     paths = report.build_report(tmp_path)
     with open(paths["summary_csv"], newline="") as file:
@@ -267,8 +266,8 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
     second = make_run("uniform", 1, [0.05, 0.05], finished=False)
     other = make_run("baseline", 2, [0.05], finished=False)
     # A kill can cut the last line short: the attempts before it still count.
-    write_jsonl(tmp_path / report.INTERRUPTED_FILE, first + other + second, extra_text='{"record": "ep')
-    assert report.set_aside_attempts(tmp_path) == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
+    write_jsonl(tmp_path / results.INTERRUPTED_FILE, first + other + second, extra_text='{"record": "ep')
+    assert results.set_aside_attempts(tmp_path) == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
 
     markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
     assert ("- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
@@ -280,7 +279,7 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
 
 def test_no_interrupted_file_means_no_set_aside_line(tmp_path):
     write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
-    assert report.set_aside_attempts(tmp_path) == {}
+    assert results.set_aside_attempts(tmp_path) == {}
     assert "killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
 
 
@@ -297,3 +296,126 @@ def test_docstring_examples_run_as_written():
 
     failures, tried = doctest.testmod(report)
     assert tried > 0 and failures == 0
+
+
+def verdict_lines(markdown):
+    return {line.split("**")[1]: line for line in markdown.splitlines() if line.startswith("- **")}
+
+
+def test_a_diverged_run_is_said_so_and_counted_neither_learning_nor_at_chance(tmp_path):
+    nan = float("nan")
+    records = [r for seed in range(3) for r in make_run("multiply", seed, [nan, nan])]
+    records += make_run("baseline", 0, [0.05, 0.5, nan])
+    write_jsonl(tmp_path / "results.jsonl", records)
+    summary = report.summarize(records)
+    multiply, baseline = row_for(summary, "multiply"), row_for(summary, "baseline")
+    assert (multiply["seeds_diverged"], multiply["seeds_above_chance_at_epoch1"], multiply["seeds_at_chance_at_epoch1"],
+            multiply["seeds_never_left_chance"]) == (3, 0, 0, 0)
+    assert math.isnan(multiply["best_val_accuracy_mean"]) and multiply["epochs_at_chance_mean"] == 0
+    assert baseline["best_val_accuracy_mean"] == 0.5 and baseline["seeds_diverged"] == 1  # NaN is not the best
+    lines = verdict_lines(report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8"))
+    assert "3 of 3 seeds diverged (validation accuracy NaN)" in lines["multiply"]
+    assert "not reproduced: it learns from the first epoch on 0 of 3 seeds" in lines["multiply"]
+    assert "1 of 1 seeds diverged" in lines["baseline"]
+
+
+@pytest.mark.parametrize("change", [{"val_accuracy": "0.5"}, {"variant": ["baseline"]}, {"seed": 1.5},
+                                    {"epoch": True}, {"config": {"num_classes": 0}}])
+def test_wrong_types_in_results_are_named_before_anything_is_written(tmp_path, change):
+    records = make_run("baseline", 0, [0.05, 0.5])
+    records[1] = {**records[1], **change}
+    write_jsonl(tmp_path / "results.jsonl", records)
+    with pytest.raises(results.ResultsError, match=r"results\.jsonl line 2") as error:
+        report.build_report(tmp_path)
+    assert "\n" not in str(error.value) and sorted(p.name for p in tmp_path.iterdir()) == ["results.jsonl"]
+
+
+def test_an_empty_merge_is_refused_and_the_report_kept(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", make_run("baseline", 0, [0.05, 0.5]))
+    paths = report.build_report(tmp_path)
+    before = {name: path.read_bytes() for name, path in paths.items()}
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for given in (["/dev/null"], [empty]):
+        with pytest.raises(results.ResultsError, match="No results records in .*left as it was"):
+            report.build_report(tmp_path, results_paths=given)
+    assert {name: path.read_bytes() for name, path in paths.items()} == before
+
+
+QUICK = {"max_docs": 5000, "epochs": 2, "train_posts": 4000, "validation_posts": 1000, "patience": 5}
+
+
+def test_a_quick_run_says_so_and_judges_only_what_it_could_see(tmp_path):
+    records = make_run("baseline", 0, [0.05, 0.053], epoch_seconds=3.0, **QUICK)
+    records += make_run("multiply", 0, [0.6, 0.7], **QUICK) + make_run("uniform", 0, [0.05, 0.05], **QUICK)
+    write_jsonl(tmp_path / "results.jsonl", records)
+    markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
+    top = markdown.split("## Settings")[0]
+    assert "4,000 train / 1,000 validation posts" in top and "15,048 / 3,798" in top
+    assert "at most 2 epochs" in top and "up to 30" in top
+    assert "0.875" not in markdown and "56" not in markdown.split("## What reproduced")[0].split("| baseline |")[1]
+    table_row = next(line for line in markdown.splitlines() if line.startswith("| baseline |"))
+    assert table_row.count("n/c") == 5  # every published baseline number: a subset is comparable in none
+    lines = verdict_lines(markdown)
+    assert "no verdict: never leaving chance needs the reference's 30 epochs" in lines["uniform"]
+    assert "never leaves chance on" not in lines["uniform"]
+    assert "reproduced (pattern only: a subset): it starts at chance on 1 of 1 seeds" in lines["baseline"]
+
+
+def test_short_runs_on_all_posts_compare_epoch_one_but_not_the_best(tmp_path):
+    short = {"epochs": 5, "train_posts": 15_048, "validation_posts": 3_798}
+    records = make_run("baseline", 0, [0.05, 0.06, 0.5, 0.6, 0.7], **short)
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    markdown = path.read_text(encoding="utf-8")
+    assert "A subset" not in markdown and "at most 5 epochs" in markdown
+    row = next(line for line in markdown.splitlines() if line.startswith("| baseline |")).split(" | ")
+    assert row[3] == "0.05" and row[5] == "n/c" and row[11] == "56"  # epoch 1 and s/epoch stay comparable
+
+
+def test_the_full_study_gets_no_notice(tmp_path):
+    records = make_run("baseline", 0, [0.05, 0.5], train_posts=15_048, validation_posts=3_798, max_docs=None)
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    markdown = path.read_text(encoding="utf-8")
+    assert markdown.split("\n")[2] == "## Settings" and "n/c" not in markdown and "0.875" in markdown
+
+
+def test_reference_and_order_come_from_the_variant_registry(tmp_path, monkeypatch):
+    from padzero_study import variants
+
+    new = variants.Variant("new_idea", "a new variant", build=None,
+                           reference={"pattern": "learns_at_once", "best_val_accuracy": 0.61})
+    registry = {"new_idea": new, **variants.VARIANTS}  # first in report order
+    monkeypatch.setattr(report, "VARIANTS", registry)
+    records = make_run("baseline", 0, [0.05, 0.5]) + make_run("new_idea", 0, [0.3, 0.4])
+    assert [row["variant"] for row in report.summarize(records)] == ["new_idea", "baseline"]
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    lines = verdict_lines(path.read_text(encoding="utf-8"))
+    assert "reference: best val acc 0.61" in lines["new_idea"] and "— reproduced: it learns" in lines["new_idea"]
+
+
+def test_classes_come_from_the_dataset_registry_when_the_run_does_not_say(monkeypatch):
+    from padzero_study import datasets
+
+    monkeypatch.setitem(datasets.DATASETS, "four", datasets.Dataset("four", "4 classes", 4, load=None))
+    records = make_run("padzero", 0, [0.4, 0.6], dataset="four")
+    for record in records:
+        record["config"].pop("num_classes", None)  # files of older runners did not record it
+    (row,) = report.summarize(records)
+    assert row["chance_threshold"] == pytest.approx(2 / 4) and row["seeds_at_chance_at_epoch1"] == 1
+
+
+def test_the_plot_draws_the_threshold_the_report_counts(tmp_path, monkeypatch):
+    from matplotlib.axes import Axes
+
+    drawn = []
+    real_axhline = Axes.axhline
+    monkeypatch.setattr(Axes, "axhline", lambda self, y=0, *args, **kwargs: drawn.append((y, kwargs.get("label")))
+                        or real_axhline(self, y, *args, **kwargs))
+    records = make_run("padzero", 0, [0.3, 0.6], num_classes=4) + make_run("baseline", 0, [0.05, 0.5])
+    report.plot_learning_curves(records, tmp_path / "curves.png")
+    thresholds = {row["variant"]: row["chance_threshold"] for row in report.summarize(records)}
+    assert sorted(y for y, _ in drawn) == sorted(thresholds.values()) == [0.1, 0.5]
+    assert all("at chance below" in label for _, label in drawn)

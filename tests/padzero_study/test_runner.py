@@ -1,7 +1,10 @@
 """The study runner on the synthetic set: results, resume after a kill, refusals."""
 
+import contextlib
+import dataclasses
 import json
-import os
+import logging
+import shutil
 import signal
 import subprocess
 import sys
@@ -10,7 +13,10 @@ from collections import Counter
 
 import pytest
 
+from padzero_study import results
 from padzero_study import runner as study
+
+pytestmark = pytest.mark.per_backend
 
 TINY = dict(
     dataset="synthetic", seeds=2, epochs=2, maxlen=60, vocab_size=300, max_docs=200,
@@ -65,9 +71,6 @@ def test_rerun_resumes_without_duplicating(finished_study):
 
 def test_more_seeds_extends_the_same_folder(finished_study, tmp_path):
     config, out_dir, _ = finished_study
-    import dataclasses
-    import shutil
-
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
     study.run_study(dataclasses.replace(config, variants=("padzero",), seeds=3), copy)
@@ -82,7 +85,7 @@ def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
     results = tmp_path / "results.jsonl"
     finished = results.read_text()
     # Simulate a kill during seed 1: one epoch line written, then a line cut mid-write.
-    partial = {"record": "epoch", "variant": "padzero", "seed": 1, "epoch": 1, "val_accuracy": 0.5}
+    partial = {"record": "epoch", "variant": "padzero", "seed": 1, "epoch": 1, "val_accuracy": 0.5, "backend": config.backend}
     results.write_text(finished + json.dumps(partial) + "\n" + '{"record": "epo')
     study.run_study(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 2}), tmp_path)
     after = results.read_text()
@@ -93,7 +96,7 @@ def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
 
 def test_kill_mid_study_then_resume_loses_nothing(tmp_path):
     """A real SIGKILL in a subprocess, then the same command again."""
-    command = [sys.executable, "-m", "padzero", "reproduce", *TINY_FLAGS, "--variants", "padzero,baseline", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--variants", "padzero,baseline", "--out", str(tmp_path)]
     results = tmp_path / "results.jsonl"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -160,9 +163,6 @@ def test_bad_shard_is_rejected_before_anything_is_written(shard, tmp_path):
 
 
 def test_different_settings_are_refused_then_moved_aside_with_force(finished_study, tmp_path):
-    import dataclasses
-    import shutil
-
     _, out_dir, _ = finished_study
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
@@ -216,20 +216,87 @@ def test_small_study_on_the_real_archive(newsgroups_archive, tmp_path):
 
 
 def test_progress_eta_uses_the_run_lengths_seen_so_far():
-    progress = study.Progress(runs=4, max_epochs=30)
-    assert progress.eta() == "unknown"
-    progress.epoch_done(10.0)  # no finished run yet: assume 30 epochs a run
-    assert progress.eta() == f"~0h{(29 + 3 * 30) * 10 // 60:02d}m"
-    for _ in range(2):
-        progress.epoch_done(10.0)
-    progress.run_done()  # a 3-epoch run: now 3 epochs a run are expected
-    progress.epoch_done(10.0)
-    assert progress.eta() == f"~0h{(2 + 2 * 3) * 10 // 60:02d}m"
+    from padzero_study.report import format_duration
+
+    progress = study.StudyProgress(runs=4, max_epochs=30, patience=5)
+    assert progress.eta() == "unknown until an epoch ends"
+    progress.epoch_done(60.0)  # no finished run yet: only the bounds are known, said as bounds
+    longest, shortest = (29 + 3 * 30) * 60, (5 + 3 * 6) * 60  # early stopping: no run ends before 6 epochs
+    assert progress.eta() == (f"at most {format_duration(longest)} (at least {format_duration(shortest)}: "
+                              "early stopping ends no run before 6 epochs)")
+    for _ in range(9):
+        progress.epoch_done(60.0)
+    progress.run_done()  # a 10-epoch run: now 10 epochs a run are expected, 30 the bound
+    progress.epoch_done(60.0)
+    assert progress.eta() == (f"~{format_duration((9 + 2 * 10) * 60)} (at most "
+                              f"{format_duration((29 + 2 * 30) * 60)} if every run lasts 30 epochs)")
+
+
+def test_first_eta_comes_from_the_runs_already_in_the_folder():
+    # Before any epoch of this process: the folder's finished runs give the run length and the epoch time.
+    progress = study.StudyProgress(runs=3, max_epochs=30, patience=5, known_run_epochs=[12, 8],
+                                   known_epoch_seconds=[30.0, 30.0])
+    assert progress.eta().startswith("~15 min (at most 45 min")
+
+
+def test_throttle_is_due_once_per_interval():
+    now = [100.0]
+    throttle = study.Throttle(30, clock=lambda: now[0])
+    due = []
+    for second in range(0, 95, 5):
+        now[0] = 100.0 + second
+        due.append(throttle.due())
+    assert [5 * index for index, flag in enumerate(due) if flag] == [30, 60, 90]
+
+
+class FakeStream:
+    def __init__(self, terminal):
+        self.terminal, self.text = terminal, ""
+
+    def isatty(self):
+        return self.terminal
+
+    def write(self, text):
+        self.text += text
+
+    def flush(self):
+        pass
+
+
+def test_step_progress_logs_a_line_every_30_seconds_off_a_terminal(caplog):
+    now = [0.0]
+    progress = study.StudyProgress(runs=1, max_epochs=3, patience=5)
+    callback = study.StepProgress("padzero seed 0", progress, stream=FakeStream(False), clock=lambda: now[0])
+    callback.set_params({"steps": 100, "epochs": 3})
+    callback.on_epoch_begin(0)
+    with caplog.at_level(logging.INFO, logger="padzero"):
+        for step in range(100):
+            now[0] = step * 1.0  # a second a step: 100 s in the epoch
+            callback.on_train_batch_end(step, {"loss": 2.5})
+    lines = [record.getMessage() for record in caplog.records]
+    assert len(lines) == 3  # at 30, 60 and 90 s
+    # Before any epoch has ended, the first epoch's pace so far gives the estimate: 31 steps in 30 s,
+    # so about 97 s an epoch and 2.69 epochs left of this 3-epoch run.
+    assert lines[0] == "padzero seed 0 epoch 1: step 31/100, loss 2.5000 | study ETA ~4 min"
+
+
+def test_step_progress_draws_in_place_on_a_terminal_and_clears_before_the_epoch_line(caplog):
+    now = [0.0]
+    stream = FakeStream(True)
+    callback = study.StepProgress("baseline seed 1", study.StudyProgress(1, 3, 5), stream=stream, clock=lambda: now[0])
+    callback.set_params({"steps": 10, "epochs": 3})
+    callback.on_epoch_begin(0)
+    with caplog.at_level(logging.INFO, logger="padzero"):
+        for step in range(10):
+            now[0] = step * 1.0
+            callback.on_train_batch_end(step, {"loss": 1.0})
+    callback.on_epoch_end(0)
+    assert "\n" not in stream.text and stream.text.count("\r") == 10  # 9 draws, one clearing
+    assert "baseline seed 1 epoch 1 [==================  ] step 9/10" in stream.text
+    assert stream.text.endswith("\r\x1b[K") and not caplog.records
 
 
 def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tmp_path):
-    import shutil
-
     from padzero_study.data import DataError
 
     _, out_dir, _ = finished_study
@@ -250,7 +317,9 @@ def test_repeated_variants_run_once():
 def test_corrupt_results_line_is_named(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
     (tmp_path / "results.jsonl").write_text('{"record": "epoch"}\nnot json\n')
-    with pytest.raises(study.StudyError, match=r"results.jsonl line 2 is not valid JSON"):
+    end = {"record": "run_end", "variant": "padzero", "seed": 0, "backend": config.backend, "epochs_run": 1}
+    (tmp_path / "results.jsonl").write_text(json.dumps(end) + "\nnot json\n")
+    with pytest.raises(results.ResultsError, match=r"results.jsonl line 2 is not valid JSON"):
         study.run_study(config, tmp_path)
 
 
@@ -278,19 +347,200 @@ def test_distribute_needs_jax(backend):
 
 
 def test_a_second_process_on_the_same_results_file_is_refused(finished_study, tmp_path):
-    fcntl = pytest.importorskip("fcntl")
+    pytest.importorskip("fcntl")
     config, out_dir, _ = finished_study
-    results = out_dir / "results.jsonl"
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    path = copy / "results.jsonl"
     # A half-done run that belongs to the process holding the lock: it must not be set aside.
-    in_progress = dict(records_of(results)[0], seed=config.seeds)
-    before = results.read_text() + json.dumps(in_progress) + "\n"
-    results.write_text(before)
-    with open(out_dir / "results.jsonl.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    in_progress = dict(records_of(path)[0], seed=config.seeds)
+    before = path.read_text() + json.dumps(in_progress) + "\n"
+    path.write_text(before)
+    listing = sorted(p.name for p in copy.iterdir())
+    with results.study_lock(copy):
         bigger = study.StudyConfig(variants=config.variants, **{**TINY, "seeds": config.seeds + 1})
-        with pytest.raises(study.StudyError, match="Another padzero process is writing"):
-            study.run_study(bigger, out_dir)
-    assert results.read_text() == before
-    assert not (out_dir / "interrupted.jsonl").exists()
-    # Put the folder back as the other tests of this module expect it.
-    results.write_text(before.replace(json.dumps(in_progress) + "\n", ""))
+        with pytest.raises(study.StudyError, match=r"^Another padzero process is writing \S*results.jsonl; [^\n]*$"):
+            study.run_study(bigger, copy)
+    assert path.read_text() == before
+    assert not (copy / "interrupted.jsonl").exists()
+    assert sorted(p.name for p in copy.iterdir()) == listing  # and no lock file is left behind
+
+
+def test_shards_side_by_side_in_one_folder_but_not_overlapping_runs(tmp_path):
+    pytest.importorskip("fcntl")
+    config = study.StudyConfig(variants=("padzero", "baseline"), **{**TINY, "seeds": 1})
+    with results.study_lock(tmp_path, "results.shard-1-of-2.jsonl"):
+        study.run_study(config, tmp_path, shard=(2, 2))  # the other shard of the same split runs
+        for overlapping in (None, (1, 1)):  # the whole grid, or another split, would redo shard 1's runs
+            with pytest.raises(study.StudyError, match="results.shard-1-of-2.jsonl .*overlap"):
+                study.run_study(config, tmp_path, shard=overlapping)
+    assert [p.name for p in tmp_path.glob("*.lock")] == []
+
+
+@pytest.mark.slow
+def test_two_processes_racing_on_one_folder_keep_it_whole(tmp_path):
+    """Two real `padzero reproduce` on one --out: the second is refused at once, the first finishes alone."""
+    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--variants", "padzero", "--out", str(tmp_path)]
+    first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 240
+    while time.time() < deadline and first.poll() is None and not (tmp_path / "results.jsonl.lock").exists():
+        time.sleep(0.01)
+    assert first.poll() is None, "the first study ended before it took its lock; make it longer"
+    started = time.time()
+    second = subprocess.run(command, capture_output=True, text=True, timeout=240)
+    assert second.returncode == 2 and first.poll() is None, second.stderr[-2000:]
+    message = second.stderr.strip().splitlines()[-1]
+    assert message.startswith("padzero: error: Another padzero process is writing") and "results.jsonl" in message
+    assert time.time() - started < 60  # refused at once, not after training
+    assert first.wait(timeout=600) == 0, first.stderr.read()[-2000:]
+    final = records_of(tmp_path / "results.jsonl")
+    assert max(run_keys(final).values()) == 1
+    assert len([r for r in final if r["record"] == "run_end"]) == 2
+    assert not list(tmp_path.glob("*.lock")) and not (tmp_path / "interrupted.jsonl").exists()
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert rerun.returncode == 0 and records_of(tmp_path / "results.jsonl") == final
+
+
+def test_what_is_done_is_read_under_the_lock(finished_study, tmp_path, monkeypatch):
+    """Another process finishes every run while this one waits for the lock: this one must see them all."""
+    config, out_dir, _ = finished_study
+    finished_lines = (out_dir / "results.jsonl").read_text()
+    (tmp_path / "config.json").write_text((out_dir / "config.json").read_text())
+    real_lock = results.study_lock
+
+    @contextlib.contextmanager
+    def lock_won_after_the_other_finished(*args, **kwargs):
+        (tmp_path / "results.jsonl").write_text(finished_lines)  # what the other process wrote meanwhile
+        with real_lock(*args, **kwargs):
+            yield
+
+    monkeypatch.setattr(results, "study_lock", lock_won_after_the_other_finished)
+    study.run_study(config, tmp_path)
+    assert (tmp_path / "results.jsonl").read_text() == finished_lines  # nothing trained twice
+
+
+def test_force_moves_every_file_of_the_previous_study_aside(finished_study, tmp_path):
+    _, out_dir, _ = finished_study
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    extra = {"results.shard-1-of-2.jsonl": "", "interrupted.jsonl": "", "diagnostics.jsonl": "",
+             "diagnostics.png": "png", "diagnostics.md": "table"}
+    for name, content in extra.items():
+        (copy / name).write_text(content)
+    before = {path.name: path.read_bytes() for path in copy.iterdir()}
+    study.run_study(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "maxlen": 61}), copy, force=True)
+    (backup,) = copy.glob("previous-*")
+    assert {path.name: path.read_bytes() for path in backup.iterdir()} == before
+    assert not (copy / "diagnostics.jsonl").exists() and not (copy / "interrupted.jsonl").exists()
+    assert not list(copy.glob("results.shard-*"))
+    assert [r["config"]["maxlen"] for r in records_of(copy / "results.jsonl")] == [61] * 3
+
+
+@pytest.mark.parametrize("content", ["[]", "garbage", "null", '{"run_settings": 3}'])
+def test_a_config_json_that_is_not_one_is_named_and_force_moves_it_aside(tmp_path, content):
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
+    (tmp_path / "config.json").write_text(content)
+    with pytest.raises(results.ResultsError, match=r"config.json is not .*--force") as error:
+        study.run_study(config, tmp_path)
+    assert "\n" not in str(error.value) and sorted(p.name for p in tmp_path.iterdir()) == ["config.json"]
+    study.run_study(config, tmp_path, force=True)
+    (backup,) = tmp_path.glob("previous-*")
+    assert (backup / "config.json").read_text() == content
+    assert results.read_config(tmp_path / "config.json")["run_settings"] == config.run_settings()
+
+
+@pytest.mark.parametrize("line", ["{}", "[]", "null", '{"record": "run_end", "variant": "padzero", "seed": "0"}'])
+def test_a_results_line_of_the_wrong_shape_stops_the_study_naming_it(tmp_path, line):
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
+    (tmp_path / "results.jsonl").write_text(line + "\n")
+    with pytest.raises(results.ResultsError, match=r"results.jsonl line 1") as error:
+        study.run_study(config, tmp_path)
+    assert "\n" not in str(error.value)
+    assert (tmp_path / "results.jsonl").read_text() == line + "\n" and len(list(tmp_path.iterdir())) == 1
+
+
+def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
+    from padzero_study import diagnostics_report
+
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    study.run_study(config, tmp_path, diagnose=True)
+    with open(tmp_path / "diagnostics.jsonl", "a") as file:
+        file.write('{"variant": "padzero", "seed": 1, "ep')  # a write cut short
+    written = diagnostics_report.build_report_with_diagnostics(tmp_path)
+    assert "## Why" in written["report_markdown"].read_text()
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"seeds": 10**12}, "seeds must be a positive integer of at most 1,000; received seeds=1000000000000; "),
+    ({"max_docs": 10**12}, "max_docs must be a positive integer of at most [0-9,]+; received max_docs=1000000000000; "
+                           ".*must fit in this machine's [0-9.]+ GiB of memory"),
+    ({"maxlen": 10**9}, "maxlen must be a positive integer of at most [0-9,]+; received maxlen=1000000000; "
+                        "the padded ids of 200 posts .*GiB of memory"),
+    ({"embedding_dim": 10**9}, r"The model would hold about [0-9,]+ weights .*lower embedding_dim"),
+    ({"hidden_units": 10**9}, r"The model would hold about [0-9,]+ weights .*GiB of memory"),
+    ({"seeds": True}, "seeds must be a positive integer"),
+    ({"hidden_units": 0}, "hidden_units must be a positive integer"),
+    ({"max_docs": 19}, "max_docs must be None or an integer >= 20"),
+    ({"dropout": 1.5}, "dropout must be a number in"),
+    ({"padding": "middle"}, "padding must be 'pre' or 'post'"),
+    ({"split_seed": -1}, "split_seed must be an integer"),
+    ({"variants": "padzero"}, "variants must be a tuple of variant names"),
+])
+def test_sizes_and_settings_that_cannot_work_are_refused_before_any_data(changes, message):
+    with pytest.raises(study.StudyError, match=message) as error:
+        study.StudyConfig(**{**TINY, **changes})
+    assert "\n" not in str(error.value)
+
+
+def test_limits_follow_this_machines_memory(monkeypatch):
+    # Room for the padded ids of all 18,846 posts at maxlen 1,000, 8 bytes an id.
+    monkeypatch.setattr(study.machine, "total_memory_bytes", lambda: 8 * 18_846 * 1_000)
+    study.StudyConfig(**{**TINY, "maxlen": 1_000, "max_docs": None})
+    with pytest.raises(study.StudyError, match="maxlen must be a positive integer of at most 1,000;"):
+        study.StudyConfig(**{**TINY, "maxlen": 1_001, "max_docs": None})
+
+
+def test_dataset_and_fast_path_come_from_the_registries(tmp_path, monkeypatch):
+    from padzero_study import data, datasets, variants
+
+    loaded = []
+
+    def load_tiny(config):
+        loaded.append(config.max_docs)
+        return data.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=1)
+
+    monkeypatch.setitem(datasets.DATASETS, "tiny", datasets.Dataset("tiny", "four classes", 4, load_tiny))
+    config = study.StudyConfig(**{**TINY, "dataset": "tiny", "seeds": 1, "epochs": 1}, variants=("padzero",))
+    study.run_study(config, tmp_path)
+    assert loaded == [200]
+    (end,) = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"]
+    assert end["config"]["num_classes"] == 4 and "chance = validation accuracy below 0.5" in (tmp_path / "report.md").read_text()
+    fast = study.StudyConfig(**TINY, variants=("padzero",), fast_path=True)
+    assert fast.uses_fast_path("padzero")
+    monkeypatch.setitem(variants.VARIANTS, "padzero", dataclasses.replace(variants.VARIANTS["padzero"], zero_padding=False))
+    assert not fast.uses_fast_path("padzero")
+
+
+def test_the_actual_vocabulary_and_posts_are_recorded_and_reported(finished_study):
+    config, out_dir, _ = finished_study
+    encoded = study.load_encoded_data(config)
+    ends = [r for r in records_of(out_dir / "results.jsonl") if r["record"] == "run_end"]
+    assert {r["config"]["vocabulary"] for r in ends} == {encoded.vocab_size} and encoded.vocab_size != config.vocab_size
+    assert {r["config"]["train_posts"] for r in ends} == {len(encoded.y_train)}
+    assert json.loads((out_dir / "config.json").read_text())["data"]["vocabulary"] == encoded.vocab_size
+    markdown = (out_dir / "report.md").read_text()
+    assert f"vocabulary: {encoded.vocab_size} ids (the {config.vocab_size} most frequent words at most" in markdown
+
+
+def test_a_refused_study_leaves_no_empty_folder(tmp_path):
+    from padzero_study.data import DataError
+
+    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    with pytest.raises(DataError):
+        study.run_study(config, tmp_path / "new")
+    assert not (tmp_path / "new").exists()
+
+
+def test_diagnose_cannot_run_as_a_shard(tmp_path):
+    with pytest.raises(study.StudyError, match="cannot run as a shard"):
+        study.run_study(study.StudyConfig(variants=("padzero",), **TINY), tmp_path, shard=(1, 2), diagnose=True)
