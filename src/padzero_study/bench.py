@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from padzero_study import data
 from padzero_study.backends import BACKENDS, not_installed
 
 logger = logging.getLogger("padzero")
@@ -44,10 +45,9 @@ class BenchError(ValueError):
 # ---------------------------------------------------------------- the batches
 
 
-def synthetic_lengths(count, maxlen, seed=0):
-    """Post lengths shaped like 20 Newsgroups' (median ~99, long right tail), for runs without the data."""
-    rng = np.random.default_rng(seed)
-    return np.clip(rng.lognormal(mean=math.log(99), sigma=0.9, size=count), 1, maxlen).astype(int)
+def synthetic_lengths(count, seed=0):
+    """Post lengths shaped like 20 Newsgroups' (`data.synthetic_post_lengths`), cut at the reference maxlen."""
+    return np.minimum(data.synthetic_post_lengths(count, seed=seed), SHAPE["maxlen"])
 
 
 def make_batches(lengths, steps, seed=0):
@@ -282,26 +282,33 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
             model: Keras baseline, padzero, padzero fast path per backend, and
             native PyTorch once).
         backends: names from `BACKENDS`.
-        quick: fewer steps and repeats (the whole bench in minutes).
+        quick: fewer steps and repeats (noisier medians).
         lengths: real post lengths to draw batches from (e.g. from the
             encoded 20 Newsgroups); `None` draws from `synthetic_lengths`.
-        steps: training steps per timed epoch-slice (default 100, 20 quick).
-        repeats: timed repeats per measurement (default 5, 3 quick; layer
-            calls, which are short, use 10 times as many and at least 50).
+        steps: positive int or None, training steps per timed epoch-slice
+            (default 100, 20 quick).
+        repeats: positive int or None, timed repeats per measurement (default
+            5, 3 quick; layer calls, which are short, use 10 times as many and
+            at least 50).
         multiple: the fast path's width rounding (see `TrimmedBatches`).
 
     Returns:
         dict with `settings`, `machine` and `rows` (part, backend, case, ms,
         ratio, ratio_to, peak_mb); model `ms` is per step, `epoch_seconds`
         scales it to the study's 472-step epoch.
+
+    Raises:
+        BenchError: for an unknown part or backend, or one not installed.
+        ValueError: for `steps` or `repeats` that are not positive integers.
     """
+    from padzero.validation import check_positive_int
     from padzero_study import machine  # one description of the machine for every output
 
     parts, backends = list(dict.fromkeys(parts)), list(dict.fromkeys(backends))
     check_choices(parts, backends)
-    steps = steps or (20 if quick else 100)
-    repeats = repeats or (3 if quick else 5)
-    lengths = synthetic_lengths(20_000, SHAPE["maxlen"]) if lengths is None else np.asarray(lengths)
+    steps = (20 if quick else 100) if steps is None else check_positive_int("steps", steps)
+    repeats = (3 if quick else 5) if repeats is None else check_positive_int("repeats", repeats)
+    lengths = synthetic_lengths(20_000) if lengths is None else np.asarray(lengths)
     ids, labels = make_batches(lengths, steps)
     rows = []
     with tempfile.TemporaryDirectory() as folder:
@@ -325,6 +332,54 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         "python": platform.python_version(),
         "rows": with_ratios(rows),
     }
+
+
+def check_output_file(path):
+    """Refuses, before any measurement, a results path that cannot be written.
+
+    Args:
+        path: str or path-like, where `write_results` will write the JSON.
+
+    Raises:
+        BenchError: one line, when `path` is a folder, its folder does not
+            exist, or the folder is not writable.
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise BenchError(f"{path} is a folder; give the results a file name, such as {path / 'bench.json'}.")
+    folder = path.parent
+    if not folder.is_dir():
+        raise BenchError(f"Cannot write the results to {path}: folder {folder} does not exist; create it or choose "
+                         "another path.")
+    try:  # the only sure test of writability is writing: permissions, read-only mounts, ACLs
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
+            pass
+    except OSError as error:
+        raise BenchError(f"Cannot write the results to {path}: {error.strerror or error}; choose another path.") from None
+
+
+def write_results(results, path):
+    """Writes `results` as JSON to `path` atomically: a reader or a crash sees the old file or the new one, whole.
+
+    Args:
+        results: the dict `run_bench` returns.
+        path: str or path-like.
+    """
+    path = Path(path)
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            json.dump(results, file, indent=2)
+            file.write("\n")
+            file.flush()
+            os.fsync(file.fileno())
+        umask = os.umask(0)  # mkstemp makes the file private; give it the mode open() would have
+        os.umask(umask)
+        os.chmod(temporary, 0o666 & ~umask)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def format_table(results):

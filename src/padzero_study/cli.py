@@ -1,23 +1,36 @@
-"""`padzero` command line: thin argparse front ends over the library.
+"""`padzero` command line: thin argparse front ends over the study.
 
     padzero reproduce [--quick] [--data PATH | --dataset synthetic] [--shard K/N] [...]
     padzero diagnose [--variants ...] [--padding post] [--maxlen N] [...]
     padzero report DIR
     padzero bench [--quick] [--parts layer,model] [--backends jax,tensorflow,torch] [--data PATH]
+
+Keras reads its backend once, at import, so the backend is chosen
+(`padzero_study.backends.activate_backend`) before anything imports Keras;
+`--help`, `--version` and `report` never import it. The variant and dataset
+registries this module reads at import are Keras-free.
 """
 
 import argparse
-import json
 import logging
 import os
+import shutil
 import sys
-
+import textwrap
+from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
-from padzero_study.backends import BACKENDS, not_installed
 
-QUICK = {"epochs": 2, "seeds": 1, "max_docs": 5_000}
-FULL = {"epochs": 30, "seeds": 3, "max_docs": None}
-DIAGNOSE = {"epochs": 5, "seeds": 2, "max_docs": None, "variants": "baseline,padzero,uniform_nonneg"}
+from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
+from padzero_study.datasets import DATASETS
+from padzero_study.variants import VARIANTS, study_variants
+
+SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
+DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
+
+
+def run_defaults(dataset, kind):
+    """The sizes a run of `dataset` takes when no flag sets them (from the dataset registry)."""
+    return DATASETS[dataset].run_defaults[kind]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -27,24 +40,46 @@ class OneLineErrorParser(argparse.ArgumentParser):
         self.exit(2, f"padzero: error: {message} (see '{self.prog} --help')\n")
 
 
-def positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, received {text!r}")
-    return value
+# ---------------------------------------------------------------- argument types: text -> value. What values are
+# allowed is StudyConfig's and run_bench's to say (padzero.validation), once the backend is chosen.
 
 
-def positive_float(text):
+def integer(text):
+    """Text -> int, for the size flags."""
     try:
-        value = float(text)
+        return int(text)
     except ValueError:
-        value = None
-    if value is None or not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a positive number, received {text!r}")
-    return value
+        raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
+
+
+def number(text):
+    """Text -> float, for --init-scale."""
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+
+
+def non_empty(text):
+    """Text that is not empty or blank, for paths and lists: '' would otherwise mean 'the default' silently."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"expected a value, received {text!r}")
+    return text
+
+
+def variant_names(text):
+    """'a,b' -> ('a', 'b'); 'all' -> the study's variants. Unknown names are refused by StudyConfig."""
+    if text.strip() == "all":
+        return study_variants()
+    names = tuple(name.strip() for name in non_empty(text).split(",") if name.strip())
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated variant names, received {text!r}")
+    return names
+
+
+def comma_list(text):
+    """'a, b' -> ['a', 'b'] (names are checked by the bench)."""
+    return [item.strip() for item in non_empty(text).split(",") if item.strip()]
 
 
 def shard(text):
@@ -59,75 +94,139 @@ def shard(text):
     return parsed
 
 
-def add_study_flags(parser, *, variants, defaults, quick_defaults=None):
-    """The data, training and output flags that `reproduce` and `diagnose` share."""
-    def default_text(key):
-        quick = f"; {quick_defaults[key]:,} with --quick" if quick_defaults else ""
-        return f"(default: {defaults[key] or 'all'}{quick})"
+# ---------------------------------------------------------------- help
 
+
+def _listing(title, entries):
+    """'title:' then one '  name  description' line per entry, wrapped under the description column."""
+    width = max(len(name) for name, _ in entries) + 4
+    lines = [f"{title}:"]
+    for name, description in entries:
+        lines += textwrap.wrap(description, help_width(), initial_indent=f"  {name:<{width - 2}}",
+                               subsequent_indent=" " * width)
+    return "\n".join(lines)
+
+
+def help_width():
+    """The width argparse wraps help to, for the text laid out here."""
+    return max(shutil.get_terminal_size().columns - 2, 40)
+
+
+def defaults_table(kinds):
+    """The defaults of the size flags, one row per dataset and kind of run, for the epilog of reproduce and diagnose.
+
+    Args:
+        kinds: ((kind, label), ...): the kinds of run of the command ("full", "quick", "diagnose") and how the
+            table names them; a dataset whose kinds all have the same sizes gets one row, "any".
+    """
+    header = ("dataset", "run", "seeds", "epochs", "max-docs", "maxlen", "vocab-size")
+    rows = []
+    for dataset in DATASETS:
+        sizes_by_label = {label: run_defaults(dataset, kind) for kind, label in kinds}
+        if len(kinds) > 1 and all(sizes == run_defaults(dataset, kinds[0][0]) for sizes in sizes_by_label.values()):
+            sizes_by_label = {"any": run_defaults(dataset, kinds[0][0])}
+        for label, sizes in sizes_by_label.items():
+            rows.append((dataset, label, *("all" if sizes[key] is None else str(sizes[key]) for key in SIZE_FLAGS)))
+    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
+    lines = ["defaults of the size flags (a flag given wins):"]
+    for row in [header, *rows]:
+        lines.append("  " + "  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
+                                      for column, (cell, width) in enumerate(zip(row, widths))))
+    return "\n".join(lines)
+
+
+def study_epilog(kinds):
+    in_study = [(name, variant.description) for name, variant in VARIANTS.items() if variant.in_study]
+    ablations = [(name, variant.description) for name, variant in VARIANTS.items() if not variant.in_study]
+    parts = [defaults_table(kinds), _listing("datasets (--dataset)", [(n, d.description) for n, d in DATASETS.items()]),
+             _listing("variants (--variants; 'all' = these)", in_study)]
+    if ablations:
+        parts.append(_listing("ablations (name them in --variants)", ablations))
+    return "\n\n".join(parts)
+
+
+def add_study_flags(parser, *, variants):
+    """The data, training and output flags that `reproduce` and `diagnose` share."""
     source = parser.add_argument_group("data")
-    source.add_argument("--data", metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
+    source.add_argument("--data", type=non_empty, metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
                         "(default: scikit-learn's data home, then scikit-learn's download)")
-    source.add_argument("--dataset", choices=("20news", "synthetic"), default="20news",
-                        help="'synthetic' generates a small stand-in that runs anywhere in seconds (default: 20news)")
-    source.add_argument("--max-docs", type=positive_int, help=f"use a random subset of this many posts {default_text('max_docs')}")
-    source.add_argument("--maxlen", type=positive_int, default=1_100, help="ids per post after padding (default: 1100)")
+    source.add_argument("--dataset", choices=tuple(DATASETS), default="20news",
+                        help="which posts; 'synthetic' is a generated stand-in with small default sizes, for a smoke "
+                        "test (default: 20news; see the lists below)")
+    source.add_argument("--max-docs", type=integer, metavar="N", help="use a random subset of N posts "
+                        "(synthetic: generate N) (default: see below)")
+    source.add_argument("--maxlen", type=integer, metavar="N", help="ids per post after padding (default: see below)")
     source.add_argument("--padding", choices=("pre", "post"), default="pre", help="where padding goes (default: pre)")
-    source.add_argument("--vocab-size", type=positive_int, default=20_000, help="most frequent words kept (default: 20000)")
+    source.add_argument("--vocab-size", type=integer, metavar="N", help="most frequent words kept (default: see below)")
     training = parser.add_argument_group("training")
-    training.add_argument("--variants", default=variants, help=f"comma-separated variants, or 'all' (default: {variants}; "
-                          "all = baseline,multiply,padzero,uniform_nonneg,uniform,mask_zero,masked_average; "
-                          "ablations: uniform_unmasked, uniform_nonneg_unmasked = the uniform init without the mask)")
-    training.add_argument("--seeds", type=positive_int, help=f"seeds per variant {default_text('seeds')}")
-    training.add_argument("--epochs", type=positive_int, help="maximum epochs, early stopping on val_loss with patience 5 "
-                          f"{default_text('epochs')}")
-    training.add_argument("--batch-size", type=positive_int, default=32, help="batch size (default: 32)")
-    training.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND or Keras's default)")
-    training.add_argument("--init-scale", type=positive_float, help="embeddings start uniform in (-S, S) for the "
-                          "variants with Keras's default init (default: Keras's 0.05)")
+    training.add_argument("--variants", type=variant_names, default=variants, metavar="NAMES",
+                          help=f"comma-separated variants, or 'all' (default: {variants}; see the lists below)")
+    training.add_argument("--seeds", type=integer, metavar="N", help="seeds per variant (default: see below)")
+    training.add_argument("--epochs", type=integer, metavar="N", help="maximum epochs, early stopping on val_loss "
+                          "with patience 5 (default: see below)")
+    training.add_argument("--batch-size", type=integer, default=32, metavar="N", help="batch size (default: 32)")
+    training.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND, else the one "
+                          f"in Keras's config file if installed, else the first installed of {', '.join(PREFERENCE)})")
+    training.add_argument("--init-scale", type=number, metavar="S", help="embeddings start uniform in (-S, S) "
+                          "for the variants with Keras's default init (default: Keras's 0.05)")
     training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
                           "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
                           "re-association and batch order; default: off)")
     training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
                           "keras.distribution.DataParallel (jax backend only; default: off)")
     output = parser.add_argument_group("output")
-    output.add_argument("--out", metavar="DIR", help=f"results folder (default: runs/<dataset>[-quick]-<backend>, "
-                        f"runs/diagnose-<dataset>-<backend> for diagnose)")
+    output.add_argument("--out", type=non_empty, metavar="DIR", help="results folder (default: "
+                        "runs/<dataset>[-quick]-<backend>, runs/diagnose-<dataset>-<backend> for diagnose)")
     output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
                         "to DIR/previous-<time>/ and start over (default: refuse)")
 
 
-def build_parser():
-    parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that shows why.")
-    parser.add_argument("--version", action="version", version=f"padzero {installed_version('padzero')}")
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
+def package_version():
+    try:
+        return installed_version("padzero")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
 
+
+def build_parser():
+    parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that "
+                                "shows why.")
+    parser.add_argument("--version", action="version", version=f"padzero {package_version()}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
+    raw = argparse.RawDescriptionHelpFormatter  # keeps the epilog's tables and lists as laid out
+
+    quick = run_defaults("20news", "quick")
     reproduce = commands.add_parser(
-        "reproduce",
+        "reproduce", formatter_class=raw,
         help="run the 20 Newsgroups padding study (resumable) and write its report",
-        description="Trains every variant x seed, appends to OUT/results.jsonl, then writes summary.csv, "
-        "report.md and learning_curves.png. Rerun the same command to resume.",
+        description=textwrap.fill("Trains every variant x seed, appends to OUT/results.jsonl, then writes "
+                                  "summary.csv, report.md and learning_curves.png. Rerun the same command to resume.",
+                                  help_width()),
+        epilog=study_epilog((("full", "full"), ("quick", "--quick"))),
     )
-    add_study_flags(reproduce, variants="all", defaults=FULL, quick_defaults=QUICK)
-    reproduce.add_argument("--quick", action="store_true", help="a small real run in minutes: "
-                           f"{QUICK['epochs']} epochs x {QUICK['seeds']} seed on {QUICK['max_docs']:,} posts")
+    add_study_flags(reproduce, variants="all")
+    reproduce.add_argument("--quick", action="store_true", help=f"a small real run: {quick['epochs']} epochs x "
+                           f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)")
     reproduce.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
                            "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
                            "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)")
 
     diagnose = commands.add_parser(
-        "diagnose",
+        "diagnose", formatter_class=raw,
         help="train chosen variants while recording why they stall or learn (diagnostics.jsonl, diagnostics.png)",
-        description="Trains like 'reproduce' and also records, before training, at steps 1/3/10/30/100/300 of epoch 1 and "
-        "after every epoch: the padding row's share of the embedding gradient, the padding vector's norm and nearest "
-        "words, dead hidden ReLUs and their pre-activation statistics, and Dense kernel norms of padded vs real positions.",
+        description=textwrap.fill(
+            "Trains like 'reproduce' and also records, before training, at steps 1/3/10/30/100/300 of epoch 1 and "
+            "after every epoch: the padding row's share of the embedding gradient, the padding vector's norm and "
+            "nearest words, dead hidden ReLUs and their pre-activation statistics, and Dense kernel norms of padded "
+            "vs real positions.", help_width()),
+        epilog=study_epilog((("diagnose", "diagnose"),)),
     )
-    add_study_flags(diagnose, variants=DIAGNOSE["variants"], defaults=DIAGNOSE)
+    add_study_flags(diagnose, variants=DIAGNOSE_VARIANTS)
 
     report = commands.add_parser("report", help="rebuild summary.csv, report.md and learning_curves.png from results",
                                  description="Rebuilds the report of a study folder from its results files alone.")
-    report.add_argument("run_dir", metavar="DIR", help="a folder written by 'padzero reproduce'")
-    report.add_argument("--results", nargs="+", metavar="FILE", help="results files to merge "
+    report.add_argument("run_dir", type=non_empty, metavar="DIR", help="a folder written by 'padzero reproduce'")
+    report.add_argument("--results", type=non_empty, nargs="+", metavar="FILE", help="results files to merge "
                         "(default: DIR/results.jsonl and every DIR/results.shard-K-of-N.jsonl)")
 
     bench = commands.add_parser(
@@ -136,67 +235,63 @@ def build_parser():
         "(forward + backward), and training steps of the reference model (Keras baseline, padzero, padzero fast "
         "path, native PyTorch), each in a fresh process, one run; prints a table of ratios and writes JSON.",
     )
-    bench.add_argument("--parts", default="layer,model", help="comma-separated: layer, model (default: layer,model)")
-    bench.add_argument("--backends", default="jax,tensorflow,torch", help="comma-separated Keras backends "
-                       "(default: jax,tensorflow,torch)")
-    bench.add_argument("--quick", action="store_true", help="20 steps x 3 repeats instead of 100 x 5: minutes, noisier")
-    bench.add_argument("--data", metavar="PATH", help="draw post lengths from this 20news-bydate.tar.gz or folder "
-                       "(default: synthetic lengths with the same median, ~99 tokens)")
-    bench.add_argument("--steps", type=positive_int, help="training steps per timed repeat (default: 100; 20 with --quick)")
-    bench.add_argument("--repeats", type=positive_int, help="timed repeats, median reported (default: 5; 3 with --quick)")
-    bench.add_argument("--out", metavar="FILE", default="bench.json", help="JSON results (default: bench.json)")
+    bench.add_argument("--parts", type=comma_list, default="layer,model", help="comma-separated: layer, model "
+                       "(default: layer,model)")
+    bench.add_argument("--backends", type=comma_list, help=f"comma-separated Keras backends among {','.join(BACKENDS)} "
+                       "(default: every one installed)")
+    bench.add_argument("--quick", action="store_true", help="20 steps x 3 repeats instead of 100 x 5 (noisier)")
+    bench.add_argument("--data", type=non_empty, metavar="PATH", help="draw post lengths from this "
+                       "20news-bydate.tar.gz or folder (default: synthetic lengths shaped like the real posts')")
+    bench.add_argument("--steps", type=integer, metavar="N", help="training steps per timed repeat "
+                       "(default: 100; 20 with --quick)")
+    bench.add_argument("--repeats", type=integer, metavar="N", help="timed repeats, median reported "
+                       "(default: 5; 3 with --quick)")
+    bench.add_argument("--out", type=non_empty, metavar="FILE", default="bench.json", help="JSON results, written "
+                       "once every measurement is done (default: bench.json)")
     return parser
 
 
-def ensure_backend(name, argv):
-    """Re-runs this command under KERAS_BACKEND=name: Keras picks its backend once, at import."""
-    missing = not_installed(name)
-    if missing:
-        raise ValueError(missing)
-    import keras
-
-    if keras.backend.backend() != name:
-        os.environ["KERAS_BACKEND"] = name
-        os.execv(sys.executable, [sys.executable, "-m", "padzero", *argv])
+# ---------------------------------------------------------------- commands
 
 
-def study_config(args, defaults):
-    from padzero_study import runner
-    from padzero_study.variants import STUDY_VARIANTS
+def study_config(args, kind):
+    """The `StudyConfig` of `reproduce` or `diagnose`: flags given, else the dataset's defaults for `kind`."""
+    from padzero_study import runner  # imports Keras: the backend is chosen by now
 
-    variants = STUDY_VARIANTS if args.variants == "all" else tuple(v.strip() for v in args.variants.split(",") if v.strip())
+    defaults = run_defaults(args.dataset, kind)
+    sizes = {key: defaults[key] if getattr(args, key) is None else getattr(args, key) for key in SIZE_FLAGS}
     return runner.StudyConfig(
         dataset=args.dataset,
         data_path=args.data,
-        variants=variants,
-        seeds=args.seeds or defaults["seeds"],
-        epochs=args.epochs or defaults["epochs"],
+        variants=args.variants,
         batch_size=args.batch_size,
-        maxlen=args.maxlen,
         padding=args.padding,
-        vocab_size=args.vocab_size,
-        max_docs=args.max_docs or defaults["max_docs"],
         embedding_init_scale=args.init_scale,
         fast_path=args.fast_path,
         distribute=args.distribute,
+        **sizes,
     )
+
+
+def progress_verbosity():
+    return 1 if sys.stdout.isatty() else 0
 
 
 def reproduce(args):
     from padzero_study import runner
 
-    config = study_config(args, QUICK if args.quick else FULL)
+    config = study_config(args, "quick" if args.quick else "full")
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, shard=args.shard)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=progress_verbosity(), shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
 
 def diagnose(args):
     from padzero_study import runner
 
-    config = study_config(args, DIAGNOSE)
+    config = study_config(args, "diagnose")
     out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=1 if sys.stdout.isatty() else 0, diagnose=True)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=progress_verbosity(), diagnose=True)
     print(f"diagnostics: {written.get('diagnostics_plot')}; report: {written['report_markdown']}")
 
 
@@ -212,30 +307,36 @@ def report(args):
 def bench(args):
     from padzero_study import bench as benchmarks
 
-    parts = [p.strip() for p in args.parts.split(",") if p.strip()]
-    backends = [b.strip() for b in args.backends.split(",") if b.strip()]
-    benchmarks.check_choices(parts, backends)  # before the data takes its time
+    # Everything that can fail is checked before the measurements take their time.
+    backends = sorted(installed_backends(), key=BACKENDS.index) if args.backends is None else args.backends
+    benchmarks.check_output_file(args.out)
+    benchmarks.check_choices(args.parts, backends)
     lengths = None
     if args.data:
         from padzero_study import data, text
 
         encoded = text.encode_newsgroups(data.load_newsgroups(args.data))
         lengths = benchmarks.lengths_of(encoded.x_train)
-    results = benchmarks.run_bench(parts, backends, quick=args.quick, lengths=lengths, steps=args.steps, repeats=args.repeats)
-    with open(args.out, "w") as file:
-        json.dump(results, file, indent=2)
+    results = benchmarks.run_bench(args.parts, backends, quick=args.quick, lengths=lengths, steps=args.steps,
+                                   repeats=args.repeats)
+    benchmarks.write_results(results, args.out)
     print(benchmarks.format_table(results))
     print(f"results: {args.out}")
 
 
+COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
+COMMANDS_WITHOUT_KERAS = ("report",)
+
+
 def main(argv=None):
+    """Runs `padzero ARGV`; returns the exit code (0, 2 for bad input, 130 when interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     try:
-        if getattr(args, "backend", None):
-            ensure_backend(args.backend, argv)
-        {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}[args.command](args)
+        if args.command not in COMMANDS_WITHOUT_KERAS:
+            activate_backend(getattr(args, "backend", None))  # before anything imports Keras
+        COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
         return 130

@@ -10,8 +10,15 @@ from typing import Callable
 
 from padzero_study import data  # NumPy only: it imports scikit-learn when it loads
 
-# The synthetic stand-in's size when `max_docs` is not given: a study of it runs anywhere.
+# The synthetic stand-in's size when `max_docs` is not given.
 SYNTHETIC_DEFAULT_DOCS = 2_000
+# The sizes of the original experiment, for a study of real posts; a dataset takes them unless it says otherwise.
+_REFERENCE_SIZES = {"maxlen": 1_100, "vocab_size": 20_000}
+STUDY_RUN_DEFAULTS = {
+    "full": {"seeds": 3, "epochs": 30, "max_docs": None, **_REFERENCE_SIZES},
+    "quick": {"seeds": 1, "epochs": 2, "max_docs": 5_000, **_REFERENCE_SIZES},
+    "diagnose": {"seeds": 2, "epochs": 5, "max_docs": None, **_REFERENCE_SIZES},
+}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,12 +32,18 @@ class Dataset:
         load: callable `(config) -> padzero_study.data.Newsgroups`, given a
             `StudyConfig`; it may read `config.data_path`, `config.max_docs`
             and `config.split_seed`.
+        run_defaults: dict from a kind of run (`"full"`, `"quick"`,
+            `"diagnose"`) to the sizes it takes when no flag sets them:
+            `seeds`, `epochs`, `max_docs` (`None` = every post), `maxlen`,
+            `vocab_size`. Default: the original experiment's sizes
+            (`STUDY_RUN_DEFAULTS`).
     """
 
     name: str
     description: str
     num_classes: int
     load: Callable
+    run_defaults: dict = dataclasses.field(default_factory=lambda: STUDY_RUN_DEFAULTS)
 
 
 DATASETS = {}
@@ -68,9 +81,13 @@ register_dataset(Dataset(
     20,
     _load_20news,
 ))
+# A smoke test of the whole pipeline, small whatever the kind of run; too small and short for the
+# padding effect to show. Its full size is one flag away (--max-docs, --maxlen, ...).
+_SMOKE_TEST_SIZES = {"seeds": 1, "epochs": 3, "max_docs": 600, "maxlen": 200, "vocab_size": 2_000}
 register_dataset(Dataset(
     "synthetic",
-    f"a generated stand-in with the same padding-heavy lengths ({SYNTHETIC_DEFAULT_DOCS:,} posts, or --max-docs)",
+    "a generated stand-in with the same padding-heavy lengths; small by default, a smoke test that needs no download",
     20,
     _load_synthetic,
+    run_defaults={"full": _SMOKE_TEST_SIZES, "quick": _SMOKE_TEST_SIZES, "diagnose": _SMOKE_TEST_SIZES},
 ))

@@ -1,14 +1,25 @@
-"""The `padzero` command: bad input is one line on stderr and exit code 2, nothing written over."""
+"""The `padzero` command: bad input is one line on stderr and exit code 2, nothing written over.
+
+The tests without a marker need no Keras backend: they fail before the backend
+is chosen (argument errors), or run commands that never import Keras (`--help`,
+`report`). The `per_backend` ones build a `StudyConfig` or train.
+"""
 
 import gzip
 import io
+import json
+import os
+import re
 import subprocess
 import sys
 import tarfile
+from importlib.metadata import version as installed_version
 
 import pytest
 
 from padzero_study import cli
+from padzero_study.datasets import DATASETS
+from padzero_study.variants import VARIANTS
 
 
 def run_cli(argv, capsys):
@@ -31,11 +42,90 @@ def assert_one_line_error(code, err, fragment, out_dir=None):
     assert "Traceback" not in err
 
 
-def test_version(capsys):
-    import padzero
+def environment_without_keras_backend(**extra):
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    return {**environment, **extra}
 
+
+def imported_modules(argv, **environment):
+    """The top-level modules `python -m padzero_study ARGV` imports (from -X importtime), and the process."""
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "padzero_study", *argv], capture_output=True,
+                            text=True, timeout=120, env=environment_without_keras_backend(**environment))
+    modules = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines()
+               if line.startswith("import time:") and "|" in line}
+    return modules, result
+
+
+def write_tiny_results(folder):
+    """A results folder as the runner writes it: two variants, one seed, two epochs each."""
+    folder.mkdir(parents=True, exist_ok=True)
+    config = {"dataset": "synthetic", "num_classes": 20, "epochs": 2, "batch_size": 32, "maxlen": 30, "vocab_size": 100}
+    lines = []
+    for variant, accuracies in (("baseline", [0.05, 0.06]), ("padzero", [0.40, 0.60])):
+        identity = {"variant": variant, "seed": 0, "backend": "jax", "config": config}
+        lines += [{"record": "epoch", **identity, "epoch": epoch, "loss": 3.0, "accuracy": 0.5, "val_loss": 3.0,
+                   "val_accuracy": accuracy, "epoch_seconds": 1.0} for epoch, accuracy in enumerate(accuracies, 1)]
+        lines.append({"record": "run_end", **identity, "epochs_run": 2, "stopped_early": False, "train_seconds": 2.0})
+    (folder / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    return folder
+
+
+# ---------------------------------------------------------------- without Keras
+
+
+def test_version(capsys):
     code, out, _ = run_cli(["--version"], capsys)
-    assert code == 0 and padzero.__version__ in out
+    assert code == 0 and out.strip() == f"padzero {installed_version('padzero')}"
+
+
+@pytest.mark.parametrize("command", [[], ["reproduce"], ["diagnose"], ["report"], ["bench"]])
+def test_help_promises_no_durations(command, capsys):
+    code, out, _ = run_cli([*command, "--help"], capsys)
+    assert code == 0 and "usage: padzero" in out
+    durations = re.findall(r"\b(?:seconds?|minutes?|hours?|secs?|mins?)\b|\d+ ?(?:s|min|h)\b", out)
+    assert not durations, durations
+
+
+def test_help_lists_every_registered_variant_and_dataset(capsys):
+    _, reproduce_help, _ = run_cli(["reproduce", "--help"], capsys)
+    _, diagnose_help, _ = run_cli(["diagnose", "--help"], capsys)
+    for text in (reproduce_help, diagnose_help):
+        flat = " ".join(text.split())  # argparse and the lists wrap long lines
+        for name, variant in VARIANTS.items():
+            assert f"{name} {' '.join(variant.description.split())}" in flat
+        for name, dataset in DATASETS.items():
+            assert f"{name} {' '.join(dataset.description.split())}" in flat
+    dataset_choices = re.search(r"--dataset \{([^}]*)\}", reproduce_help).group(1).split(",")
+    assert dataset_choices == list(DATASETS)
+
+
+def test_a_registered_variant_and_dataset_appear_in_help(monkeypatch, capsys):
+    from padzero_study.datasets import Dataset
+    from padzero_study.variants import Variant
+
+    monkeypatch.setitem(DATASETS, "tiny_posts", Dataset("tiny_posts", "a dataset registered by a test", 2, None))
+    monkeypatch.setitem(VARIANTS, "tiny_variant", Variant("tiny_variant", "a variant registered by a test", None,
+                                                          in_study=False))
+    _, text, _ = run_cli(["diagnose", "--help"], capsys)
+    flat = " ".join(text.split())
+    assert "tiny_posts a dataset registered by a test" in flat and "{20news,synthetic,tiny_posts}" in flat
+    assert "tiny_variant a variant registered by a test" in flat.split("ablations")[1]
+
+
+def test_help_and_report_do_not_import_keras(tmp_path):
+    # --help once took seconds and printed TensorFlow's start-up log: Keras was imported for nothing.
+    write_tiny_results(tmp_path / "run")
+    for argv in (["--help"], ["reproduce", "--help"], ["bench", "--help"], ["report", str(tmp_path / "run")]):
+        modules, result = imported_modules(argv)
+        assert result.returncode == 0, result.stderr[-2000:]
+        assert not modules & {"keras", "tensorflow", "jax", "torch"}, (argv, modules & {"keras", "tensorflow", "jax", "torch"})
+    assert (tmp_path / "run" / "report.md").exists()
+
+
+def test_report_ignores_a_bogus_keras_backend(tmp_path):
+    write_tiny_results(tmp_path / "run")
+    _, result = imported_modules(["report", str(tmp_path / "run")], KERAS_BACKEND="bogus")
+    assert result.returncode == 0, result.stderr[-2000:]
 
 
 SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxlen", "30", "--vocab-size", "100"]
@@ -44,30 +134,168 @@ SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxl
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--epochs", "0"], "--epochs: expected a positive integer, received '0'"),
-        (["--seeds", "-2"], "--seeds: expected a positive integer"),
-        (["--maxlen", "0"], "--maxlen: expected a positive integer"),
-        (["--vocab-size", "abc"], "--vocab-size: expected a positive integer"),
-        (["--batch-size", "0"], "--batch-size: expected a positive integer"),
-        (["--variants", "padzero,nope"], "Unknown variant(s) ['nope']"),
+        (["--epochs", "abc"], "--epochs: expected an integer, received 'abc'"),
+        (["--seeds", "1.5"], "--seeds: expected an integer, received '1.5'"),
+        (["--maxlen", ""], "--maxlen: expected an integer, received ''"),
+        (["--vocab-size", "many"], "--vocab-size: expected an integer"),
+        (["--batch-size", "x"], "--batch-size: expected an integer"),
+        (["--max-docs", "1e3"], "--max-docs: expected an integer"),
         (["--backend", "theano"], "invalid choice: 'theano'"),
+        (["--dataset", "mnist"], "invalid choice: 'mnist'"),
         (["--shard", "3/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '3/2'"),
         (["--shard", "0/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '0/2'"),
         (["--shard", "1/0"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '1/0'"),
         (["--shard", "x"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received 'x'"),
+        (["--init-scale", "abc"], "--init-scale: expected a number, received 'abc'"),
+        # An empty value once meant 'the default' silently.
+        (["--variants", ""], "--variants: expected a value, received ''"),
+        (["--variants", " , "], "--variants: expected comma-separated variant names, received ' , '"),
+        (["--data", ""], "--data: expected a value, received ''"),
+        (["--out", ""], "--out: expected a value, received ''"),
+        (["--out", "  "], "--out: expected a value, received '  '"),
     ],
 )
 def test_bad_arguments(extra, fragment, capsys, tmp_path):
     code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out"), *extra], capsys)
     assert_one_line_error(code, err, fragment)
-    assert not (tmp_path / "out" / "results.jsonl").exists()
+    assert not (tmp_path / "out").exists()
 
 
-def test_missing_archive(capsys, tmp_path):
+def test_empty_out_of_diagnose_is_refused(capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["diagnose", "--dataset", "synthetic", "--out", ""], capsys)
+    assert_one_line_error(code, err, "--out: expected a value, received ''")
+    assert not (tmp_path / "runs").exists()
+
+
+def test_report_rebuilds_from_results_alone(capsys, tmp_path):
+    run = write_tiny_results(tmp_path / "run")
+    code, out_text, err = run_cli(["report", str(run)], capsys)
+    assert code == 0, err
+    assert out_text.strip() == f"report: {run / 'report.md'}"
+    assert (run / "summary.csv").read_text().count("\n") == 3  # header + two variants
+    assert (run / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "padzero" in (run / "report.md").read_text()
+
+
+def test_report_of_a_folder_without_results(capsys, tmp_path):
+    code, _, err = run_cli(["report", str(tmp_path)], capsys)
+    assert_one_line_error(code, err, "results.jsonl")
+
+
+@pytest.mark.parametrize("argv", [["report", ""], ["report", "{tmp}", "--results", ""]])
+def test_report_refuses_empty_paths(argv, capsys, tmp_path):
+    code, _, err = run_cli([part.format(tmp=tmp_path) for part in argv], capsys)
+    assert_one_line_error(code, err, "expected a value, received ''")
+
+
+def test_bogus_keras_backend_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("KERAS_BACKEND", "bogus")
+    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, "KERAS_BACKEND=bogus is not a backend padzero runs on", tmp_path / "out")
+
+
+def test_backend_not_installed_names_the_extra(tmp_path):
+    # A fresh process that sees no torch, so that Keras is not imported yet and the choice is the CLI's.
+    script = (
+        "import importlib.util, sys\n"
+        "find_spec = importlib.util.find_spec\n"
+        "importlib.util.find_spec = lambda name, *a: None if name == 'torch' else find_spec(name, *a)\n"
+        "from padzero_study.cli import main\n"
+        f"sys.exit(main({[*SYNTHETIC, '--backend', 'torch', '--out', str(tmp_path / 'out')]!r}))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                            env=environment_without_keras_backend())
+    assert_one_line_error(result.returncode, result.stderr, "pip install 'padzero[torch]'", tmp_path / "out")
+
+
+# ---------------------------------------------------------------- with Keras (a StudyConfig, or training)
+
+
+@pytest.mark.per_backend
+def test_missing_archive_is_refused_before_training(capsys, tmp_path):
     code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "nope.tar.gz"), "--out", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "nope.tar.gz", tmp_path / "o")
 
 
+@pytest.mark.per_backend
+@pytest.mark.parametrize(
+    "extra, name",
+    [(["--epochs", "0"], "epochs"), (["--seeds", "-2"], "seeds"), (["--maxlen", "0"], "maxlen"),
+     (["--vocab-size", "0"], "vocab_size"), (["--batch-size", "0"], "batch_size"), (["--max-docs", "0"], "max_docs")],
+)
+def test_sizes_are_checked_by_the_study_config(extra, name, capsys, tmp_path):
+    # Zero once fell back to the default (`value or default`); the study's validator refuses it.
+    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out"), *extra], capsys)
+    assert_one_line_error(code, err, name, tmp_path / "out")
+    assert f"received {name}=" in err
+
+
+@pytest.mark.per_backend
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan"])
+def test_init_scale_is_checked_by_the_study_config(value, capsys, tmp_path):
+    code, _, err = run_cli([*SYNTHETIC, "--init-scale", value, "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, "embedding_init_scale must be None or a positive number", tmp_path / "out")
+
+
+@pytest.mark.per_backend
+def test_unknown_variant(capsys, tmp_path):
+    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,nope", "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, "Unknown variant(s) ['nope']", tmp_path / "out")
+
+
+def captured_config(monkeypatch, capsys, argv):
+    """The StudyConfig and folder that `padzero ARGV` would run, without running it."""
+    from padzero_study import runner
+
+    calls = []
+    monkeypatch.setattr(runner, "run_study", lambda config, out_dir, **kwargs: calls.append((config, out_dir))
+                        or {"report_markdown": "report.md", "diagnostics_plot": None})
+    code, _, err = run_cli(argv, capsys)
+    assert code == 0, err
+    (call,) = calls
+    return call
+
+
+@pytest.mark.per_backend
+@pytest.mark.parametrize("command, kind", [(["reproduce"], "full"), (["reproduce", "--quick"], "quick"),
+                                           (["diagnose"], "diagnose")])
+def test_synthetic_dataset_has_small_defaults(command, kind, monkeypatch, capsys):
+    config, out_dir = captured_config(monkeypatch, capsys, [*command, "--dataset", "synthetic"])
+    # A smoke test: far smaller than the study (1,100 ids x 20,000 words x 3 seeds x 30 epochs).
+    assert config.seeds == 1 and config.epochs <= 3
+    assert config.max_docs <= 1_000 and config.maxlen <= 200 and config.vocab_size <= 2_000
+    sizes = {key: getattr(config, key) for key in cli.SIZE_FLAGS}
+    assert sizes == cli.run_defaults("synthetic", kind)
+    assert str(out_dir).startswith(os.path.join("runs", ""))
+
+
+@pytest.mark.per_backend
+def test_flags_override_the_dataset_defaults(monkeypatch, capsys):
+    config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--maxlen", "1100",
+                                                      "--vocab-size", "20000", "--max-docs", "2000", "--seeds", "3",
+                                                      "--epochs", "30", "--out", "somewhere"])
+    assert (config.maxlen, config.vocab_size, config.max_docs, config.seeds, config.epochs) == (1100, 20000, 2000, 3, 30)
+
+
+@pytest.mark.per_backend
+def test_20news_quick_stays_a_small_real_run(monkeypatch, capsys):
+    quick, _ = captured_config(monkeypatch, capsys, ["reproduce", "--quick"])
+    full, _ = captured_config(monkeypatch, capsys, ["reproduce"])
+    assert quick.dataset == full.dataset == "20news"
+    assert quick.maxlen == full.maxlen == 1_100 and quick.vocab_size == full.vocab_size == 20_000
+    assert quick.max_docs < 18_846 and full.max_docs is None
+    assert quick.seeds < full.seeds and quick.epochs < full.epochs
+
+
+@pytest.mark.per_backend
+def test_keras_already_imported_with_another_backend_is_one_line(capsys, tmp_path, backend):
+    other = "torch" if backend != "torch" else "jax"
+    code, _, err = run_cli([*SYNTHETIC, "--backend", other, "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, f"already imported in this process with the {backend} backend", tmp_path / "out")
+
+
+@pytest.mark.per_backend
 def test_corrupt_archive(capsys, tmp_path):
     archive = tmp_path / "20news-bydate.tar.gz"
     archive.write_bytes(gzip.compress(b"not a tar file at all" * 50)[:200])
@@ -75,6 +303,7 @@ def test_corrupt_archive(capsys, tmp_path):
     assert_one_line_error(code, err, str(archive), tmp_path / "o")
 
 
+@pytest.mark.per_backend
 def test_archive_without_newsgroups(capsys, tmp_path):
     archive = tmp_path / "other.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
@@ -86,63 +315,14 @@ def test_archive_without_newsgroups(capsys, tmp_path):
     assert_one_line_error(code, err, str(archive), tmp_path / "o")
 
 
+@pytest.mark.per_backend
 def test_folder_without_newsgroups(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     code, _, err = run_cli(["reproduce", "--data", str(tmp_path / "empty"), "--out", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "empty", tmp_path / "o")
 
 
-def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
-    out = tmp_path / "out"
-    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--epochs", "1", "--out", str(out)], capsys)
-    assert code == 0, err
-    before = (out / "results.jsonl").read_bytes()
-    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--epochs", "2", "--out", str(out)], capsys)
-    assert_one_line_error(code, err, "different settings (epochs: 1 -> 2)")
-    assert (out / "results.jsonl").read_bytes() == before
-
-
-def test_unwritable_out(capsys, tmp_path):
-    (tmp_path / "file").write_text("")
-    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "file" / "out")], capsys)
-    assert_one_line_error(code, err, "Cannot write to --out")
-
-
-def test_report_rebuilds_from_results_alone(capsys, tmp_path):
-    out = tmp_path / "out"
-    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,baseline", "--seeds", "1", "--epochs", "1", "--out", str(out)], capsys)
-    assert code == 0, err
-    for name in ("summary.csv", "report.md", "learning_curves.png", "config.json"):
-        (out / name).unlink()
-    code, out_text, err = run_cli(["report", str(out)], capsys)
-    assert code == 0, err
-    assert (out / "summary.csv").read_text().count("\n") == 3  # header + two variants
-    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert "padzero" in (out / "report.md").read_text()
-
-
-def test_report_of_a_folder_without_results(capsys, tmp_path):
-    code, _, err = run_cli(["report", str(tmp_path)], capsys)
-    assert_one_line_error(code, err, "results.jsonl")
-
-
-def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
-    import importlib.util
-
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *args: None)
-    code, _, err = run_cli([*SYNTHETIC, "--backend", "torch", "--out", str(tmp_path)], capsys)
-    assert_one_line_error(code, err, "pip install 'padzero[torch]'")
-
-
-def test_installed_console_script_runs():
-    import shutil
-    from pathlib import Path
-
-    script = shutil.which("padzero") or str(Path(sys.executable).parent / "padzero")
-    result = subprocess.run([script, "reproduce", "--help"], capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0 and "--quick" in result.stdout and "default" in result.stdout
-
-
+@pytest.mark.per_backend
 def test_no_data_anywhere_points_to_data_and_synthetic(monkeypatch, capsys, tmp_path):
     import sklearn.datasets
 
@@ -155,19 +335,14 @@ def test_no_data_anywhere_points_to_data_and_synthetic(monkeypatch, capsys, tmp_
     assert "--dataset synthetic" in err
 
 
-def test_backend_flag_switches_keras_backend(tmp_path, backend):
-    import json
-    import os
-
-    other = "torch" if backend != "torch" else "jax"
-    command = [sys.executable, "-m", "padzero", *SYNTHETIC, "--variants", "padzero", "--seeds", "1",
-               "--epochs", "1", "--backend", other, "--out", str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300,
-                            env={**os.environ, "KERAS_BACKEND": backend})
-    assert result.returncode == 0, result.stderr[-2000:]
-    assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other
+@pytest.mark.per_backend
+def test_unwritable_out(capsys, tmp_path):
+    (tmp_path / "file").write_text("")
+    code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "file" / "out")], capsys)
+    assert_one_line_error(code, err, "Cannot write to --out")
 
 
+@pytest.mark.per_backend
 def test_distribute_on_a_backend_without_keras_distribution(capsys, tmp_path, backend):
     if backend == "jax":
         pytest.skip("jax can distribute")
@@ -175,50 +350,42 @@ def test_distribute_on_a_backend_without_keras_distribution(capsys, tmp_path, ba
     assert_one_line_error(code, err, "distribute needs the jax backend", tmp_path / "out")
 
 
-@pytest.mark.parametrize(
-    "extra, fragment",
-    [
-        (["--parts", "layer,gpu"], "Unknown bench part(s) ['gpu']"),
-        (["--backends", "jax,mxnet"], "Unknown backend(s) ['mxnet']"),
-        (["--parts", ","], "Unknown bench part(s) (none given)"),
-        (["--steps", "0"], "--steps: expected a positive integer"),
-    ],
-)
-def test_bench_bad_arguments(extra, fragment, capsys, tmp_path):
-    code, _, err = run_cli(["bench", *extra, "--out", str(tmp_path / "bench.json")], capsys)
-    assert_one_line_error(code, err, fragment)
-    assert not (tmp_path / "bench.json").exists()
-
-
-def test_bench_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path):
-    import importlib.util
-
-    real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
-    code, _, err = run_cli(["bench", "--backends", "torch", "--parts", "layer", "--out", str(tmp_path / "b.json")], capsys)
-    assert_one_line_error(code, err, "pip install 'padzero[torch]'")
-
-
-def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
-    # Two steps, one repeat: checks the plumbing (fresh processes, JSON, table), not the speed.
-    out = tmp_path / "bench.json"
-    code, stdout, err = run_cli(
-        ["bench", "--parts", "layer,model", "--backends", backend, "--steps", "2", "--repeats", "1", "--out", str(out)], capsys
-    )
+@pytest.mark.per_backend
+def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
+    out = tmp_path / "out"
+    tiny = [*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--out", str(out)]
+    code, _, err = run_cli([*tiny, "--epochs", "1"], capsys)
     assert code == 0, err
-    import json
-
-    rows = json.loads(out.read_text())["rows"]
-    cases = {(r["part"], r["case"]) for r in rows}
-    assert ("model", "padzero fast path") in cases and ("model", "native torch") in cases
-    assert ("layer", "padzero.Embedding") in cases
-    assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows)
-    layer_base = [r for r in rows if r["case"] == "keras.layers.Embedding"][0]
-    assert layer_base["ratio"] == 1.0
-    assert "| model |" in stdout
+    before = (out / "results.jsonl").read_bytes()
+    code, _, err = run_cli([*tiny, "--epochs", "2"], capsys)
+    assert_one_line_error(code, err, "different settings (epochs: 1 -> 2)")
+    assert (out / "results.jsonl").read_bytes() == before
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc", "inf"])
-def test_bad_init_scale(value, capsys, tmp_path):
-    code, _, err = run_cli([*SYNTHETIC, "--init-scale", value, "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, f"--init-scale: expected a positive number, received '{value}'", tmp_path / "out")
+@pytest.mark.per_backend
+def test_report_rebuilds_a_trained_study(capsys, tmp_path):
+    out = tmp_path / "out"
+    code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,baseline", "--epochs", "1", "--out", str(out)], capsys)
+    assert code == 0, err
+    written = {name: (out / name).read_bytes() for name in ("summary.csv", "report.md")}
+    for name in ("summary.csv", "report.md", "learning_curves.png", "config.json"):
+        (out / name).unlink()
+    code, _, err = run_cli(["report", str(out)], capsys)
+    assert code == 0, err
+    assert (out / "summary.csv").read_bytes() == written["summary.csv"]
+    assert (out / "learning_curves.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.per_backend
+@pytest.mark.slow
+def test_backend_flag_chooses_keras_backend_in_a_new_process(tmp_path, backend):
+    other = "torch" if backend != "torch" else "jax"
+    from padzero_study.backends import not_installed
+
+    if not_installed(other):
+        pytest.skip(f"{other} is not installed")
+    command = [sys.executable, "-m", "padzero_study", *SYNTHETIC, "--variants", "padzero", "--seeds", "1",
+               "--epochs", "1", "--backend", other, "--out", str(tmp_path)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other

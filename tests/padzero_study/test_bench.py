@@ -1,0 +1,176 @@
+"""`padzero bench`: choices and the output path are checked before any measurement; results are written whole.
+
+Only the last tests need Keras (the step count's validator) or spawn measurements.
+"""
+
+import importlib.util
+import json
+import os
+import stat
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from padzero_study import bench, data
+from padzero_study.backends import BACKENDS
+from test_cli import assert_one_line_error, run_cli
+
+FAKE_RESULTS = {
+    "settings": {"parts": ["layer"], "backends": ["jax"], "steps": 2, "repeats": 1, "multiple": 100,
+                 "mean_length": 99.0, "padding_share": 0.9, **bench.SHAPE},
+    "machine": "2 x test CPU", "python": "3.11",
+    "rows": [{"part": "layer", "backend": "jax", "case": "keras.layers.Embedding", "ms": 1.0, "peak_mb": 100.0,
+              "ratio": 1.0, "ratio_to": "jax keras.layers.Embedding"}],
+}
+
+
+@pytest.fixture
+def measurements(monkeypatch):
+    """Stands in for `run_bench`: records its calls and returns FAKE_RESULTS without measuring."""
+    calls = []
+
+    def fake_run_bench(parts, backends, **kwargs):
+        calls.append((parts, backends, kwargs))
+        return FAKE_RESULTS
+
+    monkeypatch.setattr(bench, "run_bench", fake_run_bench)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "extra, fragment",
+    [
+        (["--parts", "layer,gpu"], "Unknown bench part(s) ['gpu']"),
+        (["--backends", "jax,mxnet"], "Unknown backend(s) ['mxnet']"),
+        (["--parts", ","], "Unknown bench part(s) (none given)"),
+        (["--backends", " , "], "Unknown backend(s) (none given)"),
+        (["--parts", ""], "--parts: expected a value, received ''"),
+        (["--backends", ""], "--backends: expected a value, received ''"),
+        (["--data", ""], "--data: expected a value, received ''"),
+        (["--steps", "many"], "--steps: expected an integer, received 'many'"),
+        (["--repeats", "2.5"], "--repeats: expected an integer, received '2.5'"),
+    ],
+)
+def test_bad_arguments(extra, fragment, capsys, tmp_path, measurements):
+    code, _, err = run_cli(["bench", *extra, "--out", str(tmp_path / "bench.json")], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "bench.json").exists() and measurements == []
+
+
+def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path, measurements):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    code, _, err = run_cli(["bench", "--backends", "torch", "--parts", "layer", "--out", str(tmp_path / "b.json")], capsys)
+    assert_one_line_error(code, err, "pip install 'padzero[torch]'")
+    assert measurements == []
+
+
+@pytest.mark.parametrize(
+    "out, fragment",
+    [
+        ("{tmp}", "is a folder; give the results a file name, such as"),
+        ("{tmp}/missing/bench.json", "folder {tmp}/missing does not exist"),
+        ("", "--out: expected a value, received ''"),
+    ],
+)
+def test_output_path_is_checked_before_measuring(out, fragment, capsys, tmp_path, measurements):
+    # The whole bench once ran for minutes, then failed to write to a folder, losing every result.
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", out.format(tmp=tmp_path)], capsys)
+    assert_one_line_error(code, err, fragment.format(tmp=tmp_path))
+    assert measurements == []
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a folder nobody can write, such as /proc")
+def test_unwritable_output_folder_is_checked_before_measuring(capsys, measurements):
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", "/proc/bench.json"], capsys)
+    assert_one_line_error(code, err, "Cannot write the results to /proc/bench.json")
+    assert measurements == []
+
+
+def test_results_are_written_and_tabled(capsys, tmp_path, measurements):
+    out = tmp_path / "bench.json"
+    code, stdout, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--steps", "3", "--out", str(out)],
+                                capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text()) == FAKE_RESULTS
+    assert measurements == [(["layer"], ["jax"], {"quick": False, "lengths": None, "steps": 3, "repeats": None})]
+    assert bench.format_table(FAKE_RESULTS) in stdout and f"results: {out}" in stdout
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left
+
+
+def test_backends_default_to_the_installed_ones(capsys, tmp_path, measurements):
+    # Every backend by default once made a one-backend install refuse a plain `padzero bench`.
+    code, _, err = run_cli(["bench", "--parts", "layer", "--out", str(tmp_path / "bench.json")], capsys)
+    assert code == 0, err
+    assert measurements[0][1] == [name for name in BACKENDS if importlib.util.find_spec(name) is not None]
+
+
+def test_a_failed_write_keeps_the_previous_results(tmp_path):
+    out = tmp_path / "bench.json"
+    out.write_text('{"previous": true}')
+    with pytest.raises(TypeError):
+        bench.write_results({"rows": [object()]}, out)  # not JSON: fails half-way through the dump
+    assert out.read_text() == '{"previous": true}'
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]
+
+
+def test_written_results_get_the_usual_file_mode(tmp_path):
+    umask = os.umask(0o022)
+    try:
+        bench.write_results(FAKE_RESULTS, tmp_path / "bench.json")
+    finally:
+        os.umask(umask)
+    assert stat.S_IMODE((tmp_path / "bench.json").stat().st_mode) == 0o644
+
+
+def test_synthetic_lengths_come_from_the_data_module(monkeypatch):
+    # One owner for the shape of synthetic posts: data.synthetic_post_lengths, cut at the bench's maxlen.
+    drawn = np.array([3, 99, 5_000, bench.SHAPE["maxlen"]])
+    monkeypatch.setattr(data, "synthetic_post_lengths", lambda count, seed=0: drawn[:count])
+    np.testing.assert_array_equal(bench.synthetic_lengths(4), [3, 99, bench.SHAPE["maxlen"], bench.SHAPE["maxlen"]])
+
+
+def test_synthetic_batches_are_pre_padded_to_the_drawn_lengths():
+    lengths = bench.synthetic_lengths(500)
+    ids, labels = bench.make_batches(lengths, steps=2)
+    assert ids.shape == (2 * bench.SHAPE["batch_size"], bench.SHAPE["maxlen"]) and labels.shape == (len(ids),)
+    real = bench.lengths_of(ids)
+    assert set(real) <= set(lengths)
+    for row, length in zip(ids, real):  # padding first, then only real ids
+        assert not row[: len(row) - length].any() and row[len(row) - length :].all()
+
+
+# ---------------------------------------------------------------- with Keras
+
+
+@pytest.mark.per_backend
+@pytest.mark.parametrize("flag, name", [("--steps", "steps"), ("--repeats", "repeats")])
+def test_steps_and_repeats_are_checked_by_the_validator(flag, name, capsys, tmp_path):
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", flag, "0",
+                            "--out", str(tmp_path / "bench.json")], capsys)
+    assert_one_line_error(code, err, f"{name} must be a positive integer; received {name}=0")
+    assert not (tmp_path / "bench.json").exists()
+
+
+@pytest.mark.per_backend
+@pytest.mark.slow
+def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
+    # Two steps, one repeat: checks the plumbing (fresh processes, JSON, table), not the speed.
+    if "torch" not in sys.modules and bench.not_installed("torch"):
+        pytest.skip("the model part's anchor needs torch")
+    out = tmp_path / "bench.json"
+    code, stdout, err = run_cli(
+        ["bench", "--parts", "layer,model", "--backends", backend, "--steps", "2", "--repeats", "1", "--out", str(out)],
+        capsys,
+    )
+    assert code == 0, err
+    rows = json.loads(out.read_text())["rows"]
+    cases = {(r["part"], r["case"]) for r in rows}
+    assert ("model", "padzero fast path") in cases and ("model", "native torch") in cases
+    assert ("layer", "padzero.Embedding") in cases
+    assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows)
+    layer_base = [r for r in rows if r["case"] == "keras.layers.Embedding"][0]
+    assert layer_base["ratio"] == 1.0
+    assert "| model |" in stdout
