@@ -1,0 +1,75 @@
+"""The package layout holds: the library never reaches into the study, and needs only Keras and NumPy."""
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+LIBRARY = ROOT / "src" / "padzero"
+STUDY = ROOT / "src" / "padzero_study"
+
+
+def imported_modules(path):
+    """Every module a Python file imports, at any depth of its code (top-level names, e.g. 'padzero_study')."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+def test_imported_modules_sees_nested_imports(tmp_path):
+    source = tmp_path / "example.py"
+    source.write_text("import os\ndef f():\n    from padzero_study import runner\n    import keras.ops\n")
+    assert imported_modules(source) == {"os", "padzero_study", "keras"}
+
+
+def test_the_library_never_imports_the_study_or_its_dependencies():
+    for path in sorted(LIBRARY.glob("*.py")):
+        imports = imported_modules(path)
+        assert not imports & {"padzero_study", "sklearn", "matplotlib"}, f"{path.name} imports {imports}"
+
+
+def test_the_library_depends_on_keras_and_numpy_only():
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    names = {requirement.split(">")[0].split("=")[0].split("<")[0].strip() for requirement in project["dependencies"]}
+    assert names == {"keras", "numpy"}
+    assert {"scikit-learn", "matplotlib"} <= {
+        requirement.split(">")[0].strip() for requirement in project["optional-dependencies"]["study"]
+    }
+
+
+def run_python(code):
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+
+
+@pytest.mark.per_backend
+def test_import_padzero_loads_the_layers_and_nothing_of_the_study():
+    completed = run_python(
+        "import sys, padzero\n"
+        "loaded = {name.split('.')[0] for name in sys.modules}\n"
+        "print(sorted(loaded & {'padzero_study', 'sklearn', 'matplotlib'}))\n"
+        "import keras\n"
+        "print(keras.saving.get_registered_object('padzero>Embedding') is padzero.Embedding)"
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == ["[]", "True"]
+
+
+def test_the_study_modules_that_run_without_keras_do_not_import_it():
+    completed = run_python(
+        "import sys\n"
+        "import padzero_study, padzero_study.cli, padzero_study.report, padzero_study.results\n"
+        "import padzero_study.variants, padzero_study.datasets, padzero_study.diagnostics_report\n"
+        "print(sorted({name.split('.')[0] for name in sys.modules} & {'keras', 'padzero', 'tensorflow', 'jax', 'torch'}))"
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip() == "[]"
