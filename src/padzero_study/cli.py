@@ -273,16 +273,12 @@ def study_config(args, kind):
     )
 
 
-def progress_verbosity():
-    return 1 if sys.stdout.isatty() else 0
-
-
 def reproduce(args):
     from padzero_study import runner
 
     config = study_config(args, "quick" if args.quick else "full")
     out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=progress_verbosity(), shard=args.shard)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=1, shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
 
@@ -291,7 +287,7 @@ def diagnose(args):
 
     config = study_config(args, "diagnose")
     out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=progress_verbosity(), diagnose=True)
+    written = runner.run_study(config, out_dir, force=args.force, verbose=1, diagnose=True)
     print(f"diagnostics: {written.get('diagnostics_plot')}; report: {written['report_markdown']}")
 
 
