@@ -9,6 +9,7 @@ import dataclasses
 from typing import Callable
 
 from padzero_study import data  # NumPy only: it imports scikit-learn when it loads
+from padzero_study.registry import register
 
 # The synthetic stand-in's size when `max_docs` is not given.
 SYNTHETIC_DEFAULT_DOCS = 2_000
@@ -50,21 +51,8 @@ DATASETS = {}
 
 
 def register_dataset(dataset):
-    """Adds a dataset to `DATASETS`, after the ones already there.
-
-    Args:
-        dataset: a `Dataset` whose name is not registered yet.
-
-    Returns:
-        The dataset, so that a module can keep it under a name.
-
-    Raises:
-        ValueError: if a dataset of that name is already registered.
-    """
-    if dataset.name in DATASETS:
-        raise ValueError(f"A dataset named {dataset.name!r} is already registered; choose another name.")
-    DATASETS[dataset.name] = dataset
-    return dataset
+    """Adds a `Dataset` to `DATASETS`, after the ones there; a name already taken is a `ValueError`."""
+    return register(DATASETS, dataset, "dataset")
 
 
 def _load_20news(config):

@@ -17,6 +17,8 @@ import dataclasses
 import importlib
 from typing import Callable, Optional
 
+from padzero_study.registry import register
+
 
 class _ImportedOnFirstUse:
     """Stands for a module and imports it at its first attribute access.
@@ -185,21 +187,8 @@ VARIANTS = {}
 
 
 def register_variant(variant):
-    """Adds a variant to `VARIANTS`, after the ones already there.
-
-    Args:
-        variant: a `Variant` whose name is not registered yet.
-
-    Returns:
-        The variant, so that a module can keep it under a name.
-
-    Raises:
-        ValueError: if a variant of that name is already registered.
-    """
-    if variant.name in VARIANTS:
-        raise ValueError(f"A variant named {variant.name!r} is already registered; choose another name.")
-    VARIANTS[variant.name] = variant
-    return variant
+    """Adds a `Variant` to `VARIANTS`, after the ones there; a name already taken is a `ValueError`."""
+    return register(VARIANTS, variant, "variant")
 
 
 def study_variants():
