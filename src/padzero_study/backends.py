@@ -128,7 +128,7 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
     available = [backend for backend in PREFERENCE if backend in installed]
     if not available:
         raise BackendError(f"No Keras backend is installed; install one with: pip install 'padzero[jax]' "
-                           f"(or padzero[tensorflow], padzero[torch]).")
+                           "(or padzero[tensorflow], padzero[torch]).")
     if configured is None:
         why = "KERAS_BACKEND is not set"
     else:

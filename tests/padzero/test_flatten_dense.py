@@ -4,7 +4,6 @@ import keras
 import numpy as np
 import pytest
 
-import padzero
 from padzero.flatten_dense import FlattenDense
 
 pytestmark = pytest.mark.per_backend

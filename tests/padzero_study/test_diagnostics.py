@@ -135,8 +135,8 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
     assert "## Why: what the diagnostics measured" in report and "](diagnostics.png)" in report
     assert "- **baseline** (seeds 0;" in report and "- **padzero** (seeds 0;" in report
     assert "- **masked_average** (seeds 0;" in report
-    results = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
-    assert sum(r["record"] == "run_end" for r in results) == 3
+    records = [json.loads(line) for line in (tmp_path / "results.jsonl").read_text().splitlines()]
+    assert sum(r["record"] == "run_end" for r in records) == 3
 
 
 def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
