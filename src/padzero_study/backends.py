@@ -127,7 +127,7 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
         return BackendChoice(configured)  # what Keras itself would run on: nothing to say
     available = [backend for backend in PREFERENCE if backend in installed]
     if not available:
-        raise BackendError(f"No Keras backend is installed; install one with: pip install 'padzero[jax]' "
+        raise BackendError("No Keras backend is installed; install one with: pip install 'padzero[jax]' "
                            "(or padzero[tensorflow], padzero[torch]).")
     if configured is None:
         why = "KERAS_BACKEND is not set"

@@ -7,7 +7,7 @@ import keras
 import numpy as np
 import pytest
 
-from padzero_study import diagnostics, results, runner as study
+from padzero_study import diagnostics, runner as study
 from padzero_study.diagnostics import (
     DiagnosticsRecorder,
     dead_unit_fraction,
