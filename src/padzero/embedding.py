@@ -17,7 +17,8 @@ _NO_VALUE_YET = (TypeError, NotImplementedError, RuntimeError)
 
 # The ids that `Embedding.__call__` has just checked, so that `call` does not
 # check them a second time (one reduction per call).
-_CHECKED_IDS = contextvars.ContextVar("padzero_checked_ids", default=None)
+# The default is no id value at all, so that `None` passed as ids is checked too.
+_CHECKED_IDS = contextvars.ContextVar("padzero_checked_ids", default=object())
 
 
 def _is_sparse(tensor):
@@ -32,21 +33,36 @@ def _is_integer(value):
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _host_array(value):
-    """`value` as a NumPy array if it is host data (NumPy, a list, a number, another library's tensor), else None."""
-    if isinstance(value, bool) or ops.is_tensor(value) or keras.backend.is_keras_tensor(value):
-        return None
-    if not isinstance(value, (list, numbers.Number)) and not hasattr(value, "__array__"):
-        return None
-    try:
-        return np.asarray(value)
-    except (TypeError, ValueError):
-        return None  # e.g. a ragged list: Keras refuses it with its own message
+def _is_tensor(value):
+    """True for this backend's tensors (traced ones too), Keras symbolic tensors and any library's sparse tensors."""
+    return ops.is_tensor(value) or keras.backend.is_keras_tensor(value) or _is_sparse(value)
+
+
+def _id_kind(dtype):
+    """"int", "float" or "bool" for a NumPy dtype that can hold ids; None for any other (str, complex, object, ...)."""
+    if dtype.kind in "iub":
+        return {"i": "int", "u": "int", "b": "bool"}[dtype.kind]
+    if dtype.kind == "f":
+        return "float"
+    # ml_dtypes' bfloat16, float8 and int4 arrays (what JAX and TF give back) have kind "V".
+    if dtype.kind == "V" and dtype.name.startswith(("bfloat16", "float")):
+        return "float"
+    if dtype.kind == "V" and dtype.name.startswith(("int", "uint")):
+        return "int"
+    return None
 
 
 def _is_float_array(array):
-    # ml_dtypes' bfloat16 and float8 arrays (what JAX and TF give back) have kind "V".
-    return array.dtype.kind == "f" or array.dtype.name.startswith(("bfloat16", "float8"))
+    return _id_kind(array.dtype) == "float"
+
+
+def _holds_only_integers(array):
+    # NumPy keeps Python ints beyond 64 bits, such as 2**64, as objects.
+    return all(isinstance(item, numbers.Integral) for item in array.reshape(-1))
+
+
+def _first_non_integer(array):
+    return next(item for item in array.reshape(-1) if not isinstance(item, numbers.Integral))
 
 
 def _bad_id_mask(array, input_dim):
@@ -82,9 +98,13 @@ class Embedding(keras.layers.Embedding):
     They are checked as given, before any conversion could change them:
     int64 NumPy ids on JAX, unsigned ids, and float ids, which must be whole
     numbers (`3.0` is id 3; `1.7`, NaN and inf raise); Python lists of ids
-    are accepted too. A `keras.Model` converts its inputs to the dtype of
-    its `keras.Input` before this layer sees them: give the `Input` a dtype
-    that holds every id (on JAX, int32 unless 64-bit mode is on).
+    are accepted too, and bool ids are read as 0 and 1, as Keras does. Ids
+    that are not a rectangular array of integers, floats or bools (`None`,
+    a ragged list, strings, complex numbers, objects) raise a `ValueError`
+    too; the dtype of traced and symbolic ids is checked as well. A
+    `keras.Model` converts its inputs to the dtype of its `keras.Input`
+    before this layer sees them: give the `Input` a dtype that holds every
+    id (on JAX, int32 unless 64-bit mode is on).
     Inside a compiled function (`jax.jit`, `tf.function`, `fit`/`predict` on
     JAX and TensorFlow) ids cannot be read without a host round trip, so the
     backend decides: negative ids wrap around (-1 is the last row); larger
@@ -184,30 +204,66 @@ class Embedding(keras.layers.Embedding):
     def _checked_ids(self, ids):
         """Raises on ids outside [0, input_dim) when their values can be read; returns ids ready for Keras.
 
-        Host ids (NumPy arrays, lists, other libraries' tensors) are checked
-        with NumPy and returned as an integer tensor that holds them exactly.
-        This backend's tensors are checked in their own dtype (one reduction,
-        one host sync) and returned unchanged; traced and symbolic ones are
-        returned unchecked, as their values are unknown until run time.
+        Host ids (NumPy arrays, lists, numbers, other libraries' tensors) are
+        checked with NumPy and returned as an integer tensor that holds them
+        exactly. This backend's tensors are checked in their own dtype (one
+        reduction, one host sync) and returned unchanged; traced and symbolic
+        ones are returned with only their dtype checked, as their values are
+        unknown until run time.
         """
-        host = _host_array(ids)
-        if host is None:
-            if not keras.backend.is_keras_tensor(ids):
-                self._check_tensor_ids(ids)
+        if _is_tensor(ids):
+            self._check_tensor_ids(ids)
             return ids
-        if host.dtype.kind not in "iu" and not _is_float_array(host):
-            return ids  # bool, str, ...: left to Keras, as `keras.layers.Embedding` does
+        host = self._host_ids(ids)
         if host.size and _bad_id_mask(host, self.input_dim).any():
             self._raise_bad_id(host)
         return ops.convert_to_tensor(host.astype(self._index_dtype(), copy=False))
+
+    def _host_ids(self, ids):
+        """Host ids as a NumPy array of integers or floats; raises if they are not a rectangular array of numbers."""
+        if ids is None:
+            self._raise_wrong_kind("None")
+        try:
+            host = np.asarray(ids)
+        except (TypeError, ValueError) as error:  # e.g. a ragged list
+            reason = str(error).splitlines()[0] if str(error) else type(error).__name__
+            self._raise_wrong_kind(
+                f"ids of type {type(ids).__name__} that NumPy cannot turn into a rectangular array ({reason})",
+                advice=f"Pad every row to the same length with padding_idx={self.padding_idx}, then pass "
+                "an integer array of ids.",
+            )
+        kind = _id_kind(host.dtype)
+        if kind == "float" or (kind == "int" and host.dtype.kind in "iu"):
+            return host  # the usual case: used as given, no copy
+        if kind is not None:  # bool (read as 0 and 1, as Keras does) or ml_dtypes' int4
+            return host.astype(np.int64)
+        if host.dtype.kind == "O" and _holds_only_integers(host):
+            return host  # Python ints NumPy keeps as objects; any beyond int64 is out of range
+        if host.dtype.kind == "O":
+            item = _first_non_integer(host)
+            strings = isinstance(item, (str, bytes))
+            self._raise_wrong_kind(f"ids of dtype object holding {item!r} ({type(item).__name__})", strings=strings)
+        strings = host.dtype.kind in "US"
+        self._raise_wrong_kind(f"{'string ' if strings else ''}ids of dtype {host.dtype}", strings=strings)
+
+    def _raise_wrong_kind(self, received, advice=None, strings=False):
+        """Raises a one-line ValueError for ids that are not an array of integers, floats or bools."""
+        if advice is None and strings:
+            advice = "Map tokens to integer ids first, e.g. with keras.layers.StringLookup."
+        elif advice is None:
+            advice = "Pass an integer array of ids (a NumPy array, a tensor or a nested list of ints)."
+        raise ValueError(
+            f"Embedding ids must be an integer array of ids in [0, input_dim) = [0, {self.input_dim}); "
+            f"received {received} in layer '{self.name}'. {advice}"
+        )
 
     def _index_dtype(self):
         return "int32" if self.input_dim <= 2**31 else "int64"
 
     def _check_tensor_ids(self, ids):
-        if 0 in tuple(ids.shape) or _is_sparse(ids):
-            return  # an empty batch holds no bad id; sparse ids are left to Keras
-        dtype = keras.backend.standardize_dtype(ids.dtype)
+        dtype = self._tensor_id_dtype(ids)
+        if keras.backend.is_keras_tensor(ids) or _is_sparse(ids) or 0 in tuple(ids.shape):
+            return  # symbolic: no values yet; sparse ids are left to Keras; an empty batch holds no bad id
         if keras.backend.backend() == "torch" and dtype in ("uint16", "uint32", "uint64"):
             # torch cannot compare these dtypes; it can copy them to the host.
             try:
@@ -226,6 +282,16 @@ class Embedding(keras.layers.Embedding):
         except _NO_VALUE_YET:
             return  # traced or symbolic: values are unknown until run time
         self._raise_bad_id(ops.convert_to_numpy(ids))
+
+    def _tensor_id_dtype(self, ids):
+        """The standardized dtype of a tensor of ids; raises unless it is an integer, float or bool dtype."""
+        try:
+            dtype = keras.backend.standardize_dtype(ids.dtype)
+        except ValueError:  # a dtype Keras does not know, e.g. TensorFlow's quantized ones
+            dtype = getattr(ids.dtype, "name", str(ids.dtype))
+        if not dtype.startswith(("int", "uint", "float", "bfloat16", "bool")):
+            self._raise_wrong_kind(f"a tensor of dtype {dtype}", strings=dtype == "string")
+        return dtype
 
     def _bad_id_tensor(self, ids, dtype):
         """True where `ids` (in their own dtype) hold no id of [0, input_dim); None if no value can be bad."""

@@ -250,6 +250,123 @@ def test_ids_of_any_dtype_holding_valid_ids_embed_like_int32_ids(dtype, kind):
     np.testing.assert_array_equal(to_numpy(layer(as_kind(np.array([[0, 3, 9]], dtype), kind))), expected)
 
 
+# Ids of the wrong kind: (ids, what the error must say was received, what it must say to do).
+PASS_INTEGER_IDS = r"Pass an integer array of ids"
+MAP_TOKENS_TO_IDS = r"Map tokens to integer ids first, e\.g\. with keras\.layers\.StringLookup"
+IDS_OF_THE_WRONG_KIND = {
+    "None": (None, r"received None", PASS_INTEGER_IDS),
+    "ragged list": (
+        [[1, 2], [3]],
+        r"received ids of type list that NumPy cannot turn into a rectangular array \(.*inhomogeneous",
+        r"Pad every row to the same length with padding_idx=0, then pass an integer array of ids",
+    ),
+    "string array": (np.array([["a", "b", "c"]]), r"received string ids of dtype <U1", MAP_TOKENS_TO_IDS),
+    "list of digit strings": ([["1", "2", "0"]], r"received string ids of dtype <U1", MAP_TOKENS_TO_IDS),
+    "bytes array": (np.array([[b"a", b"b"]]), r"received string ids of dtype \|S1", MAP_TOKENS_TO_IDS),
+    "a string": ("the cat", r"received string ids of dtype <U7", MAP_TOKENS_TO_IDS),
+    "object array holding None": (
+        np.array([[0, 1, None]], dtype=object),
+        r"received ids of dtype object holding None \(NoneType\)",
+        PASS_INTEGER_IDS,
+    ),
+    "object array holding a string": (
+        np.array([[0, "cat"]], dtype=object),
+        r"received ids of dtype object holding 'cat' \(str\)",
+        MAP_TOKENS_TO_IDS,
+    ),
+    "complex": (np.array([[0j, 1 + 0j, 2 + 1j]]), r"received ids of dtype complex128", PASS_INTEGER_IDS),
+    "complex with no imaginary part": (
+        np.array([[0j, 1 + 0j]], "complex64"),
+        r"received ids of dtype complex64",
+        PASS_INTEGER_IDS,
+    ),
+    "list of complex": ([[0j, 1 + 0j]], r"received ids of dtype complex128", PASS_INTEGER_IDS),
+    "datetime": (
+        np.array([["2020-01-01"]], "datetime64[D]"),
+        r"received ids of dtype datetime64\[D\]",
+        PASS_INTEGER_IDS,
+    ),
+    "dict": ({"ids": [0, 1]}, r"received ids of dtype object holding \{'ids': \[0, 1\]\} \(dict\)", PASS_INTEGER_IDS),
+}
+
+
+@pytest.mark.parametrize("case", sorted(IDS_OF_THE_WRONG_KIND))
+def test_ids_of_the_wrong_kind_raise_one_line_naming_what_was_received(case):
+    ids, received, advice = IDS_OF_THE_WRONG_KIND[case]
+    layer = padzero.Embedding(10, 3)
+    expected = rf"^Embedding ids must be an integer array of ids in \[0, input_dim\) = \[0, 10\); {received}.*{advice}"
+    with pytest.raises(ValueError, match=expected) as caught:
+        layer(ids)
+    assert "\n" not in str(caught.value) and "\x1b" not in str(caught.value)  # one line, not wrapped by Keras
+    layer.build()
+    with pytest.raises(ValueError, match=expected):  # `call` reached without `__call__` checks them too
+        layer.stateless_call([layer.embeddings.value], [], ids)
+
+
+@pytest.mark.parametrize("kind", ["tensor", "torch tensor"])
+def test_complex_tensors_raise_instead_of_dropping_the_imaginary_part(kind):
+    ids = np.array([[0j, 1 + 0j, 2 + 1j]], "complex64")
+    tensor = ops.convert_to_tensor(ids) if kind == "tensor" else torch.tensor(ids)
+    with pytest.raises(ValueError, match=r"received (a tensor|ids) of dtype complex64 .*Pass an integer array of ids"):
+        padzero.Embedding(10, 3)(tensor)
+
+
+def test_string_tensors_raise_one_line(backend):
+    if backend != "tensorflow":
+        pytest.skip("string tensors are TensorFlow's")
+    import tensorflow as tf
+
+    with pytest.raises(ValueError, match=r"received a tensor of dtype string .*StringLookup") as caught:
+        padzero.Embedding(10, 3)(tf.constant([["a", "b"]]))
+    assert "\n" not in str(caught.value)
+
+
+def test_dtype_of_symbolic_and_traced_ids_is_checked(backend):
+    with pytest.raises(ValueError, match=r"received a tensor of dtype complex64"):
+        padzero.Embedding(10, 3)(keras.Input((2,), dtype="complex64"))
+    layer = padzero.Embedding(10, 3)
+    ids = np.array([[0j, 1 + 0j]], "complex64")
+    if backend == "jax":
+        import jax
+
+        with pytest.raises(ValueError, match=r"received a tensor of dtype complex64"):
+            jax.jit(lambda x: layer(x))(jax.numpy.asarray(ids))
+    elif backend == "tensorflow":
+        import tensorflow as tf
+
+        with pytest.raises(ValueError, match=r"received a tensor of dtype complex64"):
+            tf.function(lambda x: layer(x))(tf.constant(ids))
+
+
+def test_python_ints_beyond_int64_are_named_as_out_of_range_ids():
+    # NumPy keeps 2**64 as a Python int in an object array.
+    expected = r"ids must be in \[0, input_dim\) = \[0, 10\); received id 18446744073709551616\b"
+    with pytest.raises(ValueError, match=expected):
+        padzero.Embedding(10, 3)([[1, 2**64]])
+    layer = padzero.Embedding(10, 3)
+    np.testing.assert_array_equal(
+        to_numpy(layer(np.array([[0, 3]], dtype=object))), to_numpy(layer(np.array([[0, 3]], "int32")))
+    )
+
+
+@pytest.mark.parametrize("kind", ["numpy", "list", "tensor"])
+def test_bool_ids_are_read_as_0_and_1_like_keras(kind):
+    table = np.arange(12, dtype="float32").reshape(4, 3) + 1.0
+    ids = np.array([[True, False, True]])
+    # Keras refuses a list of bools ("Only input tensors may be passed as positional arguments").
+    theirs = to_numpy(keras.layers.Embedding(4, 3, weights=table)(as_kind(ids, "numpy" if kind == "list" else kind)))
+    ours = to_numpy(padzero.Embedding(4, 3, padding_idx=0, weights=table)(as_kind(ids, kind)))
+    np.testing.assert_array_equal(ours[0, [0, 2]], theirs[0, [0, 2]])
+    np.testing.assert_array_equal(ours[0, 0], table[1])  # True is id 1
+    assert np.all(ours[0, 1] == 0.0)  # False is id 0, the padding id
+
+
+@pytest.mark.parametrize("kind", ["numpy", "list", "tensor"])
+def test_bool_id_true_is_out_of_range_for_a_vocabulary_of_one(kind):
+    with pytest.raises(ValueError, match=r"ids must be in \[0, input_dim\) = \[0, 1\); received id 1\b"):
+        padzero.Embedding(1, 3)(as_kind(np.array([[False, True]]), kind))
+
+
 @pytest.mark.parametrize("ids, reported", [([[1, 2**32]], "4294967296"), ([[1.0, 0.5]], "0.5")])
 def test_torch_tensor_ids_are_checked_on_every_backend(ids, reported):
     # On JAX and TensorFlow a torch tensor is host data, converted by Keras like NumPy.
