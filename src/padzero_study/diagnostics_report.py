@@ -4,10 +4,13 @@ The diagnostics file is read by `padzero_study.results.load_diagnostics`; this
 module needs neither Keras nor NumPy.
 """
 
+import logging
 from pathlib import Path
 
 from padzero_study import report, results
 from padzero_study.report import format_number
+
+logger = logging.getLogger("padzero")
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
@@ -41,7 +44,7 @@ def finished_diagnostics(run_dir, results_paths=None):
     """
     records = results.load_diagnostics(Path(run_dir) / results.DIAGNOSTICS_FILE)
     files = results_paths or results.results_files(run_dir)
-    finished = results.finished_runs(results.load_results(files) if files else [])
+    finished = results.finished_runs(results.load_results(files, follow_links=bool(results_paths)) if files else [])
     left_out = sorted({(r["variant"], r["seed"]) for r in records} - finished)
     return [r for r in records if (r["variant"], r["seed"]) in finished], left_out
 
@@ -89,7 +92,8 @@ def plot_diagnostics(diagnostics_path, png_path):
         if key == "table_gradient_norm":
             axis.set_yscale("log")
     axes[0].legend(fontsize=8)
-    figure.savefig(png_path, dpi=110)
+    with results.replacing_file(png_path, "wb") as file:
+        figure.savefig(file, format="png", dpi=110)
     return png_path
 
 
@@ -112,7 +116,7 @@ def write_diagnostics_table(diagnostics_path, markdown_path):
             f"| {format_number(record['pre_activation_mean'], '.2f')} ± {format_number(record['pre_activation_std'], '.2f')} "
             f"| {format_number(record.get('val_accuracy'))} | {words} |"
         )
-    Path(markdown_path).write_text("\n".join(lines) + "\n")
+    results.write_own_file(markdown_path, "\n".join(lines) + "\n")
     return markdown_path
 
 
@@ -245,8 +249,10 @@ def build_report_with_diagnostics(run_dir, results_paths=None):
         The paths written: `build_report`'s, and `diagnostics_plot`, `diagnostics_table`.
     """
     source = Path(run_dir) / results.DIAGNOSTICS_FILE
-    if not source.exists():
-        return report.build_report(run_dir, results_paths)
+    if not results.check_own_file(source, must_exist=False):
+        written = report.build_report(run_dir, results_paths)
+        _remove_stale_diagnostics(Path(run_dir))
+        return written
     finished, left_out = finished_diagnostics(run_dir, results_paths)
     written = report.build_report(run_dir, results_paths, appendix=why_markdown(finished, left_out=left_out))
     return {
@@ -254,6 +260,29 @@ def build_report_with_diagnostics(run_dir, results_paths=None):
         "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
         "diagnostics_table": write_diagnostics_table(source, Path(run_dir) / "diagnostics.md"),
     }
+
+
+DIAGNOSTICS_OUTPUTS = ("diagnostics.png", "diagnostics.md")
+
+
+def _remove_stale_diagnostics(run_dir):
+    """Removes a diagnostics plot and table left beside no `diagnostics.jsonl`: they describe records gone."""
+    for name in DIAGNOSTICS_OUTPUTS:
+        path = run_dir / name
+        if results.check_own_file(path, must_exist=False):
+            path.unlink()
+            logger.warning("removed %s: %s is gone, so it described records that no longer exist", path,
+                           results.DIAGNOSTICS_FILE)
+
+
+def missing_diagnostics(run_dir, results_paths=None):
+    """The finished (variant, seed) runs of `run_dir` that have no line in its `diagnostics.jsonl`."""
+    source = Path(run_dir) / results.DIAGNOSTICS_FILE
+    recorded = ({(r["variant"], r["seed"]) for r in results.load_diagnostics(source)}
+                if results.check_own_file(source, must_exist=False) else set())
+    files = results_paths or results.results_files(run_dir)
+    finished = results.finished_runs(results.load_results(files, follow_links=bool(results_paths)) if files else [])
+    return sorted(finished - recorded)
 
 
 def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
@@ -317,6 +346,7 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     if left_out:
         lines += ["", f"Left out, not finished: {', '.join(left_out)}."]
     paths = out_dir / "comparison.md", out_dir / "comparison.png"
-    paths[0].write_text("\n".join(lines) + "\n")
-    figure.savefig(paths[1], dpi=110)
+    results.write_own_file(paths[0], "\n".join(lines) + "\n")
+    with results.replacing_file(paths[1], "wb") as file:
+        figure.savefig(file, format="png", dpi=110)
     return paths

@@ -8,6 +8,7 @@ read by `padzero_study.results`; the reference numbers come from the variant reg
 """
 
 import csv
+import json
 import logging
 import math
 import statistics
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from padzero_study import results
 from padzero_study.datasets import DATASETS
-from padzero_study.variants import VARIANTS
+from padzero_study.variants import VARIANTS, study_variants
 
 logger = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def summarize(records, chance_threshold=None):
 
 def write_summary_csv(summary, path):
     """Writes `summarize` rows to `path` as CSV, with `SUMMARY_COLUMNS` as the header."""
-    with open(path, "w", newline="", encoding="utf-8") as file:
+    with results.replacing_file(path) as file:  # never written through a link at `path`
         writer = csv.DictWriter(file, fieldnames=SUMMARY_COLUMNS)
         writer.writeheader()
         writer.writerows(summary)
@@ -201,7 +202,8 @@ def plot_learning_curves(records, path):
                     f"{_distinct(run['config'].get('dataset') for run in runs)}, backend "
                     f"{_distinct(backend for _, backend in groups)}, "
                     f"{seeds} seed(s) per variant")
-    figure.savefig(path, dpi=100)
+    with results.replacing_file(path, "wb") as file:
+        figure.savefig(file, format="png", dpi=100)
 
 
 def format_number(value, spec=".3f"):
@@ -254,7 +256,7 @@ def _study_scope(configs):
         not_comparable |= {"best_val_accuracy", "best_epoch", "epochs_at_chance"}
         unobservable["stays_at_chance"] = (
             f"never leaving chance needs the reference's {REFERENCE_SETUP['epochs']} epochs (a variant stayed at "
-            f"chance for 24 of them there), and these runs had at most {max_epochs}")
+            f"chance for 24 of them there), and these runs had at most {count_of(max_epochs, 'epoch')}")
     if subset and not other_dataset:
         counts = " and ".join(f"{train:,} train / {validation:,} validation" for train, validation in posts) or \
             f"at most {subset_sizes[0]:,}"
@@ -263,14 +265,56 @@ def _study_scope(configs):
                       "make fewer steps per epoch and a different model: none of the reference's numbers "
                       "(accuracies, epochs, seconds per epoch) is comparable, only the patterns at epoch 1.")
     if short:
-        notice.append(f"**Short runs: at most {max_epochs} epochs (early stopping patience {patience}), the "
+        notice.append(f"**Short runs: at most {count_of(max_epochs, 'epoch')} (early stopping patience {patience}), the "
                       f"reference up to {REFERENCE_SETUP['epochs']} (patience {REFERENCE_SETUP['patience']}).** "
                       "Best accuracy, best epoch and epochs at chance are cut short, and *never leaves chance* "
                       "gets no verdict.")
     caveat = ("different dataset" if other_dataset else "a subset" if subset else "")
-    never_left = f"stayed at chance in all of their (at most {max_epochs}) epochs" if short else "never left chance"
+    never_left = (f"stayed at chance in all of their (at most {count_of(max_epochs, 'epoch')})" if short
+                  else "never left chance")
     return {"notice": notice, "not_comparable": not_comparable, "unobservable": unobservable,
             "other_dataset": other_dataset, "caveat": caveat, "never_left": never_left}
+
+
+def _mixed_settings(configs):
+    """The settings on which the finished runs differ: {name: its distinct values as JSON writes them}."""
+    # Backends side by side are a comparison the report makes, and the data's path differs between machines.
+    keys = dict.fromkeys(key for config in configs for key in config if key not in ("backend", "data_path"))
+    mixed = {}
+    for key in keys:
+        values = dict.fromkeys(json.dumps(config.get(key), sort_keys=True) for config in configs)
+        if len(values) > 1:
+            mixed[key] = list(values)
+    return mixed
+
+
+def _coverage_notices(records, configs, ends):
+    """Sentences for the top of the report: mixed settings, study variants that did not run, nothing learned.
+
+    Returns:
+        (notices, why no pattern verdict can be given or "").
+    """
+    notices = []
+    mixed = _mixed_settings(configs)
+    if mixed:
+        described = "; ".join(f"{key}: {', '.join(values)}" for key, values in mixed.items())
+        notices.append(f"**Mixed settings: these runs were not all trained alike ({described}).** Their numbers "
+                       "are merged below but are not comparable; report each setting's results files apart "
+                       "(--results).")
+    expected = study_variants()
+    ran = {variant for variant, _, _ in ends}
+    missing = [variant for variant in expected if variant not in ran]
+    if missing and ran & set(expected):
+        notices.append(f"**Only {len(expected) - len(missing)} of the {len(expected)} study variants ran**; "
+                       f"not run: {', '.join(missing)}.")
+    runs = [run for group in _grouped_runs(records).values() for run in group]
+    learned = any(accuracy >= run["threshold"] for run in runs for accuracy in run["accuracies"]
+                  if not math.isnan(accuracy))
+    nothing_learned = "" if learned or not runs else \
+        "no variant learned in these runs: too few posts or epochs to show a pattern"
+    if nothing_learned:
+        notices.append(f"**No variant left chance in any run**: {nothing_learned}, so no pattern gets a verdict.")
+    return notices, nothing_learned
 
 
 def _verdict(row, scope):
@@ -342,6 +386,9 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     configs = [end.get("config") or {} for end in ends.values()]
     setting = lambda key: _distinct(config.get(key) for config in configs)  # noqa: E731
     scope = _study_scope(configs)
+    coverage, nothing_learned = _coverage_notices(records, configs, ends)
+    if nothing_learned:
+        scope["unobservable"] = {pattern: nothing_learned for pattern in _PATTERN_PHRASES}
     left_out = ", ".join(f"{variant} seed {seed} on {backend} ({count_of(len(epochs), 'epoch')})"
                          for (variant, backend, seed), epochs in interrupted.items())
     thresholds = _distinct(format_number(row["chance_threshold"], "g") for row in summary)
@@ -350,7 +397,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     posts = _distinct(f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
                       for config in configs if "train_posts" in config)
     lines = ["# padzero study report", ""]
-    for paragraph in scope["notice"]:
+    for paragraph in [*coverage, *scope["notice"]]:
         lines += [paragraph, ""]
     lines += [
         "## Settings", "",
@@ -413,7 +460,7 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
     ]
     if appendix:
         lines += [appendix]
-    Path(path).write_text("\n".join(lines), encoding="utf-8")
+    results.write_own_file(path, "\n".join(lines))
 
 
 def build_report(run_dir, results_paths=None, appendix=""):
@@ -436,7 +483,8 @@ def build_report(run_dir, results_paths=None, appendix=""):
     run_dir = Path(run_dir)
     # With no results file at all, the missing results.jsonl is the error the user sees.
     paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
-    records = results.load_results(paths_read)
+    # Files the user named may be links (to regular files); the folder's own files may not.
+    records = results.load_results(paths_read, follow_links=bool(results_paths))
     if not records:
         raise results.ResultsError(
             f"No results records in {', '.join(map(str, paths_read))}: nothing to report, so the report in "

@@ -14,10 +14,12 @@ Example:
 """
 
 import contextlib
+import errno
 import json
 import logging
 import math
 import os
+import stat
 from pathlib import Path
 
 try:
@@ -37,12 +39,146 @@ CONFIG_FILE = "config.json"
 REPORT_FILES = ("summary.csv", "report.md", "learning_curves.png", "diagnostics.png", "diagnostics.md")
 
 # Seeds and epochs are small counters; anything beyond these is not a value the runner writes.
-_LARGEST_SEED = 2**32 - 1
-_LARGEST_EPOCH = 10**6
+# The runner's settings check uses the same limits, so it never writes a record this reader refuses.
+LARGEST_SEED = 2**32 - 1
+LARGEST_EPOCH = 10**6
+LARGEST_CLASS_COUNT = 10**6
+_LARGEST_SEED = LARGEST_SEED
+_LARGEST_EPOCH = LARGEST_EPOCH
+_BOM = b"\xef\xbb\xbf"
 
 
 class ResultsError(ValueError):
     """A results, diagnostics or config file cannot be used as it is (one line naming the file, the line and a fix)."""
+
+
+# ---------------------------------------------------------------- safe file access
+
+
+def describe_os_error(path, error, *, writing):
+    """A one-line message for an `OSError` on a study folder's file `path`: what happened and what to do."""
+    code = getattr(error, "errno", None)
+    reason = error.strerror or str(error)
+    if code == errno.ENOSPC:
+        return (f"no space left on device while writing {path}; finished results are kept; "
+                "free space and rerun.")
+    if code in (errno.EROFS, errno.EACCES, errno.EPERM):
+        action = "written" if writing else "read"
+        return (f"{path} cannot be {action} ({reason}): the folder is read-only or not yours; "
+                "make it writable, or copy the folder elsewhere and use that.")
+    if code == errno.EISDIR:
+        return f"{path} is a folder where a file is expected; move that folder away."
+    if code == errno.ENOTDIR:
+        return f"{path}: a part of that path is a file, not a folder; give a study folder."
+    if code == errno.ELOOP:
+        return f"{path} is a symbolic link, which a study folder's own files must not be; replace it by the file."
+    if code == errno.ENAMETOOLONG:
+        return f"{path}: the name is too long for the file system; choose a shorter path."
+    return f"Cannot {'write' if writing else 'read'} {path} ({reason}); check that path, or choose another folder."
+
+
+def check_own_file(path, *, follow_links=False, must_exist=True):
+    """Refuses, before anything opens it, a study folder's file that is a symbolic link or not a regular file.
+
+    A link in a study folder could lead anywhere (its content would show in
+    messages, or a write would go through it), and a fifo or device never
+    ends; so neither is read nor written.
+
+    Args:
+        path: the file.
+        follow_links: accept a link to a regular file (a file the user named explicitly).
+        must_exist: raise when the file is absent; otherwise return False then.
+
+    Returns:
+        Whether the file exists.
+
+    Raises:
+        ResultsError: one line naming `path`.
+    """
+    try:
+        status = os.stat(path) if follow_links else os.lstat(path)
+    except FileNotFoundError:
+        if not must_exist:
+            return False
+        raise ResultsError(f"{path} does not exist; give the results files of a study folder.") from None
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=False)) from None
+    if stat.S_ISLNK(status.st_mode):
+        raise ResultsError(f"{path} is a symbolic link; a study folder's own files are not read or written "
+                           "through links (replace it by the file itself, or move it away).")
+    if stat.S_ISDIR(status.st_mode):
+        raise ResultsError(f"{path} is a folder where a file is expected; move that folder away.")
+    if not stat.S_ISREG(status.st_mode):
+        raise ResultsError(f"{path} is not a regular file (a device, fifo or socket); give a regular file.")
+    return True
+
+
+def read_own_file(path, *, follow_links=False):
+    """The bytes of `path`, after `check_own_file` (a link is not followed unless `follow_links`)."""
+    check_own_file(path, follow_links=follow_links)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | (0 if follow_links else getattr(os, "O_NOFOLLOW", 0))
+    try:
+        descriptor = os.open(path, flags)
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=False)) from None
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):  # replaced between the check and the open
+            raise ResultsError(f"{path} is not a regular file; give a regular file.")
+        with os.fdopen(os.dup(descriptor), "rb") as file:
+            return file.read()
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=False)) from None
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
+def replacing_file(path, mode="w"):
+    """Yields a new file that replaces `path` whole on success: never written through a link at `path`.
+
+    The content goes to a temporary file beside `path` (created exclusively,
+    no link followed), which is fsynced and renamed over `path`. A `path`
+    that is a link, a folder or a special file is refused first.
+
+    Args:
+        path: the file to write.
+        mode: "w" (text, UTF-8) or "wb".
+
+    Raises:
+        ResultsError: one line naming `path`, for a link or non-regular file there, or an `OSError`
+            (read-only folder, no space left, ...).
+    """
+    path = Path(path)
+    check_own_file(path, must_exist=False)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)  # a leftover of a killed process with this pid (or a link): never written through
+        descriptor = os.open(temporary, flags, 0o644)
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=True)) from None
+    try:
+        with open(descriptor, mode, **({"encoding": "utf-8", "newline": ""} if "b" not in mode else {})) as file:
+            yield file
+            file.flush()
+            os.fsync(file.fileno())
+        check_own_file(path, must_exist=False)
+        os.replace(temporary, path)
+    except OSError as error:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise ResultsError(describe_os_error(path, error, writing=True)) from None
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+
+
+def write_own_file(path, content):
+    """Replaces `path` by `content` (str or bytes) through `replacing_file`."""
+    with replacing_file(path, "wb" if isinstance(content, bytes) else "w") as file:
+        file.write(content)
 
 
 # ---------------------------------------------------------------- writing
@@ -60,45 +196,64 @@ def append_record(path, record):
         record: a dict of JSON values (NaN allowed: a diverged run's loss).
     """
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
-    descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    check_own_file(path, must_exist=False)
+    try:
+        # O_NOFOLLOW: a link planted at the name must not make this write elsewhere.
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=True)) from None
     try:
         remaining = memoryview(line)
         while remaining:  # write() may take less than asked (a full disk, a signal)
             remaining = remaining[os.write(descriptor, remaining):]
         os.fsync(descriptor)
+    except OSError as error:
+        raise ResultsError(describe_os_error(path, error, writing=True)) from None
     finally:
         os.close(descriptor)
 
 
 def rewrite_records(path, records):
     """Replaces `path` whole by `records`, one JSON line each (a temporary file, then an atomic rename)."""
-    path = Path(path)
-    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-    with open(temporary, "w", encoding="utf-8") as file:
-        file.write("".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
-        file.flush()
-        os.fsync(file.fileno())
-    os.replace(temporary, path)
+    write_own_file(path, "".join(json.dumps(record, sort_keys=True) + "\n" for record in records))
 
 
 # ---------------------------------------------------------------- reading
 
 
-def _complete_lines(path):
-    """([(line number, bytes)], whether the last line was cut): the file split into complete lines."""
-    try:
-        content = Path(path).read_bytes()
-    except FileNotFoundError:
-        raise ResultsError(f"{path} does not exist; give the results files of a study folder.") from None
-    except IsADirectoryError:
-        raise ResultsError(f"{path} is a folder, not a results file; give the .jsonl files in it.") from None
+def _complete_lines(path, follow_links=False):
+    """([(line number, bytes)], whether the last line was cut): the file split into complete lines.
+
+    A UTF-8 byte order mark at the start (an editor's) is dropped.
+    """
+    content = read_own_file(path, follow_links=follow_links)
+    if content.startswith(_BOM):
+        content = content[len(_BOM):]
     pieces = content.split(b"\n")
     # The piece after the last newline is empty for a complete file; anything else is a line cut short.
     cut = bool(pieces[-1])
     return [(number, piece) for number, piece in enumerate(pieces[:-1], start=1) if piece.strip()], cut
 
 
-def read_lines(path):
+class _DuplicateKey(ValueError):
+    """A JSON object with the same key twice."""
+
+
+def _refuse_duplicate_keys(pairs):
+    record = {}
+    for key, value in pairs:
+        if key in record:
+            raise _DuplicateKey(key)
+        record[key] = value
+    return record
+
+
+def _parse_json(text):
+    """`json.loads` refusing an object with the same key twice (which `json` would silently resolve to the last)."""
+    return json.loads(text, object_pairs_hook=_refuse_duplicate_keys)
+
+
+def read_lines(path, *, follow_links=False):
     """All complete JSON objects of a JSON-lines file, in file order.
 
     The one rule for a cut last line: a last line without its newline is a
@@ -114,14 +269,15 @@ def read_lines(path):
 
     Raises:
         ResultsError: naming the file and line, for a line that is not UTF-8,
-            not JSON or not an object, or when the file does not exist.
+            not JSON or not an object, or has a key twice; naming the file when
+            it does not exist, is a link (unless `follow_links`) or is not a regular file.
     """
-    return [record for _, record in _read_with_where(path)]
+    return [record for _, record in _read_with_where(path, follow_links)]
 
 
-def _read_with_where(path):
+def _read_with_where(path, follow_links=False):
     """`read_lines`, each record paired with its 'file line N' for messages."""
-    lines, cut = _complete_lines(path)
+    lines, cut = _complete_lines(path, follow_links)
     records = []
     for number, raw in lines:
         where = f"{path} line {number}"
@@ -130,7 +286,9 @@ def _read_with_where(path):
         except UnicodeDecodeError as error:
             raise ResultsError(f"{where} is not UTF-8 text (byte {error.start + 1}); fix or delete that line.") from None
         try:
-            record = json.loads(text)  # NaN and Infinity parse: a diverged run writes them
+            record = _parse_json(text)  # NaN and Infinity parse: a diverged run writes them
+        except _DuplicateKey as error:
+            raise ResultsError(f"{where} has the key {json.dumps(error.args[0])} twice; keep one of them.") from None
         except (ValueError, RecursionError) as error:  # ValueError: bad JSON, or an integer of too many digits
             detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply, or a number too long"
             raise ResultsError(f"{where} is not valid JSON ({detail}); received {text[:60]!r}. "
@@ -246,7 +404,11 @@ def _describe(check):
 
 
 def _short(value):
-    text = repr(value)
+    """`value` as JSON writes it (true, null, "text"), cut to 60 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
 
 
@@ -289,25 +451,24 @@ def _check_result(record, where):
 def results_files(run_dir):
     """The results files in `run_dir` that exist: `results.jsonl`, then the shards' files, sorted.
 
-    A symlink that leads out of `run_dir` is left out.
+    A symbolic link (or a fifo, a device) is listed too, so that the reader
+    refuses it by name rather than the study silently leaving it out or
+    following it; a folder of such a name is not a results file.
     """
     run_dir = Path(run_dir)
     candidates = [run_dir / RESULTS_FILE, *sorted(run_dir.glob(SHARD_RESULTS_GLOB))]
-    return [path for path in candidates if path.is_file() and _inside(path, run_dir)]
+    return [path for path in candidates if path.is_symlink() or (os.path.lexists(path) and not path.is_dir())]
 
 
-def _inside(path, folder):
-    """Whether `path`, its symlinks followed, stays inside `folder`: a link out of a study folder is not its file."""
-    return path.resolve().is_relative_to(Path(folder).resolve())
-
-
-def load_results(paths, *, check_duplicates=True):
+def load_results(paths, *, check_duplicates=True, follow_links=False):
     """Reads, checks and merges results files.
 
     Args:
         paths: a path, or a list of paths, to results files written by the study runner.
         check_duplicates: refuse a record of the same (record, variant, seed,
             backend, epoch) seen twice (two shards that ran the same seed).
+        follow_links: accept files that are links to regular files (files the
+            user named); a study folder's own files never are.
 
     Returns:
         A list of record dicts, in file order.
@@ -321,7 +482,7 @@ def load_results(paths, *, check_duplicates=True):
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
     records, first_seen, duplicates = [], {}, []
     for path in paths:
-        for where, record in _read_with_where(path):
+        for where, record in _read_with_where(path, follow_links):
             _check_result(record, where)
             key = (record["record"], record["variant"], record["seed"], record["backend"], record.get("epoch"))
             if key in first_seen:
@@ -352,7 +513,7 @@ def set_aside_interrupted_runs(results_path):
         The number of lines moved.
     """
     results_path = Path(results_path)
-    if not results_path.exists():
+    if not check_own_file(results_path, must_exist=False):
         return 0
     records = load_results(results_path)
     finished = finished_runs(records)
@@ -382,7 +543,7 @@ def set_aside_attempts(run_dir):
     """
     path = Path(run_dir) / INTERRUPTED_FILE
     attempts = {}
-    for record in load_results(path, check_duplicates=False) if path.exists() else []:
+    for record in load_results(path, check_duplicates=False) if check_own_file(path, must_exist=False) else []:
         if record["record"] != "epoch":
             continue
         runs = attempts.setdefault((record["variant"], record["backend"], record["seed"]), [])
@@ -447,7 +608,7 @@ def load_diagnostics(path):
 def drop_unfinished_diagnostics(path, finished):
     """Keeps only the diagnostics lines of `finished` (variant, seed) runs: an interrupted run records them anew."""
     path = Path(path)
-    if not path.exists():
+    if not check_own_file(path, must_exist=False):
         return
     records = load_diagnostics(path)
     kept = [record for record in records if (record["variant"], record["seed"]) in finished]
@@ -465,10 +626,14 @@ def read_config(path):
         ResultsError: naming the file, when it is not UTF-8 JSON of that shape.
     """
     how = "move it away, or use --force to move it aside and start over"
+    raw = read_own_file(path)
     try:
-        content = json.loads(Path(path).read_bytes().decode("utf-8"))
+        # utf-8-sig: a byte order mark an editor put first is not an error.
+        content = _parse_json(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise ResultsError(f"{path} is not UTF-8 text, so not a padzero config; {how}.") from None
+    except _DuplicateKey as error:
+        raise ResultsError(f"{path} has the key {json.dumps(error.args[0])} twice; keep one of them.") from None
     except (ValueError, RecursionError) as error:
         detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply, or a number too long"
         raise ResultsError(f"{path} is not valid JSON ({detail}); {how}.") from None

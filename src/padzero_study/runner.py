@@ -95,8 +95,11 @@ class StudyConfig:
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
 
     def __post_init__(self):
-        for name in ("epochs", "batch_size", "vocab_size", "patience", "embedding_dim", "hidden_units"):
+        for name in ("batch_size", "vocab_size", "embedding_dim", "hidden_units"):
             _positive_int(name, getattr(self, name))
+        # The results reader's limit: a run of more epochs would write records the report refuses.
+        for name in ("epochs", "patience"):
+            _positive_int(name, getattr(self, name), results.LARGEST_EPOCH)
         _positive_int("seeds", self.seeds, MAX_SEEDS, "every seed trains each variant once, so 1,000 seeds "
                       "are already thousands of runs")
         self._check_sizes()
@@ -107,7 +110,9 @@ class StudyConfig:
         object.__setattr__(self, "variants", tuple(dict.fromkeys(self.variants)))
         unknown = [name for name in self.variants if not isinstance(name, str) or name not in VARIANTS]
         if unknown or not self.variants:
-            raise StudyError(f"Unknown variant(s) {unknown or '(none given)'}; choose from {', '.join(VARIANTS)}.")
+            named = ", ".join(map(repr, unknown)) or "(none given)"
+            raise StudyError(f"Unknown variant{'s' * (len(unknown) > 1)} {named}; choose from {', '.join(VARIANTS)} "
+                             "(names are lowercase).")
         if not isinstance(self.dataset, str) or self.dataset not in DATASETS:
             raise StudyError(f"dataset must be one of {', '.join(map(repr, DATASETS))}; received dataset={self.dataset!r}.")
         if self.distribute and self.backend != "jax":
@@ -125,10 +130,8 @@ class StudyConfig:
         """maxlen and max_docs such that the padded id matrices (and the posts' text) fit in memory."""
         _positive_int("maxlen", self.maxlen)
         if self.max_docs is not None:
+            # Any positive count: too few posts to fill both splits is refused when the data is encoded.
             _positive_int("max_docs", self.max_docs)
-            if self.max_docs < 20:
-                raise StudyError(f"max_docs must be None or an integer >= 20 (a post per class and more); "
-                                 f"received max_docs={self.max_docs!r}.")
         memory = machine.total_memory_bytes()
         if not memory:  # the platform does not say: nothing to check against
             return
@@ -198,6 +201,22 @@ def load_encoded_data(config):
     )
 
 
+def check_encoded_data(config, encoded):
+    """Refuses, before any run starts, data a study cannot use; logs when max_docs asked for more posts than there are."""
+    classes = len(encoded.label_names)
+    if not 2 <= classes <= results.LARGEST_CLASS_COUNT:
+        raise StudyError(f"The {config.dataset} data{f' at {config.data_path}' if config.data_path else ''} has "
+                         f"{count_of_classes(classes)}; a classifier needs at least 2 (and at most "
+                         f"{results.LARGEST_CLASS_COUNT:,}). Give data with more newsgroups.")
+    posts = len(encoded.y_train) + len(encoded.y_val)
+    if config.max_docs is not None and config.max_docs > posts:
+        logger.warning("max_docs %d asks for more posts than the data has: using all %d", config.max_docs, posts)
+
+
+def count_of_classes(number):
+    return f"{number} class{'es' * (number != 1)}"
+
+
 def data_facts(encoded):
     """What the data turned out to be, recorded beside the settings: classes, vocabulary (padding id included), posts."""
     return {"num_classes": len(encoded.label_names), "vocabulary": encoded.vocab_size,
@@ -208,64 +227,94 @@ def data_facts(encoded):
 
 
 def _short(value):
-    text = repr(value)
+    """`value` as JSON writes it (true, null, "text"), cut to 40 characters."""
+    try:
+        text = json.dumps(value)
+    except (TypeError, ValueError):
+        text = repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
 def check_out_dir(config, out_dir, force):
-    """Checks, writing nothing, that `out_dir` can take this study; returns True if its results must move aside.
+    """Checks, writing nothing, that `out_dir` can take this study; returns True if its files must move aside.
 
-    A `config.json` that is not one the runner wrote is refused, naming it;
-    with `force` it is moved aside with the results.
+    Refused without `force` (with it, moved aside): a `config.json` or
+    results file that is not one the runner wrote (naming it); settings that
+    differ from those of `config.json` or of the finished runs' own records
+    (a hand-edited `config.json` does not let other runs count as done); and
+    report files with no study beside them (someone's own files).
     """
     existing = out_dir
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
+    try:
+        while not os.path.lexists(existing) and existing != existing.parent:
+            existing = existing.parent
+        usable = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    except OSError as error:  # a name too long, a path through a file, ...
+        raise StudyError(f"Cannot use --out {out_dir} ({error.strerror}); choose another --out.") from None
+    if not usable:
         raise StudyError(f"Cannot write to --out {out_dir}: {existing} is not a writable folder. Choose another --out.")
     config_path = out_dir / CONFIG_FILE
-    if not config_path.exists():
-        return False
+    study_files = [*results.results_files(out_dir), *(out_dir / name for name in (
+        CONFIG_FILE, results.INTERRUPTED_FILE, DIAGNOSTICS_FILE) if os.path.lexists(out_dir / name))]
+    if not study_files:
+        # Report files with no study beside them are someone's own files: not ours to overwrite.
+        foreign = [name for name in results.REPORT_FILES if os.path.lexists(out_dir / name)]
+        if foreign and not force:
+            raise StudyError(f"{out_dir} holds {', '.join(foreign)} but no study results or config; use another "
+                             "--out, or --force to move them to a backup folder.")
+        return bool(foreign)
+    how = "use another --out, or --force to move them to a backup folder and start over"
     try:
-        previous = results.read_config(config_path)["run_settings"]
-    except results.ResultsError:
+        previous = results.read_config(config_path)["run_settings"] if os.path.lexists(config_path) else None
+        records = results.load_results(results.results_files(out_dir))
+    except results.ResultsError as error:
         if force:
             return True
-        raise
+        if "--force" in str(error):
+            raise
+        raise results.ResultsError(f"{str(error).rstrip('.')}. Or {how}.") from None
     # A setting added to StudyConfig after those results were written
     # counts as its default, so older result folders stay resumable.
     defaults = StudyConfig(backend=config.backend).run_settings()
-    differences = {
-        key: (previous.get(key, defaults[key]), value)
-        for key, value in config.run_settings().items()
-        if previous.get(key, defaults[key]) != value
-    }
+    wanted = config.run_settings()
+    # The finished runs' own records count as much as config.json: a hand-edited config must not merge them.
+    recorded = [previous] if previous is not None else []
+    recorded += [record["config"] for record in records if record["record"] == "run_end" and record.get("config")]
+    differences = {}
+    for settings in recorded:
+        for key, value in wanted.items():
+            old = settings.get(key, defaults[key])
+            if old != value:
+                differences.setdefault(key, (old, value))
     if differences and not force:
         described = ", ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in differences.items())
-        raise StudyError(
-            f"{out_dir} holds results of different settings ({described}); "
-            "use another --out, or --force to move them to a backup folder and start over."
-        )
+        raise StudyError(f"{out_dir} holds results of different settings ({described}); {how}.")
     return bool(differences)
 
 
 def _files_to_move_aside(out_dir):
     """Everything a study wrote in `out_dir`: results, shards, set-aside and diagnostics lines, config, report."""
     names = (results.INTERRUPTED_FILE, DIAGNOSTICS_FILE, CONFIG_FILE, *results.REPORT_FILES)
-    return [*results.results_files(out_dir), *(out_dir / name for name in names if (out_dir / name).is_file())]
+    # Links are moved as links (never followed); a folder of that name is not one of ours.
+    return [*results.results_files(out_dir),
+            *(out_dir / name for name in names if os.path.islink(out_dir / name) or (out_dir / name).is_file())]
 
 
 def move_previous_results(out_dir):
     """Moves every file of the previous study in `out_dir` into `out_dir/previous-<time>/`; returns that folder."""
     backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}"
-    for suffix in range(1, 1000):  # two --force runs in one second must not share a backup
-        try:
-            backup.mkdir()
-            break
-        except FileExistsError:
-            backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
-    for path in _files_to_move_aside(out_dir):
-        shutil.move(path, backup / path.name)
+    try:
+        for suffix in range(1, 1000):  # two --force runs in one second must not share a backup
+            try:
+                backup.mkdir()
+                break
+            except FileExistsError:
+                backup = out_dir / f"previous-{time.strftime('%Y%m%d-%H%M%S')}-{suffix}"
+        for path in _files_to_move_aside(out_dir):
+            shutil.move(path, backup / path.name)  # a link is moved as a link, never followed
+    except OSError as error:
+        raise StudyError(results.describe_os_error(getattr(error, "filename", None) or backup, error, writing=True)
+                         ) from None
     logger.warning("moved the previous results to %s", backup)
     return backup
 
@@ -300,9 +349,7 @@ def write_config(config, out_dir, facts):
     content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds,
                "data": facts, "versions": versions, "machine": machine.describe_machine()}
     # Shards of one study may start together: replace the file whole, so none reads half of it.
-    temporary = out_dir / f"{CONFIG_FILE}.{os.getpid()}.tmp"
-    temporary.write_text(json.dumps(content, indent=2, sort_keys=True) + "\n")
-    os.replace(temporary, out_dir / CONFIG_FILE)
+    results.write_own_file(out_dir / CONFIG_FILE, json.dumps(content, indent=2, sort_keys=True) + "\n")
 
 
 # ---------------------------------------------------------------- one run
@@ -486,8 +533,11 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
     results_path = out_dir / results_name
     # Nothing is written until the settings, the folder and the data have passed their checks.
     move_aside = check_out_dir(config, out_dir, force)
-    created = not out_dir.exists()
-    out_dir.mkdir(parents=True, exist_ok=True)
+    created = not os.path.lexists(out_dir)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a name too long, a file in the way, a read-only place
+        raise StudyError(f"Cannot create --out {out_dir} ({error.strerror}); choose another --out.") from None
     try:
         with contextlib.ExitStack() as held:
             try:
@@ -502,6 +552,8 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
             previous = [] if move_aside else results.load_results(results.results_files(out_dir))
             finished = results.finished_runs(previous)
             todo = [(v, s) for v, s in mine if (v, s) not in finished]
+            if diagnose and not move_aside:
+                _check_diagnostics_of_finished_runs(out_dir, [run for run in mine if run in finished])
             logger.info("%d of %d runs finished, %d to do, in %s", len(mine) - len(todo), len(mine), len(todo), results_path)
             if todo:
                 _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished)
@@ -513,6 +565,15 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
     return diagnostics_report.build_report_with_diagnostics(out_dir) if diagnose else report.build_report(out_dir)
 
 
+def _check_diagnostics_of_finished_runs(out_dir, finished):
+    """Refuses a diagnose study whose finished runs have no diagnostics lines: its report would lack them."""
+    lacking = [run for run in diagnostics_report.missing_diagnostics(out_dir) if run in finished]
+    if lacking:
+        runs = ", ".join(f"{variant} seed {seed}" for variant, seed in lacking[:5]) + (", ..." if len(lacking) > 5 else "")
+        raise StudyError(f"{len(lacking)} finished run(s) in {out_dir} have no lines in {DIAGNOSTICS_FILE} ({runs}); "
+                         "use --force to move the results aside and redo them with diagnostics, or another --out.")
+
+
 def _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished):
     """The part of `run_study` that writes: data first (its errors leave the folder as it was), then the runs."""
     if move_aside:
@@ -522,6 +583,7 @@ def _train(config, out_dir, results_path, todo, previous, move_aside, verbose, d
             raise StudyError(f"--force would move {', '.join(in_use)} from under the process writing it; "
                              "wait for it to finish.")
     encoded = load_encoded_data(config)
+    check_encoded_data(config, encoded)
     if move_aside:
         move_previous_results(out_dir)
     results.set_aside_interrupted_runs(results_path)

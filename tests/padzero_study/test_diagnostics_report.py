@@ -139,7 +139,50 @@ def test_a_cut_last_line_is_skipped_and_garbage_is_named(tmp_path):
         build_report_with_diagnostics(folder)
     assert "\n" not in str(error.value)
     diagnostics.write_text(complete)
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
     before = {path.name: path.read_bytes() for path in folder.iterdir()}
     with pytest.raises(results.ResultsError, match="No results records"):
-        build_report_with_diagnostics(folder, results_paths=["/dev/null"])
+        build_report_with_diagnostics(folder, results_paths=[empty])
     assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+
+
+def _diagnose_folder(tmp_path):
+    from padzero_study import results
+
+    folder = write_run_folder(tmp_path / "run", stalled_then_escaped(0), [("baseline", 0)])
+    for record in stalled_then_escaped(0):  # the runner writes epoch lines beside the run_end
+        if record["step"] is None:
+            results.append_record(folder / "results.jsonl", {"record": "epoch", "variant": "baseline", "seed": 0,
+                                                             "backend": "jax", "epoch": record["epoch"],
+                                                             "val_accuracy": record["val_accuracy"]})
+    return folder
+
+
+def test_a_report_without_diagnostics_lines_removes_the_stale_plot_and_table(tmp_path, caplog):
+    from padzero_study.diagnostics_report import build_report_with_diagnostics, missing_diagnostics
+
+    folder = _diagnose_folder(tmp_path)
+    written = build_report_with_diagnostics(folder)
+    assert written["diagnostics_plot"].exists() and written["diagnostics_table"].exists()
+    assert missing_diagnostics(folder) == []
+    (folder / "diagnostics.jsonl").unlink()
+    assert missing_diagnostics(folder) == [("baseline", 0)]
+    with caplog.at_level("WARNING", logger="padzero"):
+        written = build_report_with_diagnostics(folder)
+    assert "diagnostics_plot" not in written
+    assert not (folder / "diagnostics.png").exists() and not (folder / "diagnostics.md").exists()
+    assert "removed" in caplog.text and "diagnostics.jsonl is gone" in caplog.text
+
+
+def test_diagnostics_outputs_are_not_written_through_links(tmp_path):
+    import pytest
+
+    from padzero_study import results
+    from padzero_study.diagnostics_report import build_report_with_diagnostics
+
+    folder = _diagnose_folder(tmp_path)
+    (folder / "diagnostics.md").symlink_to(tmp_path / "elsewhere.md")
+    with pytest.raises(results.ResultsError, match=r"diagnostics\.md is a symbolic link"):
+        build_report_with_diagnostics(folder)
+    assert not (tmp_path / "elsewhere.md").exists()

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from padzero_study import report, results
+from padzero_study.variants import study_variants
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -340,9 +341,8 @@ def test_an_empty_merge_is_refused_and_the_report_kept(tmp_path):
     before = {name: path.read_bytes() for name, path in paths.items()}
     empty = tmp_path / "empty.jsonl"
     empty.write_text("")
-    for given in (["/dev/null"], [empty]):
-        with pytest.raises(results.ResultsError, match="No results records in .*left as it was"):
-            report.build_report(tmp_path, results_paths=given)
+    with pytest.raises(results.ResultsError, match="No results records in .*left as it was"):
+        report.build_report(tmp_path, results_paths=[empty])
     assert {name: path.read_bytes() for name, path in paths.items()} == before
 
 
@@ -378,7 +378,8 @@ def test_short_runs_on_all_posts_compare_epoch_one_but_not_the_best(tmp_path):
 
 
 def test_the_full_study_gets_no_notice(tmp_path):
-    records = make_run("baseline", 0, [0.05, 0.5], train_posts=15_048, validation_posts=3_798, max_docs=None)
+    records = [record for variant in study_variants() for record in
+               make_run(variant, 0, [0.05, 0.5], train_posts=15_048, validation_posts=3_798, max_docs=None)]
     path = tmp_path / "report.md"
     report.write_report_markdown(report.summarize(records), records, path)
     markdown = path.read_text(encoding="utf-8")
@@ -423,3 +424,56 @@ def test_the_plot_draws_the_threshold_the_report_counts(tmp_path, monkeypatch):
     thresholds = {row["variant"]: row["chance_threshold"] for row in report.summarize(records)}
     assert sorted(y for y, _ in drawn) == sorted(thresholds.values()) == [0.1, 0.5]
     assert all("at chance below" in label for _, label in drawn)
+
+
+def test_report_files_that_are_links_are_not_written_through(tmp_path):
+    write_jsonl(tmp_path / "results.jsonl", make_run("baseline", 0, [0.05, 0.5]))
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    for name in ("report.md", "summary.csv", "learning_curves.png"):
+        folder = tmp_path / name.replace(".", "-")
+        folder.mkdir()
+        write_jsonl(folder / "results.jsonl", make_run("baseline", 0, [0.05, 0.5]))
+        (folder / name).symlink_to(elsewhere / name)
+        with pytest.raises(results.ResultsError, match=f"{name} is a symbolic link") as error:
+            report.build_report(folder)
+        assert "\n" not in str(error.value)
+    assert list(elsewhere.iterdir()) == []
+
+
+def test_results_named_by_the_user_may_be_a_link_to_a_regular_file(tmp_path):
+    real = write_jsonl(tmp_path / "real.jsonl", make_run("baseline", 0, [0.05, 0.5]))
+    (tmp_path / "link.jsonl").symlink_to(real)
+    written = report.build_report(tmp_path, results_paths=[tmp_path / "link.jsonl"])
+    assert "baseline" in written["report_markdown"].read_text(encoding="utf-8")
+
+
+def test_records_of_mixed_settings_are_said_at_the_top(tmp_path):
+    records = make_run("baseline", 0, [0.05, 0.5], maxlen=50) + make_run("baseline", 1, [0.05, 0.5], maxlen=60)
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    top = path.read_text(encoding="utf-8").split("## Settings")[0]
+    assert "Mixed settings" in top and "maxlen: 50, 60" in top
+
+
+def test_a_partial_study_says_which_variants_did_not_run(tmp_path):
+    records = make_run("baseline", 0, [0.05, 0.5]) + make_run("padzero", 0, [0.5, 0.6])
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    top = path.read_text(encoding="utf-8").split("## Settings")[0]
+    missing = [variant for variant in study_variants() if variant not in ("baseline", "padzero")]
+    assert f"Only 2 of the {len(study_variants())} study variants ran" in top and ", ".join(missing) in top
+
+
+def test_no_pattern_verdicts_when_no_variant_learned(tmp_path):
+    records = [record for variant in study_variants() for record in make_run(variant, 0, [0.05], epochs=1)]
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    markdown = path.read_text(encoding="utf-8")
+    assert "No variant left chance in any run" in markdown.split("## Settings")[0]
+    verdicts = markdown.split("## What reproduced")[1].split("## Learning curves")[0]
+    for verdict in ("— reproduced", "— partly", "— not reproduced", "— as expected", "— not as expected"):
+        assert verdict not in verdicts, verdicts
+    assert verdicts.count("no verdict: no variant learned in these runs: too few posts or epochs") == sum(
+        1 for variant in study_variants() if report._reference(variant).get("pattern"))
+    assert "at most 1 epochs" not in markdown and "at most 1 epoch" in markdown

@@ -270,9 +270,125 @@ def test_links_out_of_the_folder_are_not_followed(tmp_path):
     folder.mkdir()
     write_lines(outside / "results.jsonl", [json.dumps(end_record())])
     (folder / "results.shard-1-of-2.jsonl").symlink_to(outside / "results.jsonl")
-    assert results.results_files(folder) == []
+    # Listed, so that it is refused by name rather than merged or silently left out.
+    with pytest.raises(ResultsError, match=r"results\.shard-1-of-2\.jsonl is a symbolic link"):
+        results.load_results(results.results_files(folder))
     (folder / "results.jsonl.lock").symlink_to(outside / "planted.lock")
     with pytest.raises(ResultsError, match="Cannot open the lock file .*remove it if it is a link"):
         with results.study_lock(folder):
             pass
     assert not (outside / "planted.lock").exists()
+
+
+# ---------------------------------------------------------------- links, special files, BOM, duplicate keys
+
+
+@pytest.mark.parametrize("name", ["results.jsonl", "results.shard-1-of-2.jsonl", "interrupted.jsonl",
+                                  "diagnostics.jsonl", "config.json"])
+def test_a_linked_file_of_the_folder_is_refused_unread(tmp_path, name):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    (folder / name).symlink_to(secret)
+    readers = {"config.json": results.read_config, "diagnostics.jsonl": results.load_diagnostics,
+               "interrupted.jsonl": lambda path: results.set_aside_attempts(path.parent)}
+    read = readers.get(name, lambda path: results.load_results(results.results_files(path.parent)))
+    with pytest.raises(ResultsError, match=f"{name} is a symbolic link") as error:
+        read(folder / name)
+    assert "\n" not in str(error.value) and "root:" not in str(error.value)
+
+
+def test_writers_never_write_through_a_link(tmp_path):
+    outside = tmp_path / "outside.txt"
+    outside.write_text("kept\n")
+    folder = tmp_path / "study"
+    folder.mkdir()
+    for name in ("results.jsonl", "report.md"):
+        (folder / name).symlink_to(outside)
+    with pytest.raises(ResultsError, match=r"results\.jsonl is a symbolic link"):
+        results.append_record(folder / "results.jsonl", end_record())
+    with pytest.raises(ResultsError, match=r"results\.jsonl is a symbolic link"):
+        results.rewrite_records(folder / "results.jsonl", [end_record()])
+    with pytest.raises(ResultsError, match=r"report\.md is a symbolic link"):
+        results.write_own_file(folder / "report.md", "report")
+    # A dangling link must not create its target either.
+    (folder / "summary.csv").symlink_to(tmp_path / "created.csv")
+    with pytest.raises(ResultsError, match=r"summary\.csv is a symbolic link"):
+        results.write_own_file(folder / "summary.csv", "a,b\n")
+    assert outside.read_text() == "kept\n" and not (tmp_path / "created.csv").exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["report.md", "results.jsonl", "summary.csv"]  # no temp left
+
+
+def test_a_file_the_user_names_may_be_a_link_but_not_a_fifo(tmp_path):
+    real = write_lines(tmp_path / "real.jsonl", [json.dumps(end_record())])
+    (tmp_path / "link.jsonl").symlink_to(real)
+    assert results.load_results(tmp_path / "link.jsonl", follow_links=True) == [end_record()]
+    fifo = tmp_path / "fifo.jsonl"
+    os.mkfifo(fifo)  # opening it would block forever
+    for follow_links in (True, False):
+        with pytest.raises(ResultsError, match=r"fifo\.jsonl is not a regular file"):
+            results.load_results(fifo, follow_links=follow_links)
+    with pytest.raises(ResultsError, match=r"/dev/zero is not a regular file"):
+        results.load_results("/dev/zero", follow_links=True)
+
+
+def test_a_byte_order_mark_is_accepted(tmp_path):
+    path = tmp_path / "results.jsonl"
+    path.write_bytes(b"\xef\xbb\xbf" + json.dumps(end_record()).encode() + b"\n")
+    assert results.load_results(path) == [end_record()]
+    config = tmp_path / "config.json"
+    config.write_bytes(b"\xef\xbb\xbf" + b'{"run_settings": {"maxlen": 50}}')
+    assert results.read_config(config)["run_settings"] == {"maxlen": 50}
+
+
+def test_a_key_given_twice_is_refused_naming_file_and_line(tmp_path):
+    path = write_lines(tmp_path / "results.jsonl", [
+        json.dumps(end_record()),
+        '{"record": "epoch", "variant": "padzero", "seed": 0, "backend": "jax", "epoch": 1, '
+        '"val_accuracy": 0.0, "val_accuracy": 0.9}'])
+    with pytest.raises(ResultsError, match='has the key "val_accuracy" twice') as error:
+        results.load_results(path)
+    assert_one_line_naming(error, path, 2)
+    config = tmp_path / "config.json"
+    config.write_text('{"run_settings": {}, "run_settings": {"maxlen": 1}}')
+    with pytest.raises(ResultsError, match=r'config\.json has the key "run_settings" twice'):
+        results.read_config(config)
+
+
+def test_values_are_quoted_as_json_writes_them(tmp_path):
+    path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record(seed=True))])
+    with pytest.raises(ResultsError, match="seed must be .*; received true"):
+        results.load_results(path)
+    path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record(config={"max_docs": "x"}))])
+    with pytest.raises(ResultsError, match='config.max_docs must be null or a positive integer; received "x"'):
+        results.load_results(path)
+
+
+def test_os_errors_become_one_line_messages_naming_the_file(tmp_path, monkeypatch):
+    import errno
+
+    path = tmp_path / "results.jsonl"
+
+    def disk_full(descriptor, data):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(results.os, "write", disk_full)
+    with pytest.raises(ResultsError, match=f"no space left on device while writing {path}; finished results are "
+                                           "kept; free space and rerun") as error:
+        results.append_record(path, end_record())
+    assert "\n" not in str(error.value)
+    monkeypatch.undo()
+    (tmp_path / "summary.csv").mkdir()
+    with pytest.raises(ResultsError, match=r"summary\.csv is a folder where a file is expected"):
+        results.write_own_file(tmp_path / "summary.csv", "a,b\n")
+    read_only = results.describe_os_error(path, OSError(errno.EROFS, "Read-only file system"), writing=True)
+    assert read_only.startswith(f"{path} cannot be written (Read-only file system)") and "make it writable" in read_only
+
+
+def test_the_reader_and_the_settings_check_share_the_epoch_limit(tmp_path):
+    path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record(epochs_run=results.LARGEST_EPOCH))])
+    assert results.load_results(path)[0]["epochs_run"] == results.LARGEST_EPOCH
+    path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record(epochs_run=results.LARGEST_EPOCH + 1))])
+    with pytest.raises(ResultsError, match="epochs_run must be an integer in \\[1, 1,000,000\\]"):
+        results.load_results(path)

@@ -190,7 +190,7 @@ def test_unwritable_out_is_refused(tmp_path):
         ({"maxlen": 0}, "maxlen must be a positive integer"),
         ({"vocab_size": 0}, "vocab_size must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
-        ({"variants": ("padzero", "bogus")}, "Unknown variant"),
+        ({"variants": ("padzero", "bogus")}, "Unknown variant 'bogus'; choose from"),
         ({"dataset": "imdb"}, "dataset must be"),
         ({"backend": "nonexistent"}, "set KERAS_BACKEND"),
     ],
@@ -265,7 +265,7 @@ def test_fast_path_study_trims_the_variants_it_can(tmp_path, monkeypatch):
 
 def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
     config, out_dir, _ = finished_study
-    with pytest.raises(study.StudyError, match="fast_path: False -> True"):
+    with pytest.raises(study.StudyError, match="fast_path: false -> true"):
         study.run_study(study.StudyConfig(variants=config.variants, fast_path=True, **TINY), out_dir)
 
 
@@ -410,7 +410,9 @@ def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
     ({"hidden_units": 10**9}, r"The model would hold about [0-9,]+ weights .*GiB of memory"),
     ({"seeds": True}, "seeds must be a positive integer"),
     ({"hidden_units": 0}, "hidden_units must be a positive integer"),
-    ({"max_docs": 19}, "max_docs must be None or an integer >= 20"),
+    ({"max_docs": 0}, "max_docs must be a positive integer; received max_docs=0"),
+    ({"epochs": 10**6 + 1}, "epochs must be a positive integer of at most 1,000,000; received epochs=1000001"),
+    ({"patience": 10**7}, "patience must be a positive integer of at most 1,000,000"),
     ({"dropout": 1.5}, "dropout must be a number in"),
     ({"padding": "middle"}, "padding must be 'pre' or 'post'"),
     ({"split_seed": -1}, "split_seed must be an integer"),
@@ -474,3 +476,108 @@ def test_a_refused_study_leaves_no_empty_folder(tmp_path):
 def test_diagnose_cannot_run_as_a_shard(tmp_path):
     with pytest.raises(study.StudyError, match="cannot run as a shard"):
         study.run_study(study.StudyConfig(variants=("padzero",), **TINY), tmp_path, shard=(1, 2), diagnose=True)
+
+
+def test_a_linked_results_file_is_refused_before_training_and_not_written_through(finished_study, tmp_path):
+    _, out_dir, _ = finished_study
+    copy, outside = tmp_path / "copy", tmp_path / "outside.jsonl"
+    shutil.copytree(out_dir, copy)
+    (copy / "results.jsonl").rename(outside)
+    (copy / "results.jsonl").symlink_to(outside)
+    before = outside.read_bytes()
+    config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
+    with pytest.raises(results.ResultsError, match=r"results\.jsonl is a symbolic link") as error:
+        study.run_study(config, copy)
+    assert "\n" not in str(error.value) and outside.read_bytes() == before
+
+
+def test_a_linked_config_is_refused_without_reading_it(finished_study, tmp_path):
+    _, out_dir, _ = finished_study
+    copy, secret = tmp_path / "copy", tmp_path / "secret.txt"
+    shutil.copytree(out_dir, copy)
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
+    (copy / "config.json").unlink()
+    (copy / "config.json").symlink_to(secret)
+    with pytest.raises(results.ResultsError, match=r"config\.json is a symbolic link") as error:
+        study.run_study(study.StudyConfig(variants=("padzero", "baseline"), **TINY), copy)
+    assert "root:" not in str(error.value)
+
+
+def test_one_class_data_is_refused_before_any_run(tmp_path, monkeypatch, caplog):
+    import numpy as np
+
+    from padzero_study import data, datasets
+
+    def load_one_class(config):
+        posts = data.make_synthetic_newsgroups(num_docs=40, num_classes=2, seed=1)
+        return data.Newsgroups(posts.texts, np.zeros(len(posts.texts), dtype=np.int64), ["only.group"], posts.source)
+
+    monkeypatch.setitem(datasets.DATASETS, "one", datasets.Dataset("one", "one class", 2, load_one_class))
+    config = study.StudyConfig(**{**TINY, "dataset": "one", "seeds": 1, "epochs": 1}, variants=("padzero",))
+    with pytest.raises(study.StudyError, match="has 1 class; a classifier needs at least 2") as error:
+        study.run_study(config, tmp_path / "out")
+    assert "\n" not in str(error.value) and not (tmp_path / "out").exists()
+
+
+def test_more_posts_asked_than_the_data_has_is_logged(tmp_path, monkeypatch, caplog):
+    from padzero_study import data, datasets
+
+    def load_few(config):
+        return data.make_synthetic_newsgroups(num_docs=60, num_classes=3, seed=1)
+
+    monkeypatch.setitem(datasets.DATASETS, "few", datasets.Dataset("few", "three classes", 3, load_few))
+    config = study.StudyConfig(**{**TINY, "dataset": "few", "seeds": 1, "epochs": 1, "max_docs": 300},
+                               variants=("padzero",))
+    with caplog.at_level("WARNING", logger="padzero"):
+        study.run_study(config, tmp_path)
+    assert "max_docs 300 asks for more posts than the data has: using all 60" in caplog.text
+
+
+def test_finished_runs_of_other_settings_are_refused_even_if_config_json_was_edited(finished_study, tmp_path):
+    _, out_dir, _ = finished_study
+    copy = tmp_path / "copy"
+    shutil.copytree(out_dir, copy)
+    config_path = copy / "config.json"
+    edited = json.loads(config_path.read_text())
+    edited["run_settings"]["maxlen"] = 61
+    config_path.write_text(json.dumps(edited))
+    before = (copy / "results.jsonl").read_bytes()
+    other = study.StudyConfig(variants=("padzero", "baseline"), **{**TINY, "maxlen": 61})
+    with pytest.raises(study.StudyError, match=r"different settings \(maxlen: 60 -> 61\)") as error:
+        study.run_study(other, copy)
+    assert "\n" not in str(error.value) and (copy / "results.jsonl").read_bytes() == before
+
+
+def test_a_folder_of_report_files_only_is_not_overwritten(tmp_path):
+    (tmp_path / "summary.csv").write_text("user csv\n")
+    (tmp_path / "learning_curves.png").write_text("x")
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    with pytest.raises(study.StudyError, match="holds learning_curves.png, summary.csv|holds summary.csv, "
+                                               "learning_curves.png.*--force") as error:
+        study.run_study(config, tmp_path)
+    assert "\n" not in str(error.value) and (tmp_path / "summary.csv").read_text() == "user csv\n"
+    study.run_study(config, tmp_path, force=True)
+    (backup,) = tmp_path.glob("previous-*")
+    assert (backup / "summary.csv").read_text() == "user csv\n" and (backup / "learning_curves.png").read_text() == "x"
+
+
+def test_force_moves_a_foreign_results_file_aside(tmp_path):
+    (tmp_path / "results.jsonl").write_text('{"foo": 1}\n')
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    with pytest.raises(results.ResultsError, match=r"results\.jsonl line 1.*another --out, or --force") as error:
+        study.run_study(config, tmp_path)
+    assert "\n" not in str(error.value)
+    study.run_study(config, tmp_path, force=True)
+    (backup,) = tmp_path.glob("previous-*")
+    assert (backup / "results.jsonl").read_text() == '{"foo": 1}\n'
+    assert {r["variant"] for r in records_of(tmp_path / "results.jsonl")} == {"padzero"}
+
+
+def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    study.run_study(config, tmp_path, diagnose=True)
+    (tmp_path / "diagnostics.jsonl").unlink()
+    with pytest.raises(study.StudyError, match=r"1 finished run\(s\) .* no lines in diagnostics\.jsonl "
+                                               r"\(padzero seed 0\); use --force") as error:
+        study.run_study(config, tmp_path, diagnose=True)
+    assert "\n" not in str(error.value)
