@@ -263,6 +263,12 @@ def test_fast_path_study_trims_the_variants_it_can(tmp_path, monkeypatch):
     assert ends["padzero"]["fast_path"] is True and ends["baseline"]["fast_path"] is False
 
 
+def test_the_same_data_by_another_path_resumes_the_folder(finished_study):
+    config, out_dir, _ = finished_study
+    moved = dataclasses.replace(config, data_path="/elsewhere/20news-bydate.tar.gz")
+    assert study.check_out_dir(moved, out_dir, force=False) is False
+
+
 def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
     config, out_dir, _ = finished_study
     with pytest.raises(study.StudyError, match="fast_path: false -> true"):
