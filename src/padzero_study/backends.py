@@ -11,6 +11,7 @@ import dataclasses
 import importlib.util
 import json
 import os
+import stat
 import sys
 from pathlib import Path
 
@@ -103,15 +104,19 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
     """
     named_by_environment = environment.get("KERAS_BACKEND") or None
     if requested is not None:
-        name, source = requested, f"--backend {requested}"
+        name, source = requested, f"--backend {requested}"  # argparse has checked its spelling
     elif named_by_environment is not None:
-        name, source = named_by_environment, f"KERAS_BACKEND={named_by_environment}"
+        # repr: a trailing space or newline in the variable is otherwise invisible
+        name, source = named_by_environment, f"KERAS_BACKEND={named_by_environment!r}"
     else:
         name = source = None
     if name is not None:
         if name not in BACKENDS:
             fix = "use --backend with" if requested is not None else "set KERAS_BACKEND to"
-            raise BackendError(f"{source} is not a backend padzero runs on; {fix} one of {', '.join(BACKENDS)}.")
+            spelling = (" (backends are lowercase, without spaces)"
+                        if name.strip().lower() in BACKENDS else "")
+            raise BackendError(f"{source} is not a backend padzero runs on{spelling}; {fix} one of "
+                               f"{', '.join(BACKENDS)}.")
         if imported is not None and name != imported:
             raise BackendError(
                 f"{source} asked for, but Keras is already imported in this process with the {imported} backend "
@@ -138,6 +143,60 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
                                        f"(installed: {', '.join(available)}; choose with --backend or KERAS_BACKEND)")
 
 
+def read_keras_config(config_path):
+    """The text of Keras's config file, or None when there is none or Keras would ignore it (not JSON, not UTF-8).
+
+    Keras reads the file at import and fails with a traceback when it is a
+    folder or unreadable, or holds JSON that is not an object (`[]`,
+    `"jax"`); those are refused here, in one line, before Keras is imported.
+
+    Args:
+        config_path: `pathlib.Path`, from `keras_config_path`.
+
+    Raises:
+        BackendError: one line naming the file and the fix.
+    """
+    fix = "fix or delete it (Keras writes a new one), or set KERAS_HOME to another folder"
+    shown = repr(str(config_path)) if not str(config_path).isprintable() else str(config_path)
+    try:
+        mode = os.stat(config_path).st_mode
+        if not stat.S_ISREG(mode):
+            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
+            raise BackendError(f"Keras's config file {shown} is {what}, and Keras cannot start with it; {fix}.")
+        raw = config_path.read_bytes()
+    except FileNotFoundError:  # none yet: Keras writes one at its first import
+        return None
+    except OSError as error:
+        raise BackendError(f"Keras's config file {shown} cannot be read ({error.strerror or error}), and Keras "
+                           f"cannot start without reading it; {fix}.") from None
+    try:
+        text = raw.decode("utf-8")
+        config = json.loads(text)
+    except ValueError:  # Keras ignores a config file it cannot parse, and so does this
+        return None
+    if not isinstance(config, dict):
+        raise BackendError(f"Keras's config file {shown} holds {text.strip()[:40]}, not a JSON object such as "
+                           f"{{\"backend\": \"jax\"}}, and Keras cannot start with it; {fix}.")
+    for key, allowed in KERAS_CONFIG_VALUES.items():  # what Keras refuses at import, without naming the file
+        if key in config and not allowed(config[key]):
+            raise BackendError(f"Keras's config file {shown} has {key}: {json.dumps(config[key])[:40]}, which Keras "
+                               f"refuses ({KERAS_CONFIG_RULES[key]}); {fix}.")
+    return text
+
+
+# The values Keras checks when it reads its config file (keras/src/backend/config.py).
+KERAS_CONFIG_VALUES = {
+    "floatx": lambda value: value in ("float16", "float32", "float64"),
+    "epsilon": lambda value: isinstance(value, float),
+    "image_data_format": lambda value: value in ("channels_last", "channels_first"),
+}
+KERAS_CONFIG_RULES = {
+    "floatx": "one of float16, float32, float64",
+    "epsilon": "a number with a decimal point, such as 1e-07",
+    "image_data_format": "channels_last or channels_first",
+}
+
+
 def activate_backend(requested=None):
     """Chooses the backend for this process and sets `KERAS_BACKEND` so that Keras, imported later, runs on it.
 
@@ -149,13 +208,9 @@ def activate_backend(requested=None):
         on stderr says which.
 
     Raises:
-        BackendError: see `choose_backend`.
+        BackendError: see `choose_backend` and `read_keras_config`.
     """
-    config_path = keras_config_path(os.environ)
-    try:
-        config_text = config_path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError):  # no config file yet: Keras writes one at its first import
-        config_text = None
+    config_text = read_keras_config(keras_config_path(os.environ))
     imported = sys.modules["keras"].backend.backend() if "keras" in sys.modules else None
     choice = choose_backend(requested, environment=os.environ, config_text=config_text,
                             installed=installed_backends(), imported=imported)

@@ -16,6 +16,7 @@ import math
 import os
 import platform
 import resource
+import stat
 import statistics
 import subprocess
 import sys
@@ -334,6 +335,34 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
     }
 
 
+def shown(path):
+    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
+    text = str(path)
+    return repr(text) if any(not character.isprintable() for character in text) else text
+
+
+def refuse_non_regular_file(path):
+    """Refuses a `path` that exists (through a link, if it is one) and is not a regular file.
+
+    Writing replaces the file at `path`: a device, fifo or socket would be
+    replaced by a JSON file (or, opened, block or swallow the results).
+
+    Raises:
+        BenchError: one line, naming the path and what it is.
+    """
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:  # a new file, or a link to nothing yet: written as a new regular file
+        return
+    except OSError as error:
+        raise BenchError(f"Cannot write the results to {shown(path)} ({error.strerror or error}); choose another "
+                         "path.") from None
+    if not stat.S_ISREG(mode):
+        kind = "a folder" if stat.S_ISDIR(mode) else "not a regular file (a device, fifo or socket)"
+        raise BenchError(f"--out {shown(path)} is {kind}; the results would replace it; give a new or regular file "
+                         "name, such as bench.json.")
+
+
 def check_output_file(path):
     """Refuses, before any measurement, a results path that cannot be written.
 
@@ -341,21 +370,25 @@ def check_output_file(path):
         path: str or path-like, where `write_results` will write the JSON.
 
     Raises:
-        BenchError: one line, when `path` is a folder, its folder does not
-            exist, or the folder is not writable.
+        BenchError: one line, when `path` is a folder or another file that
+            is not a regular one (a device, a fifo, a socket: the results
+            would replace it), its folder does not exist, or the folder is
+            not writable.
     """
     path = Path(path)
     if path.is_dir():
-        raise BenchError(f"{path} is a folder; give the results a file name, such as {path / 'bench.json'}.")
+        raise BenchError(f"--out {shown(path)} is a folder; give the results a file name, such as "
+                         f"{shown(path / 'bench.json')}.")
+    refuse_non_regular_file(path)
     folder = path.parent
     if not folder.is_dir():
-        raise BenchError(f"Cannot write the results to {path}: folder {folder} does not exist; create it or choose "
+        raise BenchError(f"Cannot write the results to {shown(path)}: folder {shown(folder)} does not exist; create it or choose "
                          "another path.")
     try:  # the only sure test of writability is writing: permissions, read-only mounts, ACLs
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):
             pass
     except OSError as error:
-        raise BenchError(f"Cannot write the results to {path}: {error.strerror or error}; choose another path.") from None
+        raise BenchError(f"Cannot write the results to {shown(path)}: {error.strerror or error}; choose another path.") from None
 
 
 def write_results(results, path):
@@ -366,6 +399,7 @@ def write_results(results, path):
         path: str or path-like.
     """
     path = Path(path)
+    refuse_non_regular_file(path)  # again: it may have changed during the measurements
     descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(descriptor, "w", encoding="utf-8") as file:

@@ -12,20 +12,37 @@ registries this module reads at import are Keras-free.
 """
 
 import argparse
+import importlib
 import logging
+import math
 import os
+import re
 import shutil
 import sys
+import tempfile
 import textwrap
+from pathlib import Path
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
 from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
 from padzero_study.datasets import DATASETS
-from padzero_study.variants import VARIANTS, study_variants
+from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, fast_path_variants, study_variants
 
 SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
 DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
+# Embeddings start uniform in (-S, S); Keras's default is 0.05. Past 1 the vectors dwarf what training moves them
+# by, and huge scales overflow to a val_loss of nan: no question of the study needs them.
+
+
+class UsageError(ValueError):
+    """A flag or argument that cannot work, found before Keras is imported (one line)."""
+
+
+def shown(path):
+    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
+    text = str(path)
+    return repr(text) if any(not character.isprintable() for character in text) else text
 
 
 def run_defaults(dataset, kind):
@@ -38,6 +55,15 @@ class OneLineErrorParser(argparse.ArgumentParser):
 
     def error(self, message):
         self.exit(2, f"padzero: error: {message} (see '{self.prog} --help')\n")
+
+    def parse_args(self, args=None, namespace=None):
+        """As argparse, but a flag the command does not take is refused by that command's parser, whose
+        --help lists the flags it does take ('padzero diagnose --help', not 'padzero --help')."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            command_parser = getattr(self, "command_parsers", {}).get(getattr(parsed, "command", None), self)
+            command_parser.error(f"unrecognized arguments: {' '.join(extras)}")
+        return parsed
 
 
 # ---------------------------------------------------------------- argument types: text -> value. What values are
@@ -52,12 +78,16 @@ def integer(text):
         raise argparse.ArgumentTypeError(f"expected an integer, received {text!r}") from None
 
 
-def number(text):
-    """Text -> float, for --init-scale."""
+def init_scale(text):
+    """Text -> float in (0, MAX_INIT_SCALE], for --init-scale."""
     try:
-        return float(text)
+        value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number, received {text!r}") from None
+    if not (math.isfinite(value) and 0 < value <= MAX_INIT_SCALE):
+        raise argparse.ArgumentTypeError(f"expected a number above 0 and at most {MAX_INIT_SCALE:g}, such as "
+                                         f"Keras's default 0.05; received {text!r}")
+    return value
 
 
 def non_empty(text):
@@ -167,8 +197,8 @@ def add_study_flags(parser, *, variants):
     training.add_argument("--batch-size", type=integer, default=32, metavar="N", help="batch size (default: 32)")
     training.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND, else the one "
                           f"in Keras's config file if installed, else the first installed of {', '.join(PREFERENCE)})")
-    training.add_argument("--init-scale", type=number, metavar="S", help="embeddings start uniform in (-S, S) "
-                          "for the variants with Keras's default init (default: Keras's 0.05)")
+    training.add_argument("--init-scale", type=init_scale, metavar="S", help="embeddings start uniform in (-S, S) "
+                          f"for the variants with Keras's default init; 0 < S <= {MAX_INIT_SCALE:g} (default: Keras's 0.05)")
     training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
                           "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
                           "re-association and batch order; default: off)")
@@ -248,6 +278,7 @@ def build_parser():
                        "(default: 5; 3 with --quick)")
     bench.add_argument("--out", type=non_empty, metavar="FILE", default="bench.json", help="JSON results, written "
                        "once every measurement is done (default: bench.json)")
+    parser.command_parsers = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
     return parser
 
 
@@ -273,7 +304,96 @@ def study_config(args, kind):
     )
 
 
+def check_study_flags(args, backend):
+    """Refuses, before Keras is imported, the flags of `reproduce` and `diagnose` that cannot work.
+
+    Sizes are left to `StudyConfig`, whose validator imports Keras.
+
+    Raises:
+        UsageError, data.DataError: one line.
+    """
+    unknown = [name for name in args.variants if name not in VARIANTS]
+    if unknown:
+        raise UsageError(f"--variants: unknown variant(s) {', '.join(map(repr, unknown))}; choose from "
+                         f"{', '.join(VARIANTS)}, or 'all' (names are lowercase).")
+    if args.distribute and backend != "jax":
+        raise UsageError(f"--distribute needs the jax backend (keras.distribution supports JAX only); this run is "
+                         f"on {backend}. Use --backend jax, or drop --distribute.")
+    if args.fast_path and not set(args.variants) & set(fast_path_variants()):
+        raise UsageError(f"--fast-path changes nothing for {', '.join(args.variants)}: only the variants whose "
+                         f"padding embeds to zero ({', '.join(fast_path_variants())}) train on trimmed batches; "
+                         "add one of them or drop --fast-path.")
+    if args.data is not None:
+        check_data_flag(args.data)
+    if args.out is not None:
+        check_out_folder(args.out)
+
+
+def check_data_flag(data_path):
+    """Refuses, without reading it, a --data path that does not exist or is not a regular file or folder."""
+    from padzero_study import data  # Keras-free
+
+    try:
+        data.check_data_path(data_path)
+    except data.DataError as error:
+        raise UsageError(f"--data {error}") from None
+
+
+def check_out_folder(out):
+    """Refuses an --out that cannot be a folder: a file, a path through a file, a name too long."""
+    path = Path(out)
+    try:
+        longest = os.pathconf(".", "PC_NAME_MAX")
+    except (OSError, ValueError):  # a platform that does not say
+        longest = 255
+    too_long = [part for part in path.parts if len(os.fsencode(part)) > longest]
+    if too_long:  # checked first: asking whether such a path exists fails with a bare errno
+        raise UsageError(f"--out: a name in it is longer than the {longest} bytes a file name may have "
+                         f"({shown(too_long[0][:20])}...); choose a shorter --out.")
+    if path.exists() and not path.is_dir():
+        raise UsageError(f"--out {shown(path)} is a file, not a folder; give a folder (it is created if missing).")
+    existing = path
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"--out {shown(path)} goes through {shown(existing)}, which is a file, not a folder; "
+                         "choose another --out.")
+
+
+# What TensorFlow's C++ core writes at import, before any log level applies: absl's preamble and INFO lines
+# such as "I0000 00:00:17.0 123 port.cc:153] oneDNN custom operations are on ...".
+IMPORT_INFO_LINE = re.compile(r"(I\d{4} \d\d:\d\d:\d\d|WARNING: All log messages before absl::InitializeLog\(\))")
+
+
+def import_quietly(module="keras"):
+    """Imports `module`, holding back the INFO lines TensorFlow writes to stderr as it loads; the rest is passed on.
+
+    TF_CPP_MIN_LOG_LEVEL does not reach the lines TensorFlow writes before its logging starts, and they would
+    bury a one-line error that follows. Warnings, errors and tracebacks are kept.
+    """
+    if module in sys.modules:
+        return sys.modules[module]
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        saved = os.dup(2)
+        os.dup2(held.fileno(), 2)
+        try:
+            return importlib.import_module(module)
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode("utf-8", errors="replace").splitlines(keepends=True):
+                if not IMPORT_INFO_LINE.match(line):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
+
+
 def reproduce(args):
+    backend = activate_backend(args.backend)  # before anything imports Keras
+    check_study_flags(args, backend)
+    import_quietly()
     from padzero_study import runner
 
     config = study_config(args, "quick" if args.quick else "full")
@@ -283,15 +403,30 @@ def reproduce(args):
 
 
 def diagnose(args):
+    backend = activate_backend(args.backend)
+    check_study_flags(args, backend)
+    import_quietly()
     from padzero_study import runner
 
     config = study_config(args, "diagnose")
     out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
     written = runner.run_study(config, out_dir, force=args.force, verbose=1, diagnose=True)
-    print(f"diagnostics: {written.get('diagnostics_plot')}; report: {written['report_markdown']}")
+    print(f"report: {written['report_markdown']}"
+          + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else ""))
 
 
 def report(args):
+    run_dir = Path(args.run_dir)
+    if not run_dir.exists():
+        raise UsageError(f"DIR {shown(run_dir)} does not exist; give the folder 'padzero reproduce' wrote (its --out).")
+    if not run_dir.is_dir():
+        raise UsageError(f"DIR {shown(run_dir)} is a file, not a folder; give the folder 'padzero reproduce' wrote "
+                         "(its --out), and results files in it with --results.")
+    for results_path in args.results or ():
+        path = Path(results_path)
+        if path.exists() and not path.is_file():  # a fifo or /dev/zero would block or never end
+            raise UsageError(f"--results {shown(path)} is not a regular file; give the results.jsonl files "
+                             "'padzero reproduce' wrote.")
     from padzero_study import diagnostics_report
 
     written = diagnostics_report.build_report_with_diagnostics(args.run_dir, results_paths=args.results)
@@ -303,10 +438,16 @@ def report(args):
 def bench(args):
     from padzero_study import bench as benchmarks
 
-    # Everything that can fail is checked before the measurements take their time.
+    # Everything that can fail is checked before the measurements take their time, and before Keras is imported.
     backends = sorted(installed_backends(), key=BACKENDS.index) if args.backends is None else args.backends
     benchmarks.check_output_file(args.out)
     benchmarks.check_choices(args.parts, backends)
+    if args.data:
+        check_data_flag(args.data)
+    # The driver's own Keras only validates: named backends need no word on Keras's config file, and a Keras
+    # already imported (a caller in this process) keeps its backend.
+    activate_backend(backends[0] if args.backends is not None and "keras" not in sys.modules else None)
+    import_quietly()
     lengths = None
     if args.data:
         from padzero_study import data, text
@@ -322,6 +463,17 @@ def bench(args):
 
 COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
 COMMANDS_WITHOUT_KERAS = ("report",)
+# The paths each command writes to, for an OSError that no check caught.
+PATH_ARGUMENTS = {"reproduce": "--out", "diagnose": "--out", "report": "DIR", "bench": "--out"}
+
+
+def os_error_message(error, args):
+    """One line for an OSError: what failed (strerror), the file (quoted when it holds control characters), the fix."""
+    reason = error.strerror or " ".join(str(error).split()) or type(error).__name__
+    argument = PATH_ARGUMENTS[args.command]
+    if error.filename is None:
+        return f"could not read or write a file ({reason}); check {argument}: it must be writable, with room on its disk"
+    return f"could not use {shown(error.filename)} ({reason}); check {argument}: choose a path you can read and write"
 
 
 def main(argv=None):
@@ -329,14 +481,19 @@ def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.command not in COMMANDS_WITHOUT_KERAS:
+        # TensorFlow's INFO lines (oneDNN, CPU features) would bury a one-line error; its warnings stay. A value
+        # the user set wins. Each command chooses the backend before anything imports Keras.
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     try:
-        if args.command not in COMMANDS_WITHOUT_KERAS:
-            activate_backend(getattr(args, "backend", None))  # before anything imports Keras
         COMMANDS[args.command](args)
     except KeyboardInterrupt:
         print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
         return 130
-    except (ValueError, OSError) as error:
+    except OSError as error:
+        print(f"padzero: error: {os_error_message(error, args)}", file=sys.stderr)
+        return 2
+    except ValueError as error:
         print(f"padzero: error: {' '.join(str(error).split())}", file=sys.stderr)
         return 2
     return 0

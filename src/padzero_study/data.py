@@ -16,6 +16,10 @@ logger = logging.getLogger(__name__)
 _SUBSET_FOLDERS = ("20news-bydate-train", "20news-bydate-test")
 _ENCODING = "latin-1"
 _HOW_TO_FIX_PATH = "pass the original 20news-bydate.tar.gz or its extracted folder"
+# The largest real post is 157 KB and all 18,846 take 34 MB: a post past 4 MB is not a post
+# (a gzip bomb inflates a 1 MB archive to GBs), and posts past 512 MB in all are not 20 Newsgroups.
+MAX_POST_BYTES = 4 * 2**20
+MAX_TOTAL_BYTES = 512 * 2**20
 
 
 class DataError(ValueError):
@@ -66,7 +70,10 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     `20news-bydate-{train,test}/<group>/<file>`, and names that are absolute
     or contain `..`, are skipped. Links are never followed, in an archive or
     in a folder (a post, group or subset folder that is a symbolic link):
-    they are skipped and their count is logged as a warning.
+    they are skipped and their count is logged as a warning. So are files
+    larger than `MAX_POST_BYTES` (4 MB; judged from the tar header, before
+    reading: no real post is near it), and a source whose posts exceed
+    `MAX_TOTAL_BYTES` (512 MB) in all is refused.
 
     Args:
         data_path: `str` or path-like, default `None`. The original
@@ -82,7 +89,9 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
         A `Newsgroups`, ordered by (train then test, group, file name).
 
     Raises:
-        DataError: with a one-line message saying what was wrong and what to provide.
+        DataError: with a one-line message saying what was wrong and what to provide: a
+            path that does not exist or is not a regular file or folder, an unreadable archive,
+            too many bytes of posts, or no posts.
     """
     if data_path is not None:
         return _load_from_path(Path(data_path).expanduser())
@@ -110,14 +119,36 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     )
 
 
-def _load_from_path(path):
+def check_data_path(data_path):
+    """Refuses, without reading it, a `--data` path that does not exist or is not a regular file or folder.
+
+    Args:
+        data_path: `str` or path-like.
+
+    Raises:
+        DataError: one line; a fifo or device would block the reader or never end.
+    """
+    path = Path(data_path).expanduser()
     if not path.exists():
-        raise DataError(f"{path} does not exist; {_HOW_TO_FIX_PATH}")
+        raise DataError(f"{_shown(path)} does not exist; {_HOW_TO_FIX_PATH}")
+    if not path.is_dir() and not path.is_file():
+        raise DataError(f"{_shown(path)} is not a regular file or folder (a fifo, device or socket); "
+                        f"{_HOW_TO_FIX_PATH}")
+
+
+def _load_from_path(path):
+    check_data_path(path)
     if path.is_dir():
         root = _find_bydate_root(path)
         posts = _read_folder(root) if root else []
         return _newsgroups_from_posts(posts, source=f"extracted folder {root or path}")
     return _newsgroups_from_posts(_read_archive(path), source=f"archive {path}")
+
+
+def _shown(path):
+    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
+    text = str(path)
+    return repr(text) if any(not character.isprintable() for character in text) else text
 
 
 def _post_key(member_name):
@@ -131,7 +162,8 @@ def _post_key(member_name):
 
 
 def _read_archive(path):
-    posts, links = [], []
+    posts, links, too_large = [], [], []
+    total = _TotalSize(f"archive {_shown(path)}")
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
@@ -141,12 +173,40 @@ def _read_archive(path):
                 key = _post_key(member.name)
                 if key is None or not member.isfile():
                     continue
+                if member.size > MAX_POST_BYTES:  # from the header, before a byte of it is inflated
+                    too_large.append(member.name)
+                    continue
+                total.add(member.size)
                 posts.append((*key, archive.extractfile(member).read().decode(_ENCODING)))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise DataError(f"{path} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
-    _warn_of_skipped_links(links, f"archive {path}")
+        raise DataError(f"{_shown(path)} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
+    _warn_of_skipped_links(links, f"archive {_shown(path)}")
+    _warn_of_skipped_large_posts(too_large, f"archive {_shown(path)}")
     return posts
+
+
+class _TotalSize:
+    """Adds up the bytes of the posts read, refusing a source whose posts exceed `MAX_TOTAL_BYTES` in all."""
+
+    def __init__(self, source):
+        self.source, self.bytes = source, 0
+
+    def add(self, size):
+        self.bytes += size
+        if self.bytes > MAX_TOTAL_BYTES:
+            raise DataError(
+                f"{self.source} holds more than {MAX_TOTAL_BYTES // 2**20:,} MB of posts (20 Newsgroups holds "
+                f"34 MB); it is not 20 Newsgroups; {_HOW_TO_FIX_PATH}"
+            )
+
+
+def _warn_of_skipped_large_posts(names, source):
+    if names:
+        logger.warning(
+            "Skipped %d file(s) larger than %d MB in %s, such as %s: no post is that large (the largest of "
+            "20 Newsgroups is 157 KB).", len(names), MAX_POST_BYTES // 2**20, source, names[0],
+        )
 
 
 def _warn_of_skipped_links(links, source):
@@ -182,7 +242,8 @@ def _entries(folder, links):
 
 def _read_folder(root):
     """The posts under `root`, as the archive reader gives them: links are skipped, not followed."""
-    posts, links = [], []
+    posts, links, too_large = [], [], []
+    total = _TotalSize(f"folder {_shown(root)}")
     for subset_index, subset in enumerate(_SUBSET_FOLDERS):
         subset_folder = root / subset
         if subset_folder.is_symlink():
@@ -193,11 +254,17 @@ def _read_folder(root):
                 if not post_path.is_file():
                     continue
                 try:
+                    size = post_path.stat().st_size
+                    if size > MAX_POST_BYTES:
+                        too_large.append(str(post_path))
+                        continue
+                    total.add(size)
                     text = post_path.read_bytes().decode(_ENCODING)
                 except OSError as error:
-                    raise DataError(f"could not read {post_path} ({error.strerror or error})") from error
+                    raise DataError(f"could not read {_shown(post_path)} ({error.strerror or error})") from error
                 posts.append((subset_index, group_folder.name, post_path.name, text))
-    _warn_of_skipped_links(links, f"folder {root}")
+    _warn_of_skipped_links(links, f"folder {_shown(root)}")
+    _warn_of_skipped_large_posts(too_large, f"folder {_shown(root)}")
     return posts
 
 

@@ -30,7 +30,7 @@ from padzero_study import diagnostics, diagnostics_report, machine, report, resu
 from padzero_study import progress as progress_module
 from padzero_study.datasets import DATASETS
 from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
-from padzero_study.variants import VARIANTS, build_model, study_variants
+from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, study_variants
 
 logger = logging.getLogger("padzero")
 
@@ -161,8 +161,10 @@ class StudyConfig:
         if not (is_number(self.validation_fraction) and 0 < self.validation_fraction < 1):
             raise StudyError("validation_fraction must be a number strictly between 0 and 1; "
                              f"received validation_fraction={self.validation_fraction!r}.")
-        if self.embedding_init_scale is not None and not (is_number(self.embedding_init_scale) and self.embedding_init_scale > 0):
-            raise StudyError(f"embedding_init_scale must be None or a positive number; received {self.embedding_init_scale!r}.")
+        scale = self.embedding_init_scale
+        if scale is not None and not (is_number(scale) and 0 < scale <= MAX_INIT_SCALE):
+            raise StudyError(f"embedding_init_scale must be a number above 0 and at most {MAX_INIT_SCALE:g} (Keras's "
+                             f"default is 0.05), or None; received embedding_init_scale={scale!r}.")
         if not (isinstance(self.split_seed, int) and not isinstance(self.split_seed, bool) and 0 <= self.split_seed < 2**32):
             raise StudyError(f"split_seed must be an integer in [0, 2**32); received split_seed={self.split_seed!r}.")
         if self.padding not in ("pre", "post"):

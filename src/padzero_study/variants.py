@@ -70,6 +70,10 @@ def _multiplied_by_mask(ids, embedding_layer):
     return keras.layers.Multiply(name="zero_padding")([embedding_layer(ids), mask])
 
 
+# The widest embedding init the study takes: Keras's default is 0.05; far wider inits blow training up.
+MAX_INIT_SCALE = 1.0
+
+
 def _default_initializer(shape):
     # Keras's default is RandomUniform(-0.05, 0.05); `embedding_init_scale` is the ablation of its width.
     scale = shape["embedding_init_scale"]

@@ -69,8 +69,12 @@ def test_config_naming_a_backend_padzero_does_not_run_on():
 @pytest.mark.parametrize(
     "requested, environment, fragment",
     [
-        (None, {"KERAS_BACKEND": "bogus"}, "KERAS_BACKEND=bogus is not a backend padzero runs on; set KERAS_BACKEND"),
-        (None, {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND=numpy is not a backend padzero runs on"),
+        (None, {"KERAS_BACKEND": "bogus"}, "KERAS_BACKEND='bogus' is not a backend padzero runs on; set KERAS_BACKEND"),
+        (None, {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND='numpy' is not a backend padzero runs on; set"),
+        # A trailing space was invisible ("KERAS_BACKEND=jax is not a backend"), capitals got no hint.
+        (None, {"KERAS_BACKEND": "jax "}, "KERAS_BACKEND='jax ' is not a backend padzero runs on (backends are "
+                                          "lowercase, without spaces); set KERAS_BACKEND to one of jax, tensorflow"),
+        (None, {"KERAS_BACKEND": "JAX"}, "KERAS_BACKEND='JAX' is not a backend padzero runs on (backends are lowercase"),
         ("bogus", {}, "--backend bogus is not a backend padzero runs on; use --backend"),
         (None, {"KERAS_BACKEND": "torch"}, "backend 'torch' is not installed; install it with: pip install 'padzero[torch]'"),
         ("tensorflow", {}, "pip install 'padzero[tensorflow]'"),
@@ -115,3 +119,43 @@ def test_activate_backend_reads_the_config_file_and_sets_keras_backend(tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["jax", "jax", "False"]
     assert result.stderr == ""  # the config file named it: nothing to say
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("[]", "holds [], not a JSON object"),
+    ('"jax"', 'holds "jax", not a JSON object'),
+    ("null", "holds null, not a JSON object"),
+    ('{"floatx": "float8"}', 'has floatx: "float8", which Keras refuses (one of float16, float32, float64)'),
+    ('{"epsilon": 1}', "has epsilon: 1, which Keras refuses (a number with a decimal point"),
+    ('{"image_data_format": "nhwc"}', 'has image_data_format: "nhwc", which Keras refuses'),
+    (None, "is a folder"),
+])
+def test_config_file_keras_cannot_start_with_is_one_line(tmp_path, content, fragment):
+    # Keras itself fails on these at import, with a traceback (AttributeError) or a bare errno.
+    path = tmp_path / "keras.json"
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_text(content)
+    with pytest.raises(BackendError) as caught:
+        backends.read_keras_config(path)
+    message = str(caught.value)
+    assert f"Keras's config file {path} {fragment}" in message and "\n" not in message
+    assert "fix or delete it" in message
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads any file")
+def test_unreadable_config_file_is_one_line(tmp_path):
+    path = tmp_path / "keras.json"
+    path.write_text("{}")
+    path.chmod(0)
+    with pytest.raises(BackendError, match="cannot be read .Permission denied., and Keras cannot start"):
+        backends.read_keras_config(path)
+
+
+@pytest.mark.parametrize("content, expected", [("{not json", None), (b"\xff\xfe", None), ('{"backend": "jax"}', '{"backend": "jax"}')])
+def test_config_file_keras_ignores_or_reads_is_returned(tmp_path, content, expected):
+    path = tmp_path / "keras.json"
+    path.write_bytes(content if isinstance(content, bytes) else content.encode())
+    assert backends.read_keras_config(path) == expected
+    assert backends.read_keras_config(tmp_path / "missing.json") is None

@@ -7,6 +7,7 @@ import importlib.util
 import json
 import os
 import stat
+import subprocess
 import sys
 from pathlib import Path
 
@@ -80,6 +81,62 @@ def test_output_path_is_checked_before_measuring(out, fragment, capsys, tmp_path
     code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", out.format(tmp=tmp_path)], capsys)
     assert_one_line_error(code, err, fragment.format(tmp=tmp_path))
     assert measurements == []
+
+
+@pytest.mark.parametrize("through_link", [False, True])
+def test_output_that_is_not_a_regular_file_is_refused_and_kept(through_link, capsys, tmp_path, measurements):
+    # Writing replaced /dev/full, a device, with a JSON file. A fifo stands in for it.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    out = fifo
+    if through_link:
+        out = tmp_path / "link.json"
+        out.symlink_to(fifo)
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, f"--out {out} is not a regular file")
+    assert measurements == []
+    assert stat.S_ISFIFO(os.stat(fifo).st_mode) and os.path.islink(out) == through_link
+
+
+def test_output_that_became_a_fifo_during_the_measurements_is_not_replaced(tmp_path):
+    out = tmp_path / "bench.json"
+    os.mkfifo(out)
+    with pytest.raises(bench.BenchError, match="is not a regular file"):
+        bench.write_results(FAKE_RESULTS, out)
+    assert stat.S_ISFIFO(os.lstat(out).st_mode) and [path.name for path in tmp_path.iterdir()] == ["bench.json"]
+
+
+def test_output_link_to_a_regular_file_is_accepted(capsys, tmp_path, measurements):
+    target = tmp_path / "target.json"
+    target.write_text("{}")
+    out = tmp_path / "link.json"
+    out.symlink_to(target)
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", str(out)], capsys)
+    assert code == 0, err
+    assert json.loads(out.read_text()) == FAKE_RESULTS
+
+
+def test_data_that_is_a_fifo_is_refused_before_measuring(capsys, tmp_path, measurements):
+    # Reading a fifo blocked forever.
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--data", str(fifo),
+                            "--out", str(tmp_path / "bench.json")], capsys)
+    assert_one_line_error(code, err, f"--data {fifo} is not a regular file or folder")
+    assert measurements == []
+
+
+def test_named_backends_get_no_note_on_keras_config(tmp_path):
+    # `--backends torch` once began with a note on which backend Keras's config file names: beside the point.
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("jax is not installed")
+    environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
+    environment["KERAS_HOME"] = str(tmp_path)  # no config file: the note would say KERAS_BACKEND is not set
+    argv = ["bench", "--parts", "layer", "--backends", "jax", "--steps", "0", "--out", str(tmp_path / "b.json")]
+    result = subprocess.run([sys.executable, "-m", "padzero_study", *argv], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert_one_line_error(result.returncode, result.stderr, "steps")
+    assert "KERAS_BACKEND is not set" not in result.stderr
 
 
 @pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs a folder nobody can write, such as /proc")

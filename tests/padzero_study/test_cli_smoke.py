@@ -89,12 +89,12 @@ def test_reproduce_a_tiny_synthetic_study(tmp_path):
     assert len(notes) == 1 and notes[0].startswith(f"padzero: KERAS_BACKEND is not set; using {backend} "), notes
 
 
-@pytest.mark.parametrize("command", [["reproduce", "--dataset", "synthetic"], ["diagnose"], ["bench"]])
+@pytest.mark.parametrize("command", [["reproduce", "--dataset", "synthetic"], ["diagnose"], ["bench", "--parts", "layer"]])
 def test_bogus_backend_is_one_line(command, tmp_path):
     result = run_padzero(*command, "--out", str(tmp_path / "out"), KERAS_BACKEND="bogus")
     assert result.returncode == 2
     assert error_lines(result.stderr) == [
-        "padzero: error: KERAS_BACKEND=bogus is not a backend padzero runs on; set KERAS_BACKEND to one of "
+        "padzero: error: KERAS_BACKEND='bogus' is not a backend padzero runs on; set KERAS_BACKEND to one of "
         "jax, tensorflow, torch."
     ]
     assert not (tmp_path / "out").exists()

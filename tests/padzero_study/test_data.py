@@ -5,6 +5,7 @@ import io
 import logging
 import os
 import tarfile
+import threading
 import tracemalloc
 
 import numpy as np
@@ -14,6 +15,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
+from padzero_study import data as data_module
 from padzero_study.data import (
     SYNTHETIC_MAX_DOCS,
     DataError,
@@ -207,6 +209,57 @@ def test_load_truncated_archive_raises(tmp_path, kept_fraction):
     truncated = tmp_path / "truncated.tar.gz"
     truncated.write_bytes(complete[: int(len(complete) * kept_fraction)])
     _assert_one_line_data_error(truncated, "is not a readable .tar.gz archive")
+
+
+def test_load_fifo_raises_without_opening_it(tmp_path):
+    # Opening a fifo blocks until a writer comes: the loader once hung forever.
+    fifo = tmp_path / "20news-bydate.tar.gz"
+    os.mkfifo(fifo)
+    # A writer that closes at once, so that a loader that opens the fifo fails rather than hangs.
+    writer = threading.Thread(target=lambda: open(fifo, "wb").close(), daemon=True)
+    writer.start()
+    try:
+        message = _assert_one_line_data_error(fifo, "is not a regular file or folder")
+    finally:
+        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go if nothing read
+        writer.join(timeout=10)
+    assert str(fifo) in message
+
+
+def test_path_with_a_newline_is_shown_quoted(tmp_path):
+    message = _assert_one_line_data_error(tmp_path / "nope\nline2.tar.gz", "does not exist")
+    assert repr(str(tmp_path / "nope\nline2.tar.gz")) in message
+
+
+def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp_path, caplog, monkeypatch):
+    # A gzip bomb: a 1.4 MB archive once inflated to one 1.5 GB "post". Zeros compress ~1000:1, so this stays cheap.
+    bomb = _member("20news-bydate-train/sci.space/9"), bytes(data_module.MAX_POST_BYTES + 1)
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=[bomb])
+    read_sizes = []
+    real_extractfile = tarfile.TarFile.extractfile
+    monkeypatch.setattr(tarfile.TarFile, "extractfile",
+                        lambda self, member: read_sizes.append(member.size) or real_extractfile(self, member))
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        _assert_fake_posts(load_newsgroups(archive))
+    assert max(read_sizes) <= data_module.MAX_POST_BYTES
+    (message,) = [record.getMessage() for record in caplog.records if "larger than" in record.getMessage()]
+    assert message.startswith(f"Skipped 1 file(s) larger than 4 MB in archive {archive}")
+
+
+def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
+    root = _write_folder(tmp_path / "extracted")
+    with open(root / "20news-bydate-train" / "sci.space" / "9", "wb") as file:
+        file.truncate(data_module.MAX_POST_BYTES + 1)  # sparse: costs no disk
+    with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
+        _assert_fake_posts(load_newsgroups(root))
+    assert any("Skipped 1 file(s) larger than 4 MB" in record.getMessage() for record in caplog.records)
+
+
+@pytest.mark.parametrize("layout", ["archive", "folder"])
+def test_load_refuses_posts_too_large_in_all(tmp_path, monkeypatch, layout):
+    monkeypatch.setattr(data_module, "MAX_TOTAL_BYTES", sum(map(len, FAKE_POSTS.values())) - 1)
+    path = _write_archive(tmp_path / "a.tar.gz") if layout == "archive" else _write_folder(tmp_path / "extracted")
+    _assert_one_line_data_error(path, "MB of posts .20 Newsgroups holds 34 MB.; it is not 20 Newsgroups")
 
 
 def test_load_missing_path_raises(tmp_path):

@@ -193,6 +193,8 @@ def test_unwritable_out_is_refused(tmp_path):
         ({"variants": ("padzero", "bogus")}, "Unknown variant 'bogus'; choose from"),
         ({"dataset": "imdb"}, "dataset must be"),
         ({"backend": "nonexistent"}, "set KERAS_BACKEND"),
+        ({"embedding_init_scale": 0.0}, "embedding_init_scale must be a number above 0 and at most 1"),
+        ({"embedding_init_scale": 1e300}, "embedding_init_scale must be a number above 0 and at most 1"),
     ],
 )
 def test_bad_settings_are_rejected(changes, message):
