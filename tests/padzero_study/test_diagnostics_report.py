@@ -123,12 +123,7 @@ def test_a_cut_last_line_is_skipped_and_garbage_is_named(tmp_path):
     from padzero_study import results
     from padzero_study.diagnostics_report import build_report_with_diagnostics
 
-    folder = write_run_folder(tmp_path / "run", stalled_then_escaped(0), [("baseline", 0)])
-    for record in stalled_then_escaped(0):  # the runner writes epoch lines beside the run_end
-        if record["step"] is None:
-            results.append_record(folder / "results.jsonl", {"record": "epoch", "variant": "baseline", "seed": 0,
-                                                             "backend": "jax", "epoch": record["epoch"],
-                                                             "val_accuracy": record["val_accuracy"]})
+    folder = _diagnose_folder(tmp_path)
     diagnostics = folder / "diagnostics.jsonl"
     complete = diagnostics.read_text()
     diagnostics.write_text(complete + '{"variant": "baseline", "se')  # a diagnose run killed mid-line
