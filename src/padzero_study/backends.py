@@ -15,6 +15,8 @@ import stat
 import sys
 from pathlib import Path
 
+from padzero_study.paths import shown
+
 BACKENDS = ("jax", "tensorflow", "torch")  # each is also the module that must import
 # The order a backend is picked in when nothing names one: Keras's own default first.
 PREFERENCE = ("tensorflow", "jax", "torch")
@@ -157,17 +159,17 @@ def read_keras_config(config_path):
         BackendError: one line naming the file and the fix.
     """
     fix = "fix or delete it (Keras writes a new one), or set KERAS_HOME to another folder"
-    shown = repr(str(config_path)) if not str(config_path).isprintable() else str(config_path)
+    shown_path = shown(config_path)
     try:
         mode = os.stat(config_path).st_mode
         if not stat.S_ISREG(mode):
             what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise BackendError(f"Keras's config file {shown} is {what}, and Keras cannot start with it; {fix}.")
+            raise BackendError(f"Keras's config file {shown_path} is {what}, and Keras cannot start with it; {fix}.")
         raw = config_path.read_bytes()
     except FileNotFoundError:  # none yet: Keras writes one at its first import
         return None
     except OSError as error:
-        raise BackendError(f"Keras's config file {shown} cannot be read ({error.strerror or error}), and Keras "
+        raise BackendError(f"Keras's config file {shown_path} cannot be read ({error.strerror or error}), and Keras "
                            f"cannot start without reading it; {fix}.") from None
     try:
         text = raw.decode("utf-8")
@@ -175,11 +177,11 @@ def read_keras_config(config_path):
     except ValueError:  # Keras ignores a config file it cannot parse, and so does this
         return None
     if not isinstance(config, dict):
-        raise BackendError(f"Keras's config file {shown} holds {text.strip()[:40]}, not a JSON object such as "
+        raise BackendError(f"Keras's config file {shown_path} holds {text.strip()[:40]}, not a JSON object such as "
                            f"{{\"backend\": \"jax\"}}, and Keras cannot start with it; {fix}.")
     for key, allowed in KERAS_CONFIG_VALUES.items():  # what Keras refuses at import, without naming the file
         if key in config and not allowed(config[key]):
-            raise BackendError(f"Keras's config file {shown} has {key}: {json.dumps(config[key])[:40]}, which Keras "
+            raise BackendError(f"Keras's config file {shown_path} has {key}: {json.dumps(config[key])[:40]}, which Keras "
                                f"refuses ({KERAS_CONFIG_RULES[key]}); {fix}.")
     return text
 

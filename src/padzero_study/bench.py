@@ -28,6 +28,7 @@ import numpy as np
 
 from padzero_study import data
 from padzero_study.backends import BACKENDS, not_installed
+from padzero_study.paths import shown
 
 logger = logging.getLogger("padzero")
 
@@ -333,12 +334,6 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         "python": platform.python_version(),
         "rows": with_ratios(rows),
     }
-
-
-def shown(path):
-    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
-    text = str(path)
-    return repr(text) if any(not character.isprintable() for character in text) else text
 
 
 def refuse_non_regular_file(path):

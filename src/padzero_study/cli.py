@@ -27,6 +27,7 @@ from importlib.metadata import version as installed_version
 
 from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
 from padzero_study.datasets import DATASETS
+from padzero_study.paths import shown
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, fast_path_variants, study_variants
 
 SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
@@ -37,12 +38,6 @@ DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
 
 class UsageError(ValueError):
     """A flag or argument that cannot work, found before Keras is imported (one line)."""
-
-
-def shown(path):
-    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
-    text = str(path)
-    return repr(text) if any(not character.isprintable() for character in text) else text
 
 
 def run_defaults(dataset, kind):

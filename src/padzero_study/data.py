@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from padzero_study.paths import shown
+
 logger = logging.getLogger(__name__)
 
 # The two halves of the "bydate" split, in the order their posts are returned.
@@ -130,9 +132,9 @@ def check_data_path(data_path):
     """
     path = Path(data_path).expanduser()
     if not path.exists():
-        raise DataError(f"{_shown(path)} does not exist; {_HOW_TO_FIX_PATH}")
+        raise DataError(f"{shown(path)} does not exist; {_HOW_TO_FIX_PATH}")
     if not path.is_dir() and not path.is_file():
-        raise DataError(f"{_shown(path)} is not a regular file or folder (a fifo, device or socket); "
+        raise DataError(f"{shown(path)} is not a regular file or folder (a fifo, device or socket); "
                         f"{_HOW_TO_FIX_PATH}")
 
 
@@ -143,12 +145,6 @@ def _load_from_path(path):
         posts = _read_folder(root) if root else []
         return _newsgroups_from_posts(posts, source=f"extracted folder {root or path}")
     return _newsgroups_from_posts(_read_archive(path), source=f"archive {path}")
-
-
-def _shown(path):
-    """`path` as messages show it: plain, or quoted when it holds a newline or other control character."""
-    text = str(path)
-    return repr(text) if any(not character.isprintable() for character in text) else text
 
 
 def _post_key(member_name):
@@ -163,7 +159,7 @@ def _post_key(member_name):
 
 def _read_archive(path):
     posts, links, too_large = [], [], []
-    total = _TotalSize(f"archive {_shown(path)}")
+    total = _TotalSize(f"archive {shown(path)}")
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
@@ -180,9 +176,9 @@ def _read_archive(path):
                 posts.append((*key, archive.extractfile(member).read().decode(_ENCODING)))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise DataError(f"{_shown(path)} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
-    _warn_of_skipped_links(links, f"archive {_shown(path)}")
-    _warn_of_skipped_large_posts(too_large, f"archive {_shown(path)}")
+        raise DataError(f"{shown(path)} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
+    _warn_of_skipped_links(links, f"archive {shown(path)}")
+    _warn_of_skipped_large_posts(too_large, f"archive {shown(path)}")
     return posts
 
 
@@ -243,7 +239,7 @@ def _entries(folder, links):
 def _read_folder(root):
     """The posts under `root`, as the archive reader gives them: links are skipped, not followed."""
     posts, links, too_large = [], [], []
-    total = _TotalSize(f"folder {_shown(root)}")
+    total = _TotalSize(f"folder {shown(root)}")
     for subset_index, subset in enumerate(_SUBSET_FOLDERS):
         subset_folder = root / subset
         if subset_folder.is_symlink():
@@ -261,10 +257,10 @@ def _read_folder(root):
                     total.add(size)
                     text = post_path.read_bytes().decode(_ENCODING)
                 except OSError as error:
-                    raise DataError(f"could not read {_shown(post_path)} ({error.strerror or error})") from error
+                    raise DataError(f"could not read {shown(post_path)} ({error.strerror or error})") from error
                 posts.append((subset_index, group_folder.name, post_path.name, text))
-    _warn_of_skipped_links(links, f"folder {_shown(root)}")
-    _warn_of_skipped_large_posts(too_large, f"folder {_shown(root)}")
+    _warn_of_skipped_links(links, f"folder {shown(root)}")
+    _warn_of_skipped_large_posts(too_large, f"folder {shown(root)}")
     return posts
 
 

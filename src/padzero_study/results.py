@@ -403,13 +403,19 @@ def _describe(check):
     return _DESCRIPTIONS.get(check, "of another type")
 
 
-def _short(value):
-    """`value` as JSON writes it (true, null, "text"), cut to 60 characters."""
+def as_json_text(value, width=60):
+    """`value` as JSON writes it (true, null, "text"), cut to `width` characters, for messages.
+
+    Example:
+
+    >>> as_json_text(True), as_json_text(None), as_json_text("x" * 50, width=10)
+    ('true', 'null', '"xxxxxx...')
+    """
     try:
         text = json.dumps(value)
     except (TypeError, ValueError):
         text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
+    return text if len(text) <= width else text[: width - 3] + "..."
 
 
 def _check_fields(record, where, fields, *, kind):
@@ -432,15 +438,15 @@ def _check_fields(record, where, fields, *, kind):
                     if isinstance(record[key], dict) else None
                 if bad is not None:
                     raise ResultsError(f"{where}: config.{bad} must be {_CONFIG_FIELDS[bad][1]}; received "
-                                       f"{_short(record[key][bad])}. Fix or delete that line.")
-            raise ResultsError(f"{where}: {key} must be {_describe(check)}; received {_short(record[key])}. "
+                                       f"{as_json_text(record[key][bad])}. Fix or delete that line.")
+            raise ResultsError(f"{where}: {key} must be {_describe(check)}; received {as_json_text(record[key])}. "
                                "Fix or delete that line.")
 
 
 def _check_result(record, where):
     kind = record.get("record")
     if kind not in _RECORD_FIELDS:
-        raise ResultsError(f"{where}: record must be \"epoch\" or \"run_end\"; received {_short(kind)}. "
+        raise ResultsError(f"{where}: record must be \"epoch\" or \"run_end\"; received {as_json_text(kind)}. "
                            "Fix or delete that line (is this a padzero results file?).")
     _check_fields(record, where, _RECORD_FIELDS[kind], kind=f'an "{kind}" record')
 

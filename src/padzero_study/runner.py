@@ -228,15 +228,6 @@ def data_facts(encoded):
 # ---------------------------------------------------------------- the results folder
 
 
-def _short(value):
-    """`value` as JSON writes it (true, null, "text"), cut to 40 characters."""
-    try:
-        text = json.dumps(value)
-    except (TypeError, ValueError):
-        text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
 def check_out_dir(config, out_dir, force):
     """Checks, writing nothing, that `out_dir` can take this study; returns True if its files must move aside.
 
@@ -291,7 +282,7 @@ def check_out_dir(config, out_dir, force):
             if old != value:
                 differences.setdefault(key, (old, value))
     if differences and not force:
-        described = ", ".join(f"{k}: {_short(old)} -> {_short(new)}" for k, (old, new) in differences.items())
+        described = ", ".join(f"{k}: {results.as_json_text(old, 40)} -> {results.as_json_text(new, 40)}" for k, (old, new) in differences.items())
         raise StudyError(f"{out_dir} holds results of different settings ({described}); {how}.")
     return bool(differences)
 
