@@ -8,7 +8,8 @@ which this package never imports.
 
 from padzero.batching import TrimmedBatches
 from padzero.embedding import Embedding
+from padzero.embedding_flatten_dense import EmbeddingFlattenDense
 from padzero.flatten_dense import FlattenDense
 
 __version__ = "0.2.0"
-__all__ = ["Embedding", "FlattenDense", "TrimmedBatches", "__version__"]
+__all__ = ["Embedding", "EmbeddingFlattenDense", "FlattenDense", "TrimmedBatches", "__version__"]

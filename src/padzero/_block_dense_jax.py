@@ -1,0 +1,136 @@
+"""`block_dense` for JAX: static shapes, so that one compiled training step serves every batch.
+
+XLA compiles one program per input shape, so the rows with real tokens in a
+block cannot be selected by count. Instead the rows of each block are sorted
+(rows with real tokens first) and taken in groups of `group` rows:
+`lax.switch` runs the branch for that block's number of groups, each branch
+a matmul of static shape against the block's own kernel variable (no kernel
+slice is copied). Rows past the last group keep what a padding-only block
+adds. The gradient is written by hand (`jax.custom_vjp`) so that the table's
+gradient is one dense buffer updated in place by a `fori_loop` over groups:
+scattered from inside `switch` branches, XLA would copy it once per block.
+Measured (2 vCPU Intel Xeon, batch 32 x 1,100, lengths like 20 Newsgroups',
+11 blocks): forward + backward of this op 23.5 ms against 82 ms for the plain
+gather + Flatten + Dense.
+"""
+
+import functools
+import math
+
+import jax
+import jax.numpy as jnp
+
+from padzero.block_dense import padding_block_outputs
+
+# Rows are multiplied in this many groups per block at most (batch 32: groups of 8).
+GROUPS = 4
+
+
+def _embedded(table, ids, padding_idx, zero_padding):
+    embedded = jnp.take(table, ids, axis=0)
+    if zero_padding:
+        embedded = jnp.where((ids == padding_idx)[..., None], jnp.zeros((), embedded.dtype), embedded)
+    return embedded
+
+
+def _plan(block_ids, padding_idx, group):
+    """Per block: rows with real tokens first (`order`), and how many groups of rows hold them (`groups`)."""
+    active = jnp.stack([jnp.any(ids != padding_idx, axis=1) for ids in block_ids], axis=1)
+    order = jnp.argsort(jnp.logical_not(active), axis=0, stable=True).astype(jnp.int32)
+    groups = (jnp.sum(active, axis=0, dtype=jnp.int32) + group - 1) // group
+    return order, groups
+
+
+def _block_forward(table, kernel, ids, order, groups, group, padding_idx, zero_padding):
+    """(batch, units): the block's product for its first `groups * group` sorted rows, zeros elsewhere."""
+    batch, units = ids.shape[0], kernel.shape[-1]
+
+    def branch(count):
+        def product(table, kernel, ids, order):
+            if count == 0:
+                return jnp.zeros((batch, units), table.dtype)
+            rows = order[: count * group]
+            embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+            return jnp.zeros((batch, units), table.dtype).at[rows].set(embedded.reshape(len(rows), -1) @ kernel)
+
+        return product
+
+    branches = [branch(count) for count in range(batch // group + 1)]
+    return jax.lax.switch(groups, branches, table, kernel, ids, order)
+
+
+def _block_kernel_gradient(table, kernel, ids, order, groups, upstream, group, padding_idx, zero_padding):
+    batch = ids.shape[0]
+
+    def branch(count):
+        def gradient(table, ids, order, upstream):
+            if count == 0:
+                return jnp.zeros(kernel.shape, kernel.dtype)
+            rows = order[: count * group]
+            embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+            return embedded.reshape(len(rows), -1).T @ upstream[rows]
+
+        return gradient
+
+    branches = [branch(count) for count in range(batch // group + 1)]
+    return jax.lax.switch(groups, branches, table, ids, order, upstream)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
+def _computed_rows(table, kernel_blocks, block_ids, order, groups, group, padding_idx, zero_padding):
+    outputs = 0
+    for block, (kernel, ids) in enumerate(zip(kernel_blocks, block_ids)):
+        outputs = outputs + _block_forward(
+            table, kernel, ids, order[:, block], groups[block], group, padding_idx, zero_padding
+        )
+    return outputs
+
+
+def _computed_rows_forward(table, kernel_blocks, block_ids, order, groups, group, padding_idx, zero_padding):
+    outputs = _computed_rows(table, kernel_blocks, block_ids, order, groups, group, padding_idx, zero_padding)
+    return outputs, (table, kernel_blocks, block_ids, order, groups)
+
+
+def _computed_rows_backward(group, padding_idx, zero_padding, residuals, upstream):
+    table, kernel_blocks, block_ids, order, groups = residuals
+    table_gradient = jnp.zeros_like(table)
+    kernel_gradients = []
+    for block, (kernel, ids) in enumerate(zip(kernel_blocks, block_ids)):
+        block_order, block_groups = order[:, block], groups[block]
+        kernel_gradients.append(
+            _block_kernel_gradient(table, kernel, ids, block_order, block_groups, upstream, group, padding_idx, zero_padding)
+        )
+        length, features = ids.shape[1], table.shape[1]
+
+        def add_group(index, table_gradient, kernel=kernel, ids=ids, block_order=block_order):
+            rows = jax.lax.dynamic_slice_in_dim(block_order, index * group, group)
+            group_ids = ids[rows]
+            embedded_gradient = (upstream[rows] @ kernel.T).reshape(group, length, features)
+            if zero_padding:  # the padding row gets no gradient
+                embedded_gradient = jnp.where((group_ids == padding_idx)[..., None], 0, embedded_gradient)
+            return table_gradient.at[group_ids].add(embedded_gradient)
+
+        table_gradient = jax.lax.fori_loop(0, block_groups, add_group, table_gradient)
+    return table_gradient, tuple(kernel_gradients), None, None, None
+
+
+_computed_rows.defvjp(_computed_rows_forward, _computed_rows_backward)
+
+
+def block_dense(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
+    """`padzero.block_dense.block_dense_reference`'s result on JAX, with work only where rows hold real tokens."""
+    ids = jnp.asarray(ids)
+    batch = ids.shape[0]
+    group = max(1, math.ceil(batch / GROUPS))
+    padded_batch = math.ceil(batch / group) * group
+    if padded_batch != batch:  # whole groups: the extra rows are padding and sort last
+        ids = jnp.concatenate([ids, jnp.full((padded_batch - batch, ids.shape[1]), padding_idx, ids.dtype)])
+    block_ids = tuple(jax.lax.stop_gradient(ids[:, start:stop]) for start, stop in bounds)
+    order, groups = _plan(block_ids, padding_idx, group)
+    outputs = _computed_rows(table, tuple(kernel_blocks), block_ids, order, groups, group, padding_idx, zero_padding)
+    if not zero_padding:
+        # Rows past a block's computed groups hold only padding there: each adds e @ (the block's kernel rows).
+        rank = jnp.argsort(order, axis=0)
+        idle = (rank >= groups[None, :] * group).astype(table.dtype)
+        outputs = outputs + idle @ padding_block_outputs(table, kernel_blocks, bounds, padding_idx)
+    return outputs[:batch]

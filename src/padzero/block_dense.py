@@ -1,0 +1,121 @@
+"""Embedding -> Flatten -> Dense over position blocks, skipping the blocks that hold only padding.
+
+The flattened Dense input of a row is its embeddings, position after position,
+so the Dense output is a sum over blocks of positions:
+`y[r] = sum_b flatten(embed(ids[r, block b])) @ kernel_block[b]`. A block
+whose ids are all padding adds the same thing for every such row: nothing
+when padding embeds to zero, `e @ sum(kernel rows of the block)` when it
+embeds to a trainable vector `e` (a plain `keras.layers.Embedding`). So only
+the (row, block) pairs that hold a real token need the gather and the
+matmul; the others take that one constant. Every formulation here computes
+the same function, with exact gradients for the table and every kernel block.
+
+`block_dense` is the one dispatch point: JAX gets a compiled form with static
+shapes (`padzero._block_dense_jax`), the other backends a `keras.ops` form
+that selects the rows with real tokens (dynamic shapes, which eager PyTorch
+and TensorFlow graphs take as they come). `block_dense_reference` computes the
+whole padded product; the tests hold both against it.
+"""
+
+import keras
+from keras import ops
+
+
+def block_bounds(maxlen, blocks):
+    """`(start, stop)` of each block of positions: `blocks` runs of near-equal length covering `maxlen`.
+
+    Example:
+
+    >>> block_bounds(10, 3)
+    [(0, 4), (4, 7), (7, 10)]
+    """
+    blocks = min(blocks, maxlen)
+    base, extra = divmod(maxlen, blocks)
+    bounds, start = [], 0
+    for block in range(blocks):
+        stop = start + base + (1 if block < extra else 0)
+        bounds.append((start, stop))
+        start = stop
+    return bounds
+
+
+def _embedded(table, ids, padding_idx, zero_padding):
+    embedded = ops.take(table, ids, axis=0)
+    if not zero_padding:
+        return embedded
+    # `where`, not a multiply by a mask: the padding row may hold anything, even NaN.
+    return ops.where(ops.expand_dims(ops.equal(ids, padding_idx), -1), ops.zeros((), embedded.dtype), embedded)
+
+
+def block_dense_reference(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
+    """The plain computation: every position of every row embedded, flattened, multiplied.
+
+    Args:
+        ids: int tensor `(batch, maxlen)`.
+        table: `(input_dim, features)` embedding table.
+        kernel_blocks: one `(block_length * features, units)` kernel per block, in position order.
+        bounds: `block_bounds(maxlen, len(kernel_blocks))`.
+        padding_idx: int, the padding id.
+        zero_padding: bool, True when the padding id embeds to zero (`padzero.Embedding`),
+            False when it embeds to its table row (`keras.layers.Embedding`).
+
+    Returns:
+        `(batch, units)` tensor, without bias or activation.
+    """
+    embedded = _embedded(table, ids, padding_idx, zero_padding)
+    batch = ops.shape(ids)[0]
+    outputs = 0
+    for (start, stop), kernel in zip(bounds, kernel_blocks):
+        outputs = outputs + ops.matmul(ops.reshape(embedded[:, start:stop], (batch, -1)), kernel)
+    return outputs
+
+
+def padding_block_outputs(table, kernel_blocks, bounds, padding_idx):
+    """`(blocks, units)`: what a block of padding only adds when padding embeds to its table row `e`.
+
+    Each is `e @ (sum of the block's kernel rows, position by position)`.
+    """
+    padding_vector = ops.take(table, padding_idx, axis=0)
+    features = ops.shape(table)[-1]
+    rows = []
+    for (start, stop), kernel in zip(bounds, kernel_blocks):
+        per_position = ops.reshape(kernel, (stop - start, features, -1))
+        rows.append(ops.einsum("f,pfu->u", padding_vector, per_position))
+    return ops.stack(rows)
+
+
+def block_activity(ids, bounds, padding_idx):
+    """`(batch, blocks)` bool: True where a row holds at least one real token in a block."""
+    return ops.stack(
+        [ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds], axis=1
+    )
+
+
+def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
+    """Only the rows with real tokens in a block are gathered and multiplied: `keras.ops`, dynamic shapes."""
+    batch = ops.shape(ids)[0]
+    features, units = ops.shape(table)[-1], ops.shape(kernel_blocks[0])[-1]
+    active = block_activity(ids, bounds, padding_idx)
+    outputs = ops.zeros((batch, units), table.dtype)
+    for block, ((start, stop), kernel) in enumerate(zip(bounds, kernel_blocks)):
+        rows = ops.reshape(ops.where(active[:, block])[0], (-1, 1))
+        block_ids = ops.take(ids[:, start:stop], rows[:, 0], axis=0)
+        embedded = _embedded(table, block_ids, padding_idx, zero_padding)
+        products = ops.matmul(ops.reshape(embedded, (-1, (stop - start) * features)), kernel)
+        outputs = outputs + ops.scatter(rows, products, (batch, units))
+    if not zero_padding:
+        idle = ops.cast(ops.logical_not(active), table.dtype)
+        outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))
+    return outputs
+
+
+def block_dense(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
+    """`block_dense_reference`'s result, with work only for the (row, block) pairs that hold real tokens.
+
+    Args and returns as in `block_dense_reference`.
+    """
+    if keras.backend.backend() == "jax":
+        from padzero import _block_dense_jax  # imports jax: only on that backend
+
+        return _block_dense_jax.block_dense(ids, table, kernel_blocks, bounds, padding_idx, zero_padding)
+    return _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_padding)

@@ -1,0 +1,217 @@
+"""`padzero.EmbeddingFlattenDense`: Embedding -> Flatten -> Dense in one layer that skips padding blocks."""
+
+import keras
+import numpy as np
+from keras import ops
+
+from padzero.block_dense import block_bounds, block_dense
+from padzero.embedding import Embedding
+from padzero.validation import check_positive_int
+
+
+@keras.saving.register_keras_serializable(package="padzero")
+class EmbeddingFlattenDense(keras.layers.Layer):
+    """`embedding`, then `Flatten()`, then `Dense(units)`, computed only where the ids hold real tokens.
+
+    The Dense kernel of a flattened sequence is a stack of blocks of positions.
+    A block in which a row holds only padding adds nothing to that row when
+    padding embeds to zero (`padzero.Embedding`), and the same constant
+    `e @ (the block's kernel rows)` when it embeds to the trainable vector `e`
+    of a plain `keras.layers.Embedding`. This layer gathers and multiplies
+    only the (row, block) pairs that hold a real token and adds that constant
+    for the others, so it computes exactly what the three plain layers
+    compute, gradients included, on every batch as it comes: no batch needs
+    trimming, sorting or bucketing. On 20 Newsgroups (87 % padding) that
+    leaves about a quarter of the Dense work.
+
+    The kernel is held as `blocks` variables, one per block of positions, so
+    a compiled step multiplies each in place. `get_weights()` and
+    `set_weights()` speak the plain layers' layout: `[table, kernel, bias]`,
+    with the whole `(maxlen * features, units)` kernel of `Dense` after
+    `Flatten`.
+
+    Args:
+        embedding: a `padzero.Embedding` or `keras.layers.Embedding` layer,
+            built or not; this layer owns it from then on. Its padding rule
+            is kept: zeros for `padzero.Embedding`, the table row for
+            `keras.layers.Embedding`. LoRA and quantized embeddings are not
+            supported.
+        units: Positive integer, dimensionality of the output space.
+        maxlen: Positive integer, the number of ids per example.
+        padding_idx: int or `None`. The id whose blocks are skipped. `None`
+            (default) takes `embedding.padding_idx` of a `padzero.Embedding`
+            and 0 otherwise.
+        blocks: Positive integer, default 11: how many blocks of positions
+            the kernel is cut into (more blocks skip more padding but run
+            more, smaller matmuls).
+        activation: Activation function to use, default `None` (linear).
+        use_bias: Boolean, whether the layer uses a bias vector, default `True`.
+        kernel_initializer: Initializer for the whole kernel, default
+            `"glorot_uniform"` (over the full `maxlen * features` fan-in, as
+            `Dense` after `Flatten`; drawn once, then cut into blocks).
+        bias_initializer: Initializer for the bias vector, default `"zeros"`.
+        **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
+
+    Input shape:
+        2D tensor of ids `(batch_size, maxlen)`, padded on either side.
+
+    Output shape:
+        2D tensor `(batch_size, units)`.
+
+    Example:
+
+    >>> import numpy as np
+    >>> import padzero
+    >>> ids = np.array([[0, 0, 0, 0, 3, 4], [0, 0, 0, 5, 6, 7]])
+    >>> embedding = padzero.Embedding(10, 3)
+    >>> layer = EmbeddingFlattenDense(embedding, 4, maxlen=6, blocks=3)
+    >>> outputs = keras.ops.convert_to_numpy(layer(ids))
+    >>> flatten_dense = keras.layers.Dense(4)  # the same weights in the plain layers
+    >>> flatten_dense.build((None, 18))
+    >>> flatten_dense.set_weights(layer.get_weights()[1:])
+    >>> plain = flatten_dense(keras.ops.reshape(embedding(ids), (2, 18)))
+    >>> bool(np.allclose(outputs, keras.ops.convert_to_numpy(plain), atol=1e-6))
+    True
+    """
+
+    def __init__(
+        self,
+        embedding,
+        units,
+        maxlen,
+        padding_idx=None,
+        blocks=11,
+        activation=None,
+        use_bias=True,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if isinstance(embedding, dict):  # from get_config
+            embedding = keras.saving.deserialize_keras_object(embedding)
+        if not isinstance(embedding, keras.layers.Embedding):
+            raise ValueError(
+                "embedding must be a padzero.Embedding or keras.layers.Embedding layer. "
+                f"Received: embedding={embedding!r}"
+            )
+        if getattr(embedding, "lora_enabled", False) or getattr(embedding, "quantization_mode", None) is not None:
+            raise ValueError(
+                f"embedding '{embedding.name}' uses LoRA or quantization, which EmbeddingFlattenDense does not "
+                "support; use the plain layers (Embedding, Flatten, Dense) for it."
+            )
+        self.embedding = embedding
+        self.units = check_positive_int("units", units)
+        self.maxlen = check_positive_int("maxlen", maxlen)
+        self.blocks = check_positive_int("blocks", blocks)
+        own_padding = getattr(embedding, "padding_idx", None) if isinstance(embedding, Embedding) else None
+        if padding_idx is None:
+            padding_idx = 0 if own_padding is None else own_padding
+        if not isinstance(padding_idx, (int, np.integer)) or isinstance(padding_idx, bool) or not (
+            0 <= padding_idx < embedding.input_dim
+        ):
+            raise ValueError(
+                f"padding_idx must be an int in [0, input_dim) = [0, {embedding.input_dim}). "
+                f"Received: padding_idx={padding_idx!r}"
+            )
+        if own_padding is not None and padding_idx != own_padding:
+            raise ValueError(
+                f"padding_idx={padding_idx} differs from the embedding's padding_idx={own_padding}; "
+                "leave padding_idx=None to take the embedding's."
+            )
+        self.padding_idx = int(padding_idx)
+        # padzero.Embedding zeroes its padding id; Keras's gives it a trainable row.
+        self.zero_padding = own_padding is not None
+        self.activation = keras.activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = keras.initializers.get(kernel_initializer)
+        self.bias_initializer = keras.initializers.get(bias_initializer)
+        self.bounds = block_bounds(self.maxlen, self.blocks)
+        self.input_spec = keras.layers.InputSpec(ndim=2)
+        # Dynamic shapes skip the padding on TensorFlow; XLA (jit_compile) would refuse them.
+        self.supports_jit = keras.backend.backend() != "tensorflow"
+
+    def build(self, input_shape):
+        if input_shape[-1] is not None and input_shape[-1] != self.maxlen:
+            raise ValueError(
+                f"Inputs must hold maxlen={self.maxlen} ids per example. Received: input_shape={input_shape}"
+            )
+        if not self.embedding.built:
+            self.embedding.build((None, self.maxlen))
+        self.features = self.embedding.output_dim
+        # Drawn whole, as Dense after Flatten draws it (same fan-in, same values for the same seed), then cut.
+        kernel = ops.convert_to_tensor(self.kernel_initializer((self.maxlen * self.features, self.units)))
+        self.kernel_blocks = [
+            self.add_weight(
+                name=f"kernel_block_{block}",
+                shape=((stop - start) * self.features, self.units),
+                initializer=lambda shape, dtype, start=start, stop=stop: ops.cast(
+                    kernel[start * self.features : stop * self.features], dtype
+                ),
+            )
+            for block, (start, stop) in enumerate(self.bounds)
+        ]
+        if self.use_bias:
+            self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
+
+    def call(self, inputs):
+        ids = self.embedding._as_ids(inputs) if isinstance(self.embedding, Embedding) else inputs
+        if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
+            ids = ops.cast(ids, "int32")
+        table = ops.convert_to_tensor(self.embedding.embeddings)
+        kernels = [ops.convert_to_tensor(kernel) for kernel in self.kernel_blocks]
+        outputs = block_dense(ids, table, kernels, self.bounds, self.padding_idx, self.zero_padding)
+        if self.use_bias:
+            outputs = ops.add(outputs, self.bias)
+        return self.activation(ops.cast(outputs, self.compute_dtype))
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.units)
+
+    def get_weights(self):
+        """`[table, kernel, bias]` as NumPy arrays, in the layout of Embedding + (Flatten ->) Dense."""
+        weights = [ops.convert_to_numpy(self.embedding.embeddings)]
+        weights.append(np.concatenate([ops.convert_to_numpy(kernel) for kernel in self.kernel_blocks]))
+        if self.use_bias:
+            weights.append(ops.convert_to_numpy(self.bias))
+        return weights
+
+    def set_weights(self, weights):
+        """Takes `[table, kernel, bias]` (`bias` only with `use_bias`), as the plain layers hold them."""
+        expected = [
+            ("table", (self.embedding.input_dim, self.features)),
+            ("kernel", (self.maxlen * self.features, self.units)),
+        ] + ([("bias", (self.units,))] if self.use_bias else [])
+        if len(weights) != len(expected):
+            raise ValueError(
+                f"Layer '{self.name}' takes {len(expected)} weights ({', '.join(n for n, _ in expected)}); "
+                f"received {len(weights)}."
+            )
+        for value, (name, shape) in zip(weights, expected):
+            if tuple(np.shape(value)) != shape:
+                raise ValueError(
+                    f"Layer '{self.name}' expects its {name} of shape {shape}; received shape {tuple(np.shape(value))}."
+                )
+        table, kernel = weights[0], np.asarray(weights[1])
+        self.embedding.embeddings.assign(table)  # the variable itself: LoRA is refused
+        for variable, (start, stop) in zip(self.kernel_blocks, self.bounds):
+            variable.assign(kernel[start * self.features : stop * self.features])
+        if self.use_bias:
+            self.bias.assign(weights[2])
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "embedding": keras.saving.serialize_keras_object(self.embedding),
+                "units": self.units,
+                "maxlen": self.maxlen,
+                "padding_idx": self.padding_idx,
+                "blocks": self.blocks,
+                "activation": keras.activations.serialize(self.activation),
+                "use_bias": self.use_bias,
+                "kernel_initializer": keras.initializers.serialize(self.kernel_initializer),
+                "bias_initializer": keras.initializers.serialize(self.bias_initializer),
+            }
+        )
+        return config
