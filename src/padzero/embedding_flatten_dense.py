@@ -41,6 +41,11 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         padding_idx: int or `None`. The id whose blocks are skipped. `None`
             (default) takes `embedding.padding_idx` of a `padzero.Embedding`
             and 0 otherwise.
+        zero_padding: bool or `None`. Whether `padding_idx` embeds to zero.
+            `None` (default) keeps the embedding's own rule; `True` with a
+            `keras.layers.Embedding` computes its embeddings multiplied by a
+            padding mask (the usual workaround); `False` is refused for a
+            `padzero.Embedding`, whose padding is zero by design.
         blocks: Positive integer, default 11: how many blocks of positions
             the kernel is cut into (more blocks skip more padding but run
             more, smaller matmuls).
@@ -80,6 +85,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         units,
         maxlen,
         padding_idx=None,
+        zero_padding=None,
         blocks=11,
         activation=None,
         use_bias=True,
@@ -121,7 +127,14 @@ class EmbeddingFlattenDense(keras.layers.Layer):
             )
         self.padding_idx = int(padding_idx)
         # padzero.Embedding zeroes its padding id; Keras's gives it a trainable row.
-        self.zero_padding = own_padding is not None
+        if zero_padding is None:
+            zero_padding = own_padding is not None
+        if not isinstance(zero_padding, bool) or (own_padding is not None and not zero_padding):
+            raise ValueError(
+                "zero_padding must be None, True, or False with a keras.layers.Embedding (a padzero.Embedding "
+                f"always embeds its padding to zero). Received: zero_padding={zero_padding!r}"
+            )
+        self.zero_padding = zero_padding
         self.activation = keras.activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = keras.initializers.get(kernel_initializer)
@@ -207,6 +220,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
                 "units": self.units,
                 "maxlen": self.maxlen,
                 "padding_idx": self.padding_idx,
+                "zero_padding": self.zero_padding,
                 "blocks": self.blocks,
                 "activation": keras.activations.serialize(self.activation),
                 "use_bias": self.use_bias,
