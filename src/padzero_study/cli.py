@@ -28,7 +28,7 @@ from importlib.metadata import version as installed_version
 from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import shown
-from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, fast_path_variants, study_variants
+from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, study_variants
 
 SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
 DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
@@ -194,9 +194,6 @@ def add_study_flags(parser, *, variants):
                           f"in Keras's config file if installed, else the first installed of {', '.join(PREFERENCE)})")
     training.add_argument("--init-scale", type=init_scale, metavar="S", help="embeddings start uniform in (-S, S) "
                           f"for the variants with Keras's default init; 0 < S <= {MAX_INIT_SCALE:g} (default: Keras's 0.05)")
-    training.add_argument("--fast-path", action="store_true", help="train the variants whose padding embeds to zero "
-                          "on batches trimmed of all-padding columns (padzero.FlattenDense; same results up to float "
-                          "re-association and batch order; default: off)")
     training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
                           "keras.distribution.DataParallel (jax backend only; default: off)")
     output = parser.add_argument_group("output")
@@ -230,6 +227,10 @@ def build_parser():
         epilog=study_epilog((("full", "full"), ("quick", "--quick"))),
     )
     add_study_flags(reproduce, variants="all")
+    # diagnose has no such flag: its measures read the plain layers' inputs.
+    reproduce.add_argument("--plain", action="store_true", help="train Embedding -> Flatten -> Dense as three layers "
+                           "instead of one padzero.EmbeddingFlattenDense, which computes the same function and "
+                           "gradients with work only where posts hold real tokens (default: off)")
     reproduce.add_argument("--quick", action="store_true", help=f"a small real run: {quick['epochs']} epochs x "
                            f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)")
     reproduce.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
@@ -293,7 +294,7 @@ def study_config(args, kind):
         batch_size=args.batch_size,
         padding=args.padding,
         embedding_init_scale=args.init_scale,
-        fast_path=args.fast_path,
+        fast_path=kind != "diagnose" and not args.plain,  # diagnose measures the plain layers' inputs
         distribute=args.distribute,
         **sizes,
     )
@@ -314,10 +315,6 @@ def check_study_flags(args, backend):
     if args.distribute and backend != "jax":
         raise UsageError(f"--distribute needs the jax backend (keras.distribution supports JAX only); this run is "
                          f"on {backend}. Use --backend jax, or drop --distribute.")
-    if args.fast_path and not set(args.variants) & set(fast_path_variants()):
-        raise UsageError(f"--fast-path changes nothing for {', '.join(args.variants)}: only the variants whose "
-                         f"padding embeds to zero ({', '.join(fast_path_variants())}) train on trimmed batches; "
-                         "add one of them or drop --fast-path.")
     if args.data is not None:
         check_data_flag(args.data)
     if args.out is not None:

@@ -24,7 +24,6 @@ from pathlib import Path
 import keras
 import numpy as np
 
-from padzero.batching import TrimmedBatches
 from padzero.validation import check_positive_int
 from padzero_study import diagnostics, diagnostics_report, machine, report, results, text
 from padzero_study import progress as progress_module
@@ -90,7 +89,7 @@ class StudyConfig:
     hidden_units: int = 25
     dropout: float = 0.3
     embedding_init_scale: float | None = None  # None: Keras's RandomUniform(-0.05, 0.05)
-    fast_path: bool = False  # variants with zero_padding train on trimmed batches (padzero.FlattenDense)
+    fast_path: bool = True  # Embedding -> Flatten -> Dense as padzero.EmbeddingFlattenDense: same function, less work
     distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
 
@@ -180,10 +179,6 @@ class StudyConfig:
         settings = dataclasses.asdict(self)
         del settings["variants"], settings["seeds"]
         return settings
-
-    def uses_fast_path(self, variant):
-        """Whether `variant` trains on trimmed batches: the fast path was asked for and is exact for it."""
-        return self.fast_path and VARIANTS[variant].zero_padding
 
 
 # ---------------------------------------------------------------- data
@@ -375,17 +370,10 @@ class EpochRecorder(keras.callbacks.Callback):
         )
 
 
-def training_data(config, encoded, fast_path, seed):
-    """fit() arguments for the training and validation posts: whole arrays, or trimmed batches on the fast path."""
-    if not fast_path:
-        return {"x": encoded.x_train, "y": encoded.y_train, "validation_data": (encoded.x_val, encoded.y_val),
-                "batch_size": config.batch_size, "validation_batch_size": 256}  # the same metrics in fewer, larger steps
-    # Widths rounded to an eleventh of maxlen (100 at 1,100): at most 11 shapes for the compiled step to meet.
-    multiple = math.ceil(config.maxlen / 11)
-    train = TrimmedBatches(encoded.x_train, encoded.y_train, config.batch_size, multiple=multiple, seed=seed)
-    validation = TrimmedBatches(encoded.x_val, encoded.y_val, 256, multiple=multiple, shuffle=False)
-    # TrimmedBatches shuffles itself, every epoch.
-    return {"x": train.as_dataset(), "validation_data": validation.as_dataset(), "shuffle": False}
+def training_data(config, encoded):
+    """fit() arguments for the training and validation posts: the same on both paths, so the same batches."""
+    return {"x": encoded.x_train, "y": encoded.y_train, "validation_data": (encoded.x_val, encoded.y_val),
+            "batch_size": config.batch_size, "validation_batch_size": 256}  # the same metrics in fewer, larger steps
 
 
 def diagnostics_recorder(encoded, out_dir, identity, seed):
@@ -411,7 +399,7 @@ def build_run_model(config, encoded, variant, seed):
         embedding_dim=config.embedding_dim,
         hidden_units=config.hidden_units,
         dropout=config.dropout,
-        fast_path=config.uses_fast_path(variant),
+        fast_path=config.fast_path,
         embedding_init_scale=config.embedding_init_scale,
     )
 
@@ -423,11 +411,10 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
     terminal; otherwise, and with `verbose=0`, a line is logged every 30 s.
     """
     model = build_run_model(config, encoded, variant, seed)
-    fast_path = config.uses_fast_path(variant)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
-    identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": fast_path,
+    identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": config.fast_path,
                 "config": {**config.run_settings(), **data_facts(encoded)}}
     steps = progress_module.StepProgress(f"{variant} seed {seed}", progress,
                                          stream=sys.stderr if verbose else progress_module.NotATerminal())
@@ -438,7 +425,7 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
         callbacks.append(diagnostics_recorder(encoded, results_path.parent, identity, seed))
     started = time.perf_counter()
     history = model.fit(
-        **training_data(config, encoded, fast_path, seed),
+        **training_data(config, encoded),
         epochs=config.epochs, callbacks=callbacks, verbose=0,
     )
     epochs_run = len(history.history["loss"])
@@ -505,7 +492,8 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
             `out_dir` is skipped, and the report merges all of them.
         diagnose: also append `padzero_study.diagnostics` measures (padding
             gradient share, padding vector norm, dead ReLUs, ...) of every run
-            to `out_dir/diagnostics.jsonl` and plot them.
+            to `out_dir/diagnostics.jsonl` and plot them. Needs
+            `config.fast_path=False`: the measures read the plain layers.
 
     Returns:
         The paths written by `padzero_study.report.build_report` (summary_csv,
@@ -524,6 +512,9 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
     if diagnose and shard is not None:
         raise StudyError("diagnose writes one diagnostics.jsonl for the whole folder, so it cannot run as a shard; "
                          "drop the shard.")
+    if diagnose and config.fast_path:
+        raise StudyError("diagnose measures the hidden layer's flattened inputs, which the fast path never builds; "
+                         "set fast_path=False (padzero diagnose does).")
     results_name = RESULTS_FILE if shard is None else SHARD_RESULTS_FILE.format(index=shard[0], count=shard[1])
     results_path = out_dir / results_name
     # Nothing is written until the settings, the folder and the data have passed their checks.

@@ -56,18 +56,24 @@ def _dense_head(features, num_classes, hidden_units, dropout, **unused):
     return _classes_head(hidden, num_classes, dropout)
 
 
-def _flatten_head(embedded, shape):
-    if not shape["fast_path"]:
-        return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
-    # Same kernel as Flatten -> Dense, fed only the columns a trimmed batch holds.
-    hidden = padzero_layers.FlattenDense(shape["hidden_units"], shape["maxlen"], activation="relu", name="hidden")(embedded)
-    return _classes_head(hidden, shape["num_classes"], shape["dropout"])
+def _flatten_head(ids, embedding, shape, masked=False):
+    """`embedding` (times the padding mask if `masked`) -> Flatten -> the dense head.
 
-
-def _multiplied_by_mask(ids, embedding_layer):
-    # The reference workaround: a Lambda computes the mask, Multiply applies it.
-    mask = keras.layers.Lambda(padding_mask, name="padding_mask")(ids)
-    return keras.layers.Multiply(name="zero_padding")([embedding_layer(ids), mask])
+    On the fast path, `padzero.EmbeddingFlattenDense` computes the same three
+    layers in one, with the same weights, multiplying only the blocks of
+    positions that hold real tokens.
+    """
+    if shape["fast_path"]:
+        hidden = padzero_layers.EmbeddingFlattenDense(
+            embedding, shape["hidden_units"], shape["maxlen"], zero_padding=True if masked else None,
+            activation="relu", name="hidden",
+        )(ids)
+        return _classes_head(hidden, shape["num_classes"], shape["dropout"])
+    embedded = embedding(ids)
+    if masked:  # the reference workaround: a Lambda computes the mask, Multiply applies it
+        mask = keras.layers.Lambda(padding_mask, name="padding_mask")(ids)
+        embedded = keras.layers.Multiply(name="zero_padding")([embedded, mask])
+    return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
 
 
 # The widest embedding init the study takes: Keras's default is 0.05; far wider inits blow training up.
@@ -82,24 +88,26 @@ def _default_initializer(shape):
 
 def baseline(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding: the padding id gets a random, trainable vector."""
-    embedded = keras.layers.Embedding(
+    embedding = keras.layers.Embedding(
         vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding"
-    )(ids)
-    return _flatten_head(embedded, shape)
+    )
+    return _flatten_head(ids, embedding, shape)
 
 
 def mask_zero(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask."""
-    embedded = keras.layers.Embedding(
+    embedding = keras.layers.Embedding(
         vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), mask_zero=True, name="embedding"
-    )(ids)
-    return _flatten_head(embedded, shape)
+    )
+    return _flatten_head(ids, embedding, shape)
 
 
 def multiply(ids, vocab_size, embedding_dim, **shape):
     """The reference workaround: embeddings times a Lambda-computed padding mask."""
-    layer = keras.layers.Embedding(vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding")
-    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+    embedding = keras.layers.Embedding(
+        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding"
+    )
+    return _flatten_head(ids, embedding, shape, masked=True)
 
 
 def _small_uniform_embedding(vocab_size, embedding_dim, constraint=None):
@@ -114,33 +122,32 @@ def _small_uniform_embedding(vocab_size, embedding_dim, constraint=None):
 
 def uniform_nonneg(ids, vocab_size, embedding_dim, **shape):
     """The reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask."""
-    layer = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
-    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+    embedding = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
+    return _flatten_head(ids, embedding, shape, masked=True)
 
 
 def uniform(ids, vocab_size, embedding_dim, **shape):
     """The same RandomUniform(1e-4, 0.05) init and mask, without the constraint."""
-    layer = _small_uniform_embedding(vocab_size, embedding_dim)
-    return _flatten_head(_multiplied_by_mask(ids, layer), shape)
+    return _flatten_head(ids, _small_uniform_embedding(vocab_size, embedding_dim), shape, masked=True)
 
 
 def uniform_unmasked(ids, vocab_size, embedding_dim, **shape):
     """Ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint."""
-    return _flatten_head(_small_uniform_embedding(vocab_size, embedding_dim)(ids), shape)
+    return _flatten_head(ids, _small_uniform_embedding(vocab_size, embedding_dim), shape)
 
 
 def uniform_nonneg_unmasked(ids, vocab_size, embedding_dim, **shape):
     """Ablation: the RandomUniform(1e-4, 0.05) init and NonNeg constraint, without the mask."""
-    layer = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
-    return _flatten_head(layer(ids), shape)
+    embedding = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
+    return _flatten_head(ids, embedding, shape)
 
 
 def padzero(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
-    embedded = padzero_layers.Embedding(
+    embedding = padzero_layers.Embedding(
         vocab_size, embedding_dim, padding_idx=0, embeddings_initializer=_default_initializer(shape), name="embedding"
-    )(ids)
-    return _flatten_head(embedded, shape)
+    )
+    return _flatten_head(ids, embedding, shape)
 
 
 def masked_average(ids, vocab_size, embedding_dim, **shape):
@@ -167,8 +174,6 @@ class Variant:
             and `embedding_init_scale`.
         in_study: bool, True for a variant `--variants all` trains; False for
             a `padzero diagnose` ablation.
-        zero_padding: bool, True when the padding id embeds to exactly zero,
-            so trimmed batches (the fast path) give the plain model's numbers.
         reference: dict or None, the original experiment: `"pattern"` (one of
             "learns_at_once", "starts_at_chance", "stays_at_chance": what each
             seed must show to count as reproducing it), `"note"`, and the
@@ -182,7 +187,6 @@ class Variant:
     description: str
     build: Callable
     in_study: bool = True
-    zero_padding: bool = False
     reference: Optional[dict] = None
 
 
@@ -200,11 +204,6 @@ def study_variants():
     return tuple(name for name, variant in VARIANTS.items() if variant.in_study)
 
 
-def fast_path_variants():
-    """The names whose padding embeds to exactly zero, so trimmed batches are exact."""
-    return tuple(name for name, variant in VARIANTS.items() if variant.zero_padding)
-
-
 for _variant in (
     Variant(
         "baseline", "Keras's Embedding: the padding id gets a random, trainable vector", baseline,
@@ -214,25 +213,22 @@ for _variant in (
     ),
     Variant(
         "multiply", "the reference workaround: embeddings times a Lambda-computed padding mask", multiply,
-        zero_padding=True,
         reference={"epoch1_val_accuracy": 0.775, "best_val_accuracy": 0.894, "epochs_at_chance": 0,
                    "pattern": "learns_at_once",
                    "note": "Lambda mask × Multiply workaround: 0.88 after epoch 2"},
     ),
     Variant(
         "padzero", "padzero.Embedding: the padding id embeds to exactly zero, with no gradient", padzero,
-        zero_padding=True,
         reference={"pattern": "learns_at_once", "note": "expected to behave like multiply"},
     ),
     Variant(
         "uniform_nonneg", "the reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask",
-        uniform_nonneg, zero_padding=True,
+        uniform_nonneg,
         reference={"epoch1_val_accuracy": 0.05, "epochs_at_chance": 24, "pattern": "stays_at_chance",
                    "note": "RandomUniform(1e-4, 0.05) init + NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs"},
     ),
     Variant(
         "uniform", "the same RandomUniform(1e-4, 0.05) init and mask, without the constraint", uniform,
-        zero_padding=True,
         reference={"epoch1_val_accuracy": 0.05, "pattern": "stays_at_chance",
                    "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05"},
     ),
@@ -243,7 +239,7 @@ for _variant in (
     ),
     Variant(
         "masked_average", "padzero.Embedding + its mask -> masked average over real tokens -> the same head",
-        masked_average, zero_padding=True,
+        masked_average,
     ),
     # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
     Variant(
@@ -284,11 +280,12 @@ def build_model(
         embedding_dim: int, default 300.
         hidden_units: int, default 25.
         dropout: float, default 0.3.
-        fast_path: bool, default False. If True, the model takes ids of any
-            length `<= maxlen` (the last positions; feed it
-            `padzero.TrimmedBatches`) and `Flatten -> Dense` becomes
-            `padzero.FlattenDense`, with the same weights. Only for the
-            variants with `zero_padding` (`fast_path_variants()`).
+        fast_path: bool, default False. If True, Embedding -> Flatten ->
+            Dense(hidden) is one `padzero.EmbeddingFlattenDense` layer: the
+            same function and weights (`plain_weights` / `set_plain_weights`
+            exchange them with the plain model), with work only where posts
+            hold real tokens. `masked_average` has no Flatten and is the same
+            model on both paths.
         embedding_init_scale: float or None (default: Keras's 0.05). The
             embeddings start uniform in (-scale, scale); ignored by the
             `uniform*` variants, whose init is the point of them.
@@ -298,8 +295,7 @@ def build_model(
 
     Raises:
         ValueError: for a name not in `VARIANTS`, a size that is not a
-            positive integer, or `fast_path=True` for a variant whose padding
-            does not embed to zero.
+            positive integer.
 
     Example:
 
@@ -315,12 +311,7 @@ def build_model(
              "embedding_dim": embedding_dim, "hidden_units": hidden_units}
     for name, value in sizes.items():
         check_positive_int(name, value)
-    if fast_path and not VARIANTS[variant].zero_padding:
-        raise ValueError(
-            f"Variant {variant!r} has no exact fast path: its padding vector is trainable and non-zero, "
-            f"so trimmed columns would change the result. Fast path variants: {', '.join(fast_path_variants())}."
-        )
-    ids = keras.Input(shape=(None if fast_path else maxlen,), dtype="int32", name="ids")
+    ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
     outputs = VARIANTS[variant].build(
         ids,
         vocab_size,
@@ -333,3 +324,33 @@ def build_model(
         embedding_init_scale=embedding_init_scale,
     )
     return keras.Model(ids, outputs, name=variant)
+
+
+def plain_weights(model):
+    """The weights of a `build_model` model in the plain model's layout, fast path or not.
+
+    `padzero.EmbeddingFlattenDense` holds its kernel in blocks; its
+    `get_weights` gives `[table, kernel, bias]` as the plain Embedding and
+    Dense hold them, and layers follow in model order.
+
+    Example:
+
+    >>> plain = build_model("baseline", vocab_size=20, maxlen=6, num_classes=3, embedding_dim=4, hidden_units=2)
+    >>> fast = build_model("baseline", vocab_size=20, maxlen=6, num_classes=3, embedding_dim=4, hidden_units=2,
+    ...                    fast_path=True)
+    >>> [w.shape for w in plain_weights(fast)] == [w.shape for w in plain.get_weights()]
+    True
+    """
+    return [weight for layer in model.layers for weight in layer.get_weights()]
+
+
+def set_plain_weights(model, weights):
+    """Loads weights in the plain model's layout (`plain_weights` of either path) into a `build_model` model."""
+    weights = list(weights)
+    for layer in model.layers:
+        count = len(layer.get_weights())
+        if count:
+            layer.set_weights(weights[:count])
+            weights = weights[count:]
+    if weights:
+        raise ValueError(f"{len(weights)} weights left over after loading every layer of model '{model.name}'.")
