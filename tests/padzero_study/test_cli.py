@@ -233,7 +233,6 @@ def fifo_in(folder):
         (["--data", "{tmp}/nope\nline2.tar.gz"], "--data '{tmp}/nope\\nline2.tar.gz' does not exist"),
         (["--variants", "padzero,PADZERO"], "--variants: unknown variant(s) 'PADZERO'; choose from baseline,"),
         (["--distribute", "--backend", "torch"], "--distribute needs the jax backend"),
-        (["--fast-path", "--variants", "baseline,mask_zero"], "--fast-path changes nothing for baseline, mask_zero"),
         (["--out", "{tmp}/" + "a" * 300], "--out: a name in it is longer than"),
         (["--out", "{tmp}/afile"], "--out {tmp}/afile is a file, not a folder"),
         (["--out", "{tmp}/afile/out"], "--out {tmp}/afile/out goes through {tmp}/afile, which is a file"),

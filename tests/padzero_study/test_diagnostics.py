@@ -123,7 +123,8 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
 
 def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
     config = study.StudyConfig(dataset="synthetic", variants=("baseline", "padzero", "masked_average"), seeds=1, epochs=2,
-                               maxlen=40, vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5)
+                               maxlen=40, vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5,
+                               fast_path=False)
     written = study.run_study(config, tmp_path, diagnose=True)
     records = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
     assert {r["variant"] for r in records} == {"baseline", "padzero", "masked_average"}
@@ -141,7 +142,7 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
 
 def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
     config = study.StudyConfig(dataset="synthetic", variants=("padzero",), seeds=2, epochs=1, maxlen=30,
-                               vocab_size=100, max_docs=100, embedding_dim=4, hidden_units=3)
+                               vocab_size=100, max_docs=100, embedding_dim=4, hidden_units=3, fast_path=False)
     study.run_study(study.StudyConfig(**{**config.__dict__, "seeds": 1}), tmp_path, diagnose=True)
     path = tmp_path / "diagnostics.jsonl"
     finished_lines = path.read_text()

@@ -243,26 +243,18 @@ def test_corrupt_results_line_is_named(tmp_path):
         study.run_study(config, tmp_path)
 
 
-def test_fast_path_study_trims_the_variants_it_can(tmp_path, monkeypatch):
-    import padzero
-
-    widths = []  # the width of every trimmed batch handed to fit
-    original = padzero.TrimmedBatches.__getitem__
-
-    def recording(self, index):
-        batch = original(self, index)
-        widths.append(batch[0].shape[1])
-        return batch
-
-    monkeypatch.setattr(padzero.TrimmedBatches, "__getitem__", recording)
-    # Long rows and small batches, so that most batches have all-padding columns to drop.
-    config = study.StudyConfig(variants=("baseline",), fast_path=True, **{**TINY, "seeds": 1, "maxlen": 600, "batch_size": 4})
-    study.run_study(config, tmp_path)
-    assert widths == []  # baseline's padding vector is not zero: it trains the plain model
-    study.run_study(dataclasses.replace(config, variants=("baseline", "padzero")), tmp_path)
-    assert widths and max(widths) <= config.maxlen and min(widths) < config.maxlen
-    ends = {r["variant"]: r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"}
-    assert ends["padzero"]["fast_path"] is True and ends["baseline"]["fast_path"] is False
+def test_fast_path_study_matches_the_plain_one(finished_study, tmp_path):
+    # The default (fast) path: the same batches, weights and function as --plain, so the same numbers.
+    config, out_dir, _ = finished_study
+    assert config.fast_path
+    study.run_study(dataclasses.replace(config, fast_path=False), tmp_path)
+    fast, plain = ({(r["variant"], r["seed"], r["epoch"]): r for r in records_of(folder / "results.jsonl")
+                    if r["record"] == "epoch"} for folder in (out_dir, tmp_path))
+    assert fast.keys() == plain.keys()
+    for key in fast:
+        assert fast[key]["fast_path"] is True and plain[key]["fast_path"] is False
+        for metric in ("loss", "val_loss", "val_accuracy"):
+            assert fast[key][metric] == pytest.approx(plain[key][metric], rel=1e-3, abs=1e-4), (key, metric)
 
 
 def test_the_same_data_by_another_path_resumes_the_folder(finished_study):
@@ -273,8 +265,8 @@ def test_the_same_data_by_another_path_resumes_the_folder(finished_study):
 
 def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
     config, out_dir, _ = finished_study
-    with pytest.raises(study.StudyError, match="fast_path: false -> true"):
-        study.run_study(study.StudyConfig(variants=config.variants, fast_path=True, **TINY), out_dir)
+    with pytest.raises(study.StudyError, match="fast_path: true -> false"):
+        study.run_study(study.StudyConfig(variants=config.variants, fast_path=False, **TINY), out_dir)
 
 
 def test_distribute_needs_jax(backend):
@@ -400,7 +392,7 @@ def test_a_results_line_of_the_wrong_shape_stops_the_study_naming_it(tmp_path, l
 def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
     from padzero_study import diagnostics_report
 
-    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1}, fast_path=False)
     study.run_study(config, tmp_path, diagnose=True)
     with open(tmp_path / "diagnostics.jsonl", "a") as file:
         file.write('{"variant": "padzero", "seed": 1, "ep')  # a write cut short
@@ -440,8 +432,8 @@ def test_limits_follow_this_machines_memory(monkeypatch):
         study.StudyConfig(**{**TINY, "maxlen": 1_001, "max_docs": None})
 
 
-def test_dataset_and_fast_path_come_from_the_registries(tmp_path, monkeypatch):
-    from padzero_study import data, datasets, variants
+def test_the_dataset_comes_from_its_registry(tmp_path, monkeypatch):
+    from padzero_study import data, datasets
 
     loaded = []
 
@@ -455,10 +447,6 @@ def test_dataset_and_fast_path_come_from_the_registries(tmp_path, monkeypatch):
     assert loaded == [200]
     (end,) = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"]
     assert end["config"]["num_classes"] == 4 and "chance = validation accuracy below 0.5" in (tmp_path / "report.md").read_text()
-    fast = study.StudyConfig(**TINY, variants=("padzero",), fast_path=True)
-    assert fast.uses_fast_path("padzero")
-    monkeypatch.setitem(variants.VARIANTS, "padzero", dataclasses.replace(variants.VARIANTS["padzero"], zero_padding=False))
-    assert not fast.uses_fast_path("padzero")
 
 
 def test_the_actual_vocabulary_and_posts_are_recorded_and_reported(finished_study):
@@ -582,7 +570,7 @@ def test_force_moves_a_foreign_results_file_aside(tmp_path):
 
 
 def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
-    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
+    config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1}, fast_path=False)
     study.run_study(config, tmp_path, diagnose=True)
     (tmp_path / "diagnostics.jsonl").unlink()
     with pytest.raises(study.StudyError, match=r"1 finished run\(s\) .* no lines in diagnostics\.jsonl "
