@@ -59,21 +59,25 @@ def _block_forward(table, kernel, ids, order, groups, group, padding_idx, zero_p
     return jax.lax.switch(groups, branches, table, kernel, ids, order)
 
 
-def _block_kernel_gradient(table, kernel, ids, order, groups, upstream, group, padding_idx, zero_padding):
+def _block_gradients(table, kernel, ids, order, groups, upstream, group, padding_idx, zero_padding):
+    """The block kernel's gradient, and the embedding gradient of its sorted rows (rows past the groups: zeros)."""
     batch = ids.shape[0]
 
     def branch(count):
-        def gradient(table, ids, order, upstream):
+        def gradients(table, kernel, ids, order, upstream):
             if count == 0:
-                return jnp.zeros(kernel.shape, kernel.dtype)
+                return jnp.zeros(kernel.shape, kernel.dtype), jnp.zeros((batch, kernel.shape[0]), kernel.dtype)
             rows = order[: count * group]
             embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
-            return embedded.reshape(len(rows), -1).T @ upstream[rows]
+            kernel_gradient = embedded.reshape(len(rows), -1).T @ upstream[rows]
+            embedded_gradient = upstream[rows] @ kernel.T
+            padding = jnp.zeros((batch - len(rows), kernel.shape[0]), kernel.dtype)
+            return kernel_gradient, jnp.concatenate([embedded_gradient, padding])
 
-        return gradient
+        return gradients
 
     branches = [branch(count) for count in range(batch // group + 1)]
-    return jax.lax.switch(groups, branches, table, ids, order, upstream)
+    return jax.lax.switch(groups, branches, table, kernel, ids, order, upstream)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
@@ -97,18 +101,20 @@ def _computed_rows_backward(group, padding_idx, zero_padding, residuals, upstrea
     kernel_gradients = []
     for block, (kernel, ids) in enumerate(zip(kernel_blocks, block_ids)):
         block_order, block_groups = order[:, block], groups[block]
-        kernel_gradients.append(
-            _block_kernel_gradient(table, kernel, ids, block_order, block_groups, upstream, group, padding_idx, zero_padding)
+        kernel_gradient, embedded_gradients = _block_gradients(
+            table, kernel, ids, block_order, block_groups, upstream, group, padding_idx, zero_padding
         )
+        kernel_gradients.append(kernel_gradient)
         length, features = ids.shape[1], table.shape[1]
 
-        def add_group(index, table_gradient, kernel=kernel, ids=ids, block_order=block_order):
-            rows = jax.lax.dynamic_slice_in_dim(block_order, index * group, group)
-            group_ids = ids[rows]
-            embedded_gradient = (upstream[rows] @ kernel.T).reshape(group, length, features)
+        # The loop reads no weight: a weight read inside a loop makes XLA copy it when the step donates it.
+        def add_group(index, table_gradient, ids=ids, block_order=block_order, embedded_gradients=embedded_gradients):
+            group_ids = ids[jax.lax.dynamic_slice_in_dim(block_order, index * group, group)]
+            gradient = jax.lax.dynamic_slice_in_dim(embedded_gradients, index * group, group)
+            gradient = gradient.reshape(group, length, features)
             if zero_padding:  # the padding row gets no gradient
-                embedded_gradient = jnp.where((group_ids == padding_idx)[..., None], 0, embedded_gradient)
-            return table_gradient.at[group_ids].add(embedded_gradient)
+                gradient = jnp.where((group_ids == padding_idx)[..., None], 0, gradient)
+            return table_gradient.at[group_ids].add(gradient)
 
         table_gradient = jax.lax.fori_loop(0, block_groups, add_group, table_gradient)
     return table_gradient, tuple(kernel_gradients), None, None, None

@@ -1,10 +1,13 @@
 """`padzero bench`: the layer and the reference model timed side by side, in one run.
 
-Every measurement runs in a fresh Python process (Keras picks its backend at
-import, and a process's peak memory is then its own), one after the other, on
-the same batches. Times are medians of repeats after a warm-up that compiles
-every shape the timed repeats will see. Reads top to bottom: the batches, the
-layer part, the model part, the driver that runs them all and writes the table.
+Every case runs in a process of its own (Keras picks its backend at import,
+and a process's peak memory is then its own), on the same batches. The
+layer part times its three layers interleaved in one process per backend. The
+model part keeps one process per case alive and runs their timed repeats in
+turn, round after round, so that drift in the machine's speed hits every case
+alike. Times are medians of repeats after a warm-up that compiles every shape
+the timed repeats will see. Reads top to bottom: the batches, the layer part,
+the model part, the driver that runs them all and writes the table.
 
     python -m padzero_study.bench '<json of one measurement>'   (what the driver runs)
 """
@@ -34,7 +37,13 @@ logger = logging.getLogger("padzero")
 
 PARTS = ("layer", "model")
 LAYER_CASES = ("keras.layers.Embedding", "padzero.Embedding", "mask x multiply")
-KERAS_MODEL_CASES = ("keras baseline", "padzero", "padzero fast path")
+# Each Keras case: (variant, fast path). "padzero" is the plain path with padzero.Embedding.
+KERAS_MODEL_CASES = {
+    "keras baseline": ("baseline", False),
+    "keras baseline, fast path": ("baseline", True),
+    "padzero": ("padzero", False),
+    "padzero fast path": ("padzero", True),
+}
 TORCH_MODEL_CASES = ("native torch", "native torch, fused Adam")
 SHAPE = {"vocab_size": 20_001, "maxlen": 1_100, "embedding_dim": 300, "batch_size": 32}
 TRAIN_POSTS = 15_076  # the study's training split: one epoch is ceil(15,076 / 32) = 472 steps
@@ -165,30 +174,23 @@ def layer_gradient_function(layer, multiply_by_mask):
     return eager_step
 
 
-def measure_keras_model(settings):
-    """One training epoch's worth of steps of a Keras model; ms per step."""
+def keras_model_epoch(settings):
+    """A function running one pass of a Keras model's training steps over the batches; their count."""
     import keras
 
-    from padzero.batching import TrimmedBatches
     from padzero_study.variants import build_model
 
     ids, labels = np.load(settings["batches"]).values()
-    fast_path = settings["case"] == "padzero fast path"
-    variant = "baseline" if settings["case"] == "keras baseline" else "padzero"
+    variant, fast_path = KERAS_MODEL_CASES[settings["case"]]
     keras.utils.set_random_seed(0)
     model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
-    # multiple=maxlen keeps every batch whole: the plain models get the full padded batch.
-    batches = TrimmedBatches(
-        ids, labels, SHAPE["batch_size"], multiple=settings["multiple"] if fast_path else SHAPE["maxlen"], shuffle=False
-    )
-    dataset = batches.as_dataset()
-    seconds = median_seconds(lambda: model.fit(dataset, epochs=1, verbose=0), settings["repeats"])
-    return [{"case": settings["case"], "ms": seconds / len(batches) * 1e3, "peak_mb": peak_memory_megabytes()}]
+    batch = SHAPE["batch_size"]
+    return lambda: model.fit(ids, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False), math.ceil(len(ids) / batch)
 
 
-def measure_torch_model(settings):
-    """The same steps in native PyTorch (`nn.Embedding(padding_idx=0)`); ms per step."""
+def torch_model_epoch(settings):
+    """The same steps in native PyTorch (`nn.Embedding(padding_idx=0)`); their count."""
     import torch
 
     from padzero_study.torch_reference import ReferenceModel, make_training_step
@@ -207,16 +209,38 @@ def measure_torch_model(settings):
         for batch_ids, batch_labels in batches:
             step(batch_ids, batch_labels)
 
-    seconds = median_seconds(epoch, settings["repeats"])
-    return [{"case": settings["case"], "ms": seconds / len(batches) * 1e3, "peak_mb": peak_memory_megabytes()}]
+    return epoch, len(batches)
+
+
+def serve_model(settings, commands=sys.stdin, replies=sys.stdout):
+    """A model case's process: builds and warms up, then times one pass per "run" line until "done".
+
+    Replies one JSON line per command: `{"ready": true}` once warmed up,
+    `{"ms": ...}` (per step) after each run, `{"peak_mb": ...}` at the end.
+    """
+    epoch, steps = (torch_model_epoch if settings["case"] in TORCH_MODEL_CASES else keras_model_epoch)(settings)
+    epoch()  # compiles every shape the timed passes meet
+
+    def reply(message):
+        replies.write(json.dumps(message) + "\n")
+        replies.flush()
+
+    reply({"ready": True})
+    for command in commands:
+        if command.strip() == "run":
+            started = time.perf_counter()
+            epoch()
+            reply({"ms": (time.perf_counter() - started) / steps * 1e3})
+        else:
+            reply({"peak_mb": peak_memory_megabytes()})
+            return
 
 
 def measure(settings):
     if settings["part"] == "layer":
         return measure_layer(settings)
-    if settings["case"] in TORCH_MODEL_CASES:
-        return measure_torch_model(settings)
-    return measure_keras_model(settings)
+    serve_model(settings)
+    return None
 
 
 # ---------------------------------------------------------------- the driver
@@ -238,7 +262,7 @@ def check_choices(parts, backends):
 
 
 def planned_measurements(parts, backends):
-    """(part, backend, case) of every subprocess to run; the torch anchor runs once, not per backend."""
+    """(part, backend, case) of every process to run; the torch anchor runs once, not per backend."""
     plan = []
     if "layer" in parts:
         plan += [{"part": "layer", "backend": backend, "case": None} for backend in backends]
@@ -248,16 +272,74 @@ def planned_measurements(parts, backends):
     return plan
 
 
+def _command(settings):
+    return [sys.executable, "-m", "padzero_study.bench", json.dumps(settings)]
+
+
+def _environment(settings):
+    return {**os.environ, "KERAS_BACKEND": settings["backend"]}
+
+
+def _failure(settings, stderr):
+    last_lines = " | ".join(stderr.strip().splitlines()[-3:])
+    return BenchError(f"measurement {settings['part']}/{settings['backend']}/{settings['case']} failed: {last_lines}")
+
+
 def run_measurement(settings):
-    environment = {**os.environ, "KERAS_BACKEND": settings["backend"]}
-    completed = subprocess.run(
-        [sys.executable, "-m", "padzero_study.bench", json.dumps(settings)],
-        env=environment, capture_output=True, text=True, check=False,
-    )
+    """Runs one layer measurement in a fresh process; its rows."""
+    completed = subprocess.run(_command(settings), env=_environment(settings), capture_output=True, text=True,
+                               check=False)
     if completed.returncode != 0:
-        last_lines = " | ".join(completed.stderr.strip().splitlines()[-3:])
-        raise BenchError(f"measurement {settings['part']}/{settings['backend']}/{settings['case']} failed: {last_lines}")
+        raise _failure(settings, completed.stderr)
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+class ModelWorker:
+    """One model case's process, kept alive between its timed passes (see `serve_model`)."""
+
+    def __init__(self, settings):
+        self.settings = settings
+        self.errors = tempfile.TemporaryFile(mode="w+")
+        self.process = subprocess.Popen(_command(settings), env=_environment(settings), stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, stderr=self.errors, text=True)
+
+    def ask(self, command):
+        if command is not None:
+            self.process.stdin.write(command + "\n")
+            self.process.stdin.flush()
+        line = self.process.stdout.readline()
+        if not line:
+            self.process.wait()
+            self.errors.seek(0)
+            raise _failure(self.settings, self.errors.read())
+        return json.loads(line)
+
+    def close(self):
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+        self.errors.close()
+
+
+def run_model_cases(plan, settings):
+    """Starts every model case, then runs their timed passes in turn, `repeats` rounds; their rows."""
+    workers = []
+    try:
+        for number, case in enumerate(plan, start=1):
+            logger.info("bench: warming up %d/%d: %s %s", number, len(plan), case["backend"], case["case"])
+            worker = ModelWorker({**settings, **case})
+            workers.append(worker)
+            worker.ask(None)  # "ready": built and compiled; it then waits, idle, for its turn
+        times = [[] for _ in workers]
+        for round_number in range(1, settings["repeats"] + 1):
+            logger.info("bench: round %d/%d of %d cases", round_number, settings["repeats"], len(workers))
+            for worker, case_times in zip(workers, times):
+                case_times.append(worker.ask("run")["ms"])
+        return [{"backend": w.settings["backend"], "case": w.settings["case"], "ms": statistics.median(t),
+                 "peak_mb": w.ask("done")["peak_mb"]} for w, t in zip(workers, times)]
+    finally:
+        for worker in workers:
+            worker.close()
 
 
 def with_ratios(rows):
@@ -275,14 +357,14 @@ def with_ratios(rows):
     return rows
 
 
-def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, steps=None, repeats=None, multiple=100):
-    """Times every chosen part on every chosen backend, each in a fresh process.
+def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, steps=None, repeats=None):
+    """Times every chosen part on every chosen backend, each case in a process of its own.
 
     Args:
         parts: names from `PARTS`: "layer" (forward + backward of the
             embedding layers) and/or "model" (training steps of the reference
-            model: Keras baseline, padzero, padzero fast path per backend, and
-            native PyTorch once).
+            model: `KERAS_MODEL_CASES` per backend and native PyTorch once,
+            all kept alive and timed in turn, round after round).
         backends: names from `BACKENDS`.
         quick: fewer steps and repeats (noisier medians).
         lengths: real post lengths to draw batches from (e.g. from the
@@ -292,7 +374,6 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         repeats: positive int or None, timed repeats per measurement (default
             5, 3 quick; layer calls, which are short, use 10 times as many and
             at least 50).
-        multiple: the fast path's width rounding (see `TrimmedBatches`).
 
     Returns:
         dict with `settings`, `machine` and `rows` (part, backend, case, ms,
@@ -317,18 +398,20 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         batches_path = os.path.join(folder, "batches.npz")
         np.savez(batches_path, ids=ids, labels=labels)
         plan = planned_measurements(parts, backends)
-        for number, settings in enumerate(plan, start=1):
-            settings = {**settings, "batches": batches_path, "multiple": multiple,
-                        "repeats": max(50, repeats * 10) if settings["part"] == "layer" else repeats}
-            logger.info("bench %d/%d: %s %s %s", number, len(plan), settings["part"], settings["backend"], settings["case"] or "")
-            for row in run_measurement(settings):
-                rows.append({"part": settings["part"], "backend": settings["backend"], **row})
+        shared = {"batches": batches_path}
+        for settings in (p for p in plan if p["part"] == "layer"):
+            settings = {**settings, **shared, "repeats": max(50, repeats * 10)}
+            logger.info("bench: layer %s", settings["backend"])
+            rows += [{"part": "layer", "backend": settings["backend"], **row} for row in run_measurement(settings)]
+        model_plan = [p for p in plan if p["part"] == "model"]
+        if model_plan:
+            rows += [{"part": "model", **row} for row in run_model_cases(model_plan, {**shared, "repeats": repeats})]
     steps_per_epoch = math.ceil(TRAIN_POSTS / SHAPE["batch_size"])
     for row in rows:
         if row["part"] == "model":
             row["epoch_seconds"] = row["ms"] * steps_per_epoch / 1e3
     return {
-        "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats, "multiple": multiple,
+        "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats,
                      "mean_length": float(lengths.mean()), "padding_share": float(1 - (ids != 0).mean()), **SHAPE},
         "machine": machine.describe_machine(),
         "python": platform.python_version(),
@@ -432,4 +515,6 @@ def format_table(results):
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure(json.loads(sys.argv[1]))))
+    layer_rows = measure(json.loads(sys.argv[1]))
+    if layer_rows is not None:  # a model case has replied line by line already
+        print(json.dumps(layer_rows))

@@ -19,7 +19,7 @@ from padzero_study.backends import BACKENDS
 from test_cli import assert_one_line_error, run_cli
 
 FAKE_RESULTS = {
-    "settings": {"parts": ["layer"], "backends": ["jax"], "steps": 2, "repeats": 1, "multiple": 100,
+    "settings": {"parts": ["layer"], "backends": ["jax"], "steps": 2, "repeats": 1,
                  "mean_length": 99.0, "padding_share": 0.9, **bench.SHAPE},
     "machine": "2 x test CPU", "python": "3.11",
     "rows": [{"part": "layer", "backend": "jax", "case": "keras.layers.Embedding", "ms": 1.0, "peak_mb": 100.0,
