@@ -24,8 +24,9 @@ class EmbeddingFlattenDense(keras.layers.Layer):
     trimming, sorting or bucketing. On 20 Newsgroups (87 % padding) that
     leaves about a quarter of the Dense work.
 
-    The kernel is held as `blocks` variables, one per block of positions, so
-    a compiled step multiplies each in place. `get_weights()` and
+    The kernel is held as `blocks` variables, one per block of positions
+    (each `(positions, features * units)`: the block's rows of the Dense
+    kernel in their order), so a compiled step multiplies each in place. `get_weights()` and
     `set_weights()` speak the plain layers' layout: `[table, kernel, bias]`,
     with the whole `(maxlen * features, units)` kernel of `Dense` after
     `Flatten`.
@@ -154,12 +155,15 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         self.features = self.embedding.output_dim
         # Drawn whole, as Dense after Flatten draws it (same fan-in, same values for the same seed), then cut.
         kernel = ops.convert_to_tensor(self.kernel_initializer((self.maxlen * self.features, self.units)))
+        # A block is stored as (positions, features * units), the same numbers in the same order as its
+        # (positions * features, units) slice of the Dense kernel: the optimizer's elementwise update runs
+        # about a quarter faster over long rows than over rows of `units` (measured on JAX, 2 vCPU Xeon).
         self.kernel_blocks = [
             self.add_weight(
                 name=f"kernel_block_{block}",
-                shape=((stop - start) * self.features, self.units),
+                shape=(stop - start, self.features * self.units),
                 initializer=lambda shape, dtype, start=start, stop=stop: ops.cast(
-                    kernel[start * self.features : stop * self.features], dtype
+                    ops.reshape(kernel[start * self.features : stop * self.features], shape), dtype
                 ),
             )
             for block, (start, stop) in enumerate(self.bounds)
@@ -172,7 +176,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")
         table = ops.convert_to_tensor(self.embedding.embeddings)
-        kernels = [ops.convert_to_tensor(kernel) for kernel in self.kernel_blocks]
+        kernels = [ops.reshape(kernel, (-1, self.units)) for kernel in self.kernel_blocks]
         outputs = block_dense(ids, table, kernels, self.bounds, self.padding_idx, self.zero_padding)
         if self.use_bias:
             outputs = ops.add(outputs, self.bias)
@@ -184,7 +188,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
     def get_weights(self):
         """`[table, kernel, bias]` as NumPy arrays, in the layout of Embedding + (Flatten ->) Dense."""
         weights = [ops.convert_to_numpy(self.embedding.embeddings)]
-        weights.append(np.concatenate([ops.convert_to_numpy(kernel) for kernel in self.kernel_blocks]))
+        weights.append(np.concatenate([ops.convert_to_numpy(kernel).reshape(-1, self.units) for kernel in self.kernel_blocks]))
         if self.use_bias:
             weights.append(ops.convert_to_numpy(self.bias))
         return weights
@@ -208,7 +212,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         table, kernel = weights[0], np.asarray(weights[1])
         self.embedding.embeddings.assign(table)  # the variable itself: LoRA is refused
         for variable, (start, stop) in zip(self.kernel_blocks, self.bounds):
-            variable.assign(kernel[start * self.features : stop * self.features])
+            variable.assign(kernel[start * self.features : stop * self.features].reshape(variable.shape))
         if self.use_bias:
             self.bias.assign(weights[2])
 

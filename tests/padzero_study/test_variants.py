@@ -150,7 +150,8 @@ def gradients_in_plain_layout(model, gradients):
     for layer in model.layers:
         if isinstance(layer, padzero.EmbeddingFlattenDense):
             laid_out.append(by_variable[id(layer.embedding.embeddings)])
-            laid_out.append(np.concatenate([by_variable[id(block)] for block in layer.kernel_blocks]))
+            units = layer.units
+            laid_out.append(np.concatenate([by_variable[id(block)].reshape(-1, units) for block in layer.kernel_blocks]))
             laid_out.append(by_variable[id(layer.bias)])
         else:
             laid_out += [by_variable[id(weight)] for weight in layer.trainable_weights]
