@@ -6,10 +6,8 @@ The 20 Newsgroups study and the `padzero` command live in `padzero_study`,
 which this package never imports.
 """
 
-from padzero.batching import TrimmedBatches
 from padzero.embedding import Embedding
 from padzero.embedding_flatten_dense import EmbeddingFlattenDense
-from padzero.flatten_dense import FlattenDense
 
 __version__ = "0.2.0"
-__all__ = ["Embedding", "EmbeddingFlattenDense", "FlattenDense", "TrimmedBatches", "__version__"]
+__all__ = ["Embedding", "EmbeddingFlattenDense", "__version__"]

@@ -121,8 +121,7 @@ def hidden_layer_pass(model, ids, batch_size=256):
     kernel, bias = (keras.ops.convert_to_numpy(w) for w in (hidden.kernel, hidden.bias))
     pre_activations, input_sum = [], 0.0
     for flat in _hidden_inputs(model, ids, batch_size):
-        # FlattenDense gets (batch, length, features): its kernel covers the last `length` positions.
-        pre_activations.append(flat @ kernel[kernel.shape[0] - flat.shape[1] :] + bias)
+        pre_activations.append(flat @ kernel + bias)
         input_sum = input_sum + flat.sum(axis=0)
     return np.concatenate(pre_activations), float(np.abs(input_sum / len(ids)).sum())
 
