@@ -1,7 +1,7 @@
 """Breaks padzero's layers one way at a time and checks that their tests notice.
 
 Usage: KERAS_BACKEND is set per run: `python scripts/check_tests_catch_mutations.py torch [SOURCE]`,
-where SOURCE (e.g. `flatten_dense`) limits the run to the sources whose path contains it.
+where SOURCE (e.g. `block_dense`) limits the run to the sources whose path contains it.
 Each source file is restored afterwards, whatever happens.
 """
 
@@ -14,7 +14,7 @@ EMBEDDING_MUTATIONS = {
  "multiply instead of where (output)": ('return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)', 'return outputs * ops.cast(ops.logical_not(is_padding), outputs.dtype)'),
  "no init zeroing": ('self._embeddings.assign(self._zero_padding_row(ops.convert_to_tensor(self._embeddings)))', 'pass'),
  "mask uses 0": ('masked_id = 0 if self.padding_idx is None else self.padding_idx', 'masked_id = 0'),
- "no id check": ('self._check_ids(inputs)\n', 'pass\n'),
+ "no host id check": ('if host.size and _bad_id_mask(host, self.input_dim).any():', 'if False:'),
  "no padding_idx in config": ('return {**super().get_config(), "padding_idx": self.padding_idx}', 'return super().get_config()'),
  "no quantize override": ('super().quantize(mode, type_check=False, config=config)', 'super().quantize(mode, type_check=type_check, config=config)'),
  "int8 call not zeroed": ('outputs = super()._int8_call(ids, training=training)\n        if self.padding_idx is None:', 'outputs = super()._int8_call(ids, training=training)\n        if True:'),
@@ -22,20 +22,34 @@ EMBEDDING_MUTATIONS = {
  "truthiness of padding_idx": ('if padding_idx is not None:\n            if not', 'if padding_idx:\n            if not'),
  "no registration": ('@keras.saving.register_keras_serializable(package="padzero")\n', ''),
 }
-FAST_PATH_MUTATIONS = {
- "kernel rows of the first positions": ("kernel = self.kernel[(self.maxlen - length) * self.features :]", "kernel = self.kernel[: length * self.features]"),
- "trimmed batch drops a real column": ("width = ids.shape[1] - real_columns[0] if real_columns.size else 1", "width = ids.shape[1] - real_columns[0] - 1 if real_columns.size else 1"),
- "no bias": ("outputs = ops.add(outputs, self.bias)", "outputs = outputs"),
+BLOCK_DENSE_MUTATIONS = {
+ "a block's first position ignored": ("[ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds]",
+                                      "[ops.any(ops.not_equal(ids[:, start + 1:stop], padding_idx), axis=1) for start, stop in bounds]"),
+ "skipped blocks add no padding vector": ("outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))",
+                                          "outputs = outputs"),
 }
+JAX_MUTATIONS = {
+ "groups rounded down": ("groups = (jnp.sum(active, axis=0, dtype=jnp.int32) + group - 1) // group",
+                         "groups = jnp.sum(active, axis=0, dtype=jnp.int32) // group"),
+ "padding row gets gradient": ("if zero_padding:  # the padding row gets no gradient", "if False:"),
+ "skipped rows add no padding vector": ("outputs = outputs + idle @ padding_block_outputs(table, kernel_blocks, bounds, padding_idx)",
+                                        "outputs = outputs"),
+}
+LAYER_MUTATIONS = {
+ "no bias": ("outputs = ops.add(outputs, self.bias)", "outputs = outputs"),
+ "set_weights loads every block from the start": (
+     "variable.assign(kernel[start * self.features : stop * self.features].reshape(variable.shape))",
+     "variable.assign(kernel[: (stop - start) * self.features].reshape(variable.shape))"),
+}
+FAST_PATH_TESTS = ["tests/padzero/test_block_dense.py", "tests/padzero/test_embedding_flatten_dense.py"]
 CASES = [
-    ("src/padzero/embedding.py", ["tests/test_embedding.py"], EMBEDDING_MUTATIONS),
-    ("src/padzero/flatten_dense.py", ["tests/test_flatten_dense.py", "tests/test_variants.py"],
-     {k: v for k, v in FAST_PATH_MUTATIONS.items() if "trimmed" not in k}),
-    ("src/padzero/batching.py", ["tests/test_batching.py", "tests/test_variants.py"],
-     {k: v for k, v in FAST_PATH_MUTATIONS.items() if "trimmed" in k}),
+    ("src/padzero/embedding.py", ["tests/padzero/test_embedding.py"], EMBEDDING_MUTATIONS),
+    ("src/padzero/block_dense.py", FAST_PATH_TESTS, BLOCK_DENSE_MUTATIONS),
+    ("src/padzero/_block_dense_jax.py", FAST_PATH_TESTS, JAX_MUTATIONS),  # reached on the jax backend only
+    ("src/padzero/embedding_flatten_dense.py", FAST_PATH_TESTS, LAYER_MUTATIONS),
 ]
 backend = sys.argv[1] if len(sys.argv) > 1 else "torch"
-only = sys.argv[2] if len(sys.argv) > 2 else ""  # e.g. "flatten_dense": only the sources whose path holds it
+only = sys.argv[2] if len(sys.argv) > 2 else ""  # e.g. "block_dense": only the sources whose path holds it
 missed = 0
 for source, test_files, mutations in CASES:
     if only not in source:

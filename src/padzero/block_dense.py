@@ -102,7 +102,10 @@ def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_pa
         block_ids = ops.take(ids[:, start:stop], rows[:, 0], axis=0)
         embedded = _embedded(table, block_ids, padding_idx, zero_padding)
         products = ops.matmul(ops.reshape(embedded, (-1, (stop - start) * features)), kernel)
-        outputs = outputs + ops.scatter(rows, products, (batch, units))
+        # A matmul by the rows' one-hot, not a scatter: with no row at all it still links the kernel to the
+        # outputs, so the kernel gets a zero gradient (which Adam steps on) rather than none.
+        placement = ops.transpose(ops.one_hot(rows[:, 0], batch, dtype=products.dtype))
+        outputs = outputs + ops.matmul(placement, products)
     if not zero_padding:
         idle = ops.cast(ops.logical_not(active), table.dtype)
         outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))

@@ -102,7 +102,8 @@ class EmbeddingFlattenDense(keras.layers.Layer):
                 "embedding must be a padzero.Embedding or keras.layers.Embedding layer. "
                 f"Received: embedding={embedding!r}"
             )
-        if getattr(embedding, "lora_enabled", False) or getattr(embedding, "quantization_mode", None) is not None:
+        lora = getattr(embedding, "lora_enabled", False) or getattr(embedding, "lora_rank", None)  # LoRA starts at build
+        if lora or getattr(embedding, "quantization_mode", None) is not None:
             raise ValueError(
                 f"embedding '{embedding.name}' uses LoRA or quantization, which EmbeddingFlattenDense does not "
                 "support; use the plain layers (Embedding, Flatten, Dense) for it."
