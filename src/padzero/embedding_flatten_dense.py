@@ -177,6 +177,13 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")
         table = ops.convert_to_tensor(self.embedding.embeddings)
+        if keras.backend.backend() == "tensorflow" and self.zero_padding and isinstance(self.embedding, Embedding):
+            # The table's gradient in the form padzero.Embedding gives it on this batch. TensorFlow
+            # differentiates a gather into one slice per gathered id, and Keras's Adam squares each slice
+            # before repeats of an id add up; padzero.Embedding's small-table path zeroes the padding row
+            # first, which makes the gradient one dense tensor, so Adam steps alike on both.
+            if self.embedding._table_is_smaller_than_output(ids):
+                table = self.embedding._zero_padding_row(table)
         kernels = [ops.reshape(kernel, (-1, self.units)) for kernel in self.kernel_blocks]
         outputs = block_dense(ids, table, kernels, self.bounds, self.padding_idx, self.zero_padding)
         if self.use_bias:
