@@ -227,10 +227,13 @@ def build_parser():
         epilog=study_epilog((("full", "full"), ("quick", "--quick"))),
     )
     add_study_flags(reproduce, variants="all")
-    # diagnose has no such flag: its measures read the plain layers' inputs.
-    reproduce.add_argument("--plain", action="store_true", help="train Embedding -> Flatten -> Dense as three layers "
-                           "instead of one padzero.EmbeddingFlattenDense, which computes the same function and "
-                           "gradients with work only where posts hold real tokens (default: off)")
+    # diagnose has no such flags: its measures read the plain layers' inputs.
+    path = reproduce.add_mutually_exclusive_group()
+    path.add_argument("--fast-path", dest="fast_path", action="store_true", default=None, help="train Embedding -> "
+                      "Flatten -> Dense as one padzero.EmbeddingFlattenDense: the same function and gradients, with "
+                      "work only where posts hold real tokens (default: on with jax, where it is faster; off with "
+                      "tensorflow and torch, where it measured slower)")
+    path.add_argument("--plain", dest="fast_path", action="store_false", help="train the three plain layers")
     reproduce.add_argument("--quick", action="store_true", help=f"a small real run: {quick['epochs']} epochs x "
                            f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)")
     reproduce.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
@@ -294,7 +297,7 @@ def study_config(args, kind):
         batch_size=args.batch_size,
         padding=args.padding,
         embedding_init_scale=args.init_scale,
-        fast_path=kind != "diagnose" and not args.plain,  # diagnose measures the plain layers' inputs
+        fast_path=False if kind == "diagnose" else args.fast_path,  # diagnose measures the plain layers' inputs
         distribute=args.distribute,
         **sizes,
     )

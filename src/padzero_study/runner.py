@@ -89,7 +89,9 @@ class StudyConfig:
     hidden_units: int = 25
     dropout: float = 0.3
     embedding_init_scale: float | None = None  # None: Keras's RandomUniform(-0.05, 0.05)
-    fast_path: bool = True  # Embedding -> Flatten -> Dense as padzero.EmbeddingFlattenDense: same function, less work
+    # Embedding -> Flatten -> Dense as padzero.EmbeddingFlattenDense: the same function with less work.
+    # None: on JAX only, the one backend where it measured faster (docs/benchmarks).
+    fast_path: bool | None = None
     distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
 
@@ -168,6 +170,8 @@ class StudyConfig:
             raise StudyError(f"split_seed must be an integer in [0, 2**32); received split_seed={self.split_seed!r}.")
         if self.padding not in ("pre", "post"):
             raise StudyError(f"padding must be 'pre' or 'post'; received padding={self.padding!r}.")
+        if self.fast_path is None:
+            object.__setattr__(self, "fast_path", self.backend == "jax")
         for name in ("fast_path", "distribute"):
             if not isinstance(getattr(self, name), bool):
                 raise StudyError(f"{name} must be True or False; received {name}={getattr(self, name)!r}.")
