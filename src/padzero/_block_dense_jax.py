@@ -20,16 +20,15 @@ import math
 import jax
 import jax.numpy as jnp
 
-from padzero.block_dense import _embedded, padding_block_outputs
+from padzero.block_dense import _embedded, block_activity, padding_block_outputs
 
 # Rows are multiplied in this many groups per block at most (batch 32: groups of 4). Measured on a
 # Keras training step, batch 32 x 1,100, 11 blocks: 8 groups 1.47x the plain step, 4 groups 1.36x, 16 1.47x.
 GROUPS = 8
 
 
-def _plan(block_ids, padding_idx, group):
+def _plan(active, group):
     """Per block: rows with real tokens first (`order`), and how many groups of rows hold them (`groups`)."""
-    active = jnp.stack([jnp.any(ids != padding_idx, axis=1) for ids in block_ids], axis=1)
     order = jnp.argsort(jnp.logical_not(active), axis=0, stable=True).astype(jnp.int32)
     groups = (jnp.sum(active, axis=0, dtype=jnp.int32) + group - 1) // group
     return order, groups
@@ -126,7 +125,7 @@ def block_dense(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
     if padded_batch != batch:  # whole groups: the extra rows are padding and sort last
         ids = jnp.concatenate([ids, jnp.full((padded_batch - batch, ids.shape[1]), padding_idx, ids.dtype)])
     block_ids = tuple(jax.lax.stop_gradient(ids[:, start:stop]) for start, stop in bounds)
-    order, groups = _plan(block_ids, padding_idx, group)
+    order, groups = _plan(block_activity(ids, bounds, padding_idx), group)
     outputs = _computed_rows(table, tuple(kernel_blocks), block_ids, order, groups, group, padding_idx, zero_padding)
     if not zero_padding:
         # Rows past a block's computed groups hold only padding there: each adds e @ (the block's kernel rows).

@@ -20,6 +20,8 @@ whole padded product; the tests hold both against it.
 import keras
 from keras import ops
 
+from padzero.embedding import zero_padding_positions
+
 
 def block_bounds(maxlen, blocks):
     """`(start, stop)` of each block of positions: `blocks` runs of near-equal length covering `maxlen`.
@@ -41,10 +43,7 @@ def block_bounds(maxlen, blocks):
 
 def _embedded(table, ids, padding_idx, zero_padding):
     embedded = ops.take(table, ids, axis=0)
-    if not zero_padding:
-        return embedded
-    # `where`, not a multiply by a mask: the padding row may hold anything, even NaN.
-    return ops.where(ops.expand_dims(ops.equal(ids, padding_idx), -1), ops.zeros((), embedded.dtype), embedded)
+    return zero_padding_positions(ids, embedded, padding_idx) if zero_padding else embedded
 
 
 def block_dense_reference(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
@@ -98,13 +97,13 @@ def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_pa
     active = block_activity(ids, bounds, padding_idx)
     outputs = ops.zeros((batch, units), table.dtype)
     for block, ((start, stop), kernel) in enumerate(zip(bounds, kernel_blocks)):
-        rows = ops.reshape(ops.where(active[:, block])[0], (-1, 1))
-        block_ids = ops.take(ids[:, start:stop], rows[:, 0], axis=0)
+        rows = ops.where(active[:, block])[0]
+        block_ids = ops.take(ids[:, start:stop], rows, axis=0)
         embedded = _embedded(table, block_ids, padding_idx, zero_padding)
         products = ops.matmul(ops.reshape(embedded, (-1, (stop - start) * features)), kernel)
         # A matmul by the rows' one-hot, not a scatter: with no row at all it still links the kernel to the
         # outputs, so the kernel gets a zero gradient (which Adam steps on) rather than none.
-        placement = ops.transpose(ops.one_hot(rows[:, 0], batch, dtype=products.dtype))
+        placement = ops.transpose(ops.one_hot(rows, batch, dtype=products.dtype))
         outputs = outputs + ops.matmul(placement, products)
     if not zero_padding:
         idle = ops.cast(ops.logical_not(active), table.dtype)

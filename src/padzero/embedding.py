@@ -38,6 +38,18 @@ def _is_tensor(value):
     return ops.is_tensor(value) or keras.backend.is_keras_tensor(value) or _is_sparse(value)
 
 
+def zero_padding_positions(ids, outputs, padding_idx):
+    """`outputs` (ids' embeddings) with exactly 0.0 wherever `ids` equal `padding_idx`.
+
+    `where`, not a multiply by the mask: 0 * inf and 0 * NaN are NaN, and the
+    padding output must be exactly 0.0 whatever the row holds. The unselected
+    branch of `where` also gets exactly zero gradient, so the padding row of
+    the table receives none.
+    """
+    is_padding = ops.expand_dims(ops.equal(ids, padding_idx), -1)
+    return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)
+
+
 def _id_kind(dtype):
     """"int", "float" or "bool" for a NumPy dtype that can hold ids; None for any other (str, complex, object, ...)."""
     if dtype.kind in "iub":
@@ -175,12 +187,7 @@ class Embedding(keras.layers.Embedding):
         return ops.where(is_padding_row, ops.zeros((), dtype=table.dtype), table)
 
     def _zero_padding_positions(self, ids, outputs):
-        # `where`, not a multiply by the mask: 0 * inf and 0 * NaN are NaN, and
-        # the padding output must be exactly 0.0 whatever the row holds. The
-        # unselected branch of `where` also gets exactly zero gradient, so the
-        # padding row of the table receives none.
-        is_padding = ops.expand_dims(ops.equal(ids, self.padding_idx), -1)
-        return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)
+        return zero_padding_positions(ids, outputs, self.padding_idx)
 
     def __call__(self, *args, **kwargs):
         # Keras converts NumPy ids to tensors before `call` sees them, and on

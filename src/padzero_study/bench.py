@@ -92,17 +92,6 @@ def peak_memory_megabytes():
     return peak / (2**20 if sys.platform == "darwin" else 2**10)
 
 
-def median_seconds(function, repeats, warmup=1):
-    for _ in range(warmup):
-        function()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def measure_layer(settings):
     """Forward + backward of each layer case at the reference shapes, interleaved; ms per call."""
     import keras
