@@ -508,6 +508,9 @@ def format_table(results):
 
 
 if __name__ == "__main__":
+    from padzero_study.allocator import reuse_freed_memory
+
+    reuse_freed_memory()  # every case alike, as `padzero reproduce` trains
     layer_rows = measure(json.loads(sys.argv[1]))
     if layer_rows is not None:  # a model case has replied line by line already
         print(json.dumps(layer_rows))

@@ -25,6 +25,7 @@ from pathlib import Path
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
+from padzero_study.allocator import reuse_freed_memory
 from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import shown
@@ -386,6 +387,7 @@ def import_quietly(module="keras"):
 
 
 def reproduce(args):
+    reuse_freed_memory()  # before Keras starts its threads
     backend = activate_backend(args.backend)  # before anything imports Keras
     check_study_flags(args, backend)
     import_quietly()
@@ -398,6 +400,7 @@ def reproduce(args):
 
 
 def diagnose(args):
+    reuse_freed_memory()
     backend = activate_backend(args.backend)
     check_study_flags(args, backend)
     import_quietly()
