@@ -83,7 +83,7 @@ def _grouped_runs(records, chance_threshold=None):
         finite = [accuracy for accuracy in accuracies if not math.isnan(accuracy)]
         best = max(finite) if finite else math.nan
         groups.setdefault(key[:2], []).append({
-            "config": config, "num_classes": num_classes, "threshold": threshold,
+            "seed": key[2], "config": config, "num_classes": num_classes, "threshold": threshold,
             "epochs": [r["epoch"] for r in epochs], "accuracies": accuracies,
             "epoch1": next((r["val_accuracy"] for r in epochs if r["epoch"] == 1), math.nan),
             "best": best,
@@ -204,6 +204,55 @@ def plot_learning_curves(records, path):
                     f"{seeds} seed(s) per variant")
     with results.replacing_file(path, "wb") as file:
         figure.savefig(file, format="png", dpi=100)
+
+
+def compare_studies(reference_records, records):
+    """The same runs of two studies side by side, e.g. the plain path's (reference) and the fast path's.
+
+    Args:
+        reference_records, records: records from `results.load_results`; runs without a
+            `run_end` are ignored, and only (variant, backend, seed) finished in both are compared.
+
+    Returns:
+        One dict per run, in registry order: `variant`, `backend`, `seed`, then `epoch1`, `best` and
+        `epochs_run` of `records` and, as `reference_epoch1` ..., of `reference_records`, and
+        `reference_best_low` / `reference_best_high`: the lowest and highest best of the reference's
+        seeds of that variant (the seeds' spread).
+    """
+    reference = _grouped_runs(reference_records)
+    rows = []
+    for key, runs in _grouped_runs(records).items():
+        reference_runs = {run["seed"]: run for run in reference.get(key, [])}
+        spread = [run["best"] for run in reference_runs.values()]
+        for run in sorted(runs, key=lambda run: run["seed"]):
+            matched = reference_runs.get(run["seed"])
+            if matched is None:
+                continue
+            rows.append({
+                "variant": key[0], "backend": key[1], "seed": run["seed"],
+                "epoch1": run["epoch1"], "best": run["best"], "epochs_run": run["epochs_run"],
+                "reference_epoch1": matched["epoch1"], "reference_best": matched["best"],
+                "reference_epochs_run": matched["epochs_run"],
+                "reference_best_low": min(spread), "reference_best_high": max(spread),
+            })
+    return rows
+
+
+def format_comparison(rows, names=("reference", "compared")):
+    """A Markdown table of `compare_studies` rows; `names` label the two studies' columns."""
+    first, second = names
+    lines = [f"| variant | seed | epoch-1 val acc: {first} / {second} (difference) | best val acc: {first} / "
+             f"{second} | {first} seeds' best: lowest–highest | epochs run: {first} / {second} |",
+             "|---|---:|---|---|---|---|"]
+    for row in rows:
+        difference = row["epoch1"] - row["reference_epoch1"]
+        lines.append(
+            f"| {row['variant']} | {row['seed']} | {format_number(row['reference_epoch1'])} / "
+            f"{format_number(row['epoch1'])} ({difference:+.3f}) | {format_number(row['reference_best'])} / "
+            f"{format_number(row['best'])} | {format_number(row['reference_best_low'])}–"
+            f"{format_number(row['reference_best_high'])} | {row['reference_epochs_run']} / {row['epochs_run']} |"
+        )
+    return "\n".join(lines) + "\n"
 
 
 def format_number(value, spec=".3f"):

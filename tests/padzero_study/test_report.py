@@ -477,3 +477,20 @@ def test_no_pattern_verdicts_when_no_variant_learned(tmp_path):
     assert verdicts.count("no verdict: no variant learned in these runs: too few posts or epochs") == sum(
         1 for variant in study_variants() if report._reference(variant).get("pattern"))
     assert "at most 1 epochs" not in markdown and "at most 1 epoch" in markdown
+
+
+def test_compare_studies_pairs_the_same_runs_and_gives_the_reference_seeds_spread():
+    reference = study_records()
+    compared = (make_run("baseline", 0, [0.06, 0.70]) + make_run("baseline", 2, [0.05, 0.09, 0.81])
+                + make_run("multiply", 1, [0.79, 0.90]) + make_run("padzero", 0, [0.8])  # not in the reference
+                + make_run("multiply", 0, [0.7], finished=False))  # unfinished: left out
+    rows = report.compare_studies(reference, compared)
+    assert [(row["variant"], row["seed"]) for row in rows] == [("baseline", 0), ("baseline", 2), ("multiply", 1)]
+    baseline_2 = rows[1]
+    assert baseline_2["reference_epoch1"] == 0.05 and baseline_2["epoch1"] == 0.05
+    assert baseline_2["reference_best"] == 0.05 and baseline_2["best"] == 0.81
+    assert (baseline_2["reference_best_low"], baseline_2["reference_best_high"]) == (0.05, 0.85)
+    assert (baseline_2["reference_epochs_run"], baseline_2["epochs_run"]) == (5, 3)
+    table = report.format_comparison(rows, names=("plain", "fast"))
+    assert "| baseline | 0 | 0.050 / 0.060 (+0.010) | 0.800 / 0.700 | 0.050–0.850 | 5 / 2 |" in table
+    assert table.count("\n") == 2 + len(rows)
