@@ -34,43 +34,41 @@ def _plan(active, group):
     return order, groups
 
 
+def _switch_on_groups(groups, batch, group, compute, *operands):
+    """`compute(count, *operands)` for the block's number of groups of rows, `count` static in each branch."""
+    branches = [functools.partial(compute, count) for count in range(batch // group + 1)]
+    return jax.lax.switch(groups, branches, *operands)
+
+
 def _block_forward(table, kernel, ids, order, groups, group, padding_idx, zero_padding):
     """(batch, units): the block's product for its first `groups * group` sorted rows, zeros elsewhere."""
     batch, units = ids.shape[0], kernel.shape[-1]
 
-    def branch(count):
-        def product(table, kernel, ids, order):
-            if count == 0:
-                return jnp.zeros((batch, units), table.dtype)
-            rows = order[: count * group]
-            embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
-            return jnp.zeros((batch, units), table.dtype).at[rows].set(embedded.reshape(len(rows), -1) @ kernel)
+    def product(count, table, kernel, ids, order):
+        if count == 0:
+            return jnp.zeros((batch, units), table.dtype)
+        rows = order[: count * group]
+        embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+        return jnp.zeros((batch, units), table.dtype).at[rows].set(embedded.reshape(len(rows), -1) @ kernel)
 
-        return product
-
-    branches = [branch(count) for count in range(batch // group + 1)]
-    return jax.lax.switch(groups, branches, table, kernel, ids, order)
+    return _switch_on_groups(groups, batch, group, product, table, kernel, ids, order)
 
 
 def _block_gradients(table, kernel, ids, order, groups, upstream, group, padding_idx, zero_padding):
     """The block kernel's gradient, and the embedding gradient of its sorted rows (rows past the groups: zeros)."""
     batch = ids.shape[0]
 
-    def branch(count):
-        def gradients(table, kernel, ids, order, upstream):
-            if count == 0:
-                return jnp.zeros(kernel.shape, kernel.dtype), jnp.zeros((batch, kernel.shape[0]), kernel.dtype)
-            rows = order[: count * group]
-            embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
-            kernel_gradient = embedded.reshape(len(rows), -1).T @ upstream[rows]
-            embedded_gradient = upstream[rows] @ kernel.T
-            padding = jnp.zeros((batch - len(rows), kernel.shape[0]), kernel.dtype)
-            return kernel_gradient, jnp.concatenate([embedded_gradient, padding])
+    def gradients(count, table, kernel, ids, order, upstream):
+        if count == 0:
+            return jnp.zeros(kernel.shape, kernel.dtype), jnp.zeros((batch, kernel.shape[0]), kernel.dtype)
+        rows = order[: count * group]
+        embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+        kernel_gradient = embedded.reshape(len(rows), -1).T @ upstream[rows]
+        embedded_gradient = upstream[rows] @ kernel.T
+        padding = jnp.zeros((batch - len(rows), kernel.shape[0]), kernel.dtype)
+        return kernel_gradient, jnp.concatenate([embedded_gradient, padding])
 
-        return gradients
-
-    branches = [branch(count) for count in range(batch // group + 1)]
-    return jax.lax.switch(groups, branches, table, kernel, ids, order, upstream)
+    return _switch_on_groups(groups, batch, group, gradients, table, kernel, ids, order, upstream)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
