@@ -128,7 +128,10 @@ def test_report_ignores_a_bogus_keras_backend(tmp_path):
     assert result.returncode == 0, result.stderr[-2000:]
 
 
-SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxlen", "30", "--vocab-size", "100"]
+# --plain: these test the command, which passes the path on like any setting; the plain layers compile far
+# faster on JAX (the fast path: test_fast_path_flags_choose_the_path_and_exclude_each_other, test_runner).
+SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxlen", "30", "--vocab-size", "100",
+             "--plain"]
 
 
 @pytest.mark.parametrize(
@@ -391,6 +394,21 @@ def test_flags_override_the_dataset_defaults(monkeypatch, capsys):
                                                       "--vocab-size", "20000", "--max-docs", "2000", "--seeds", "3",
                                                       "--epochs", "30", "--out", "somewhere"])
     assert (config.maxlen, config.vocab_size, config.max_docs, config.seeds, config.epochs) == (1100, 20000, 2000, 3, 30)
+
+
+@pytest.mark.per_backend
+def test_fast_path_flags_choose_the_path_and_exclude_each_other(monkeypatch, capsys):
+    import keras
+
+    synthetic = ["reproduce", "--dataset", "synthetic"]
+    default, _ = captured_config(monkeypatch, capsys, synthetic)
+    assert default.fast_path is (keras.backend.backend() == "jax")  # where it measured faster
+    assert captured_config(monkeypatch, capsys, [*synthetic, "--fast-path"])[0].fast_path is True
+    assert captured_config(monkeypatch, capsys, [*synthetic, "--plain"])[0].fast_path is False
+    code, _, err = run_cli([*synthetic, "--fast-path", "--plain"], capsys)
+    assert code == 2 and "not allowed with argument --fast-path" in err
+    code, _, err = run_cli(["diagnose", "--dataset", "synthetic", "--fast-path"], capsys)
+    assert code == 2 and "unrecognized arguments: --fast-path" in err
 
 
 @pytest.mark.per_backend
