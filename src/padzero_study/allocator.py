@@ -19,15 +19,12 @@ ends, so its resident size stays at its peak.
 import ctypes
 import sys
 
-# mallopt parameters, from glibc's <malloc.h>
-_M_TRIM_THRESHOLD = -1
-_M_MMAP_MAX = -4
-_M_ARENA_MAX = -8
 _KEEP_ALL = 2**31 - 1  # the largest int: freed memory is never trimmed back to the system
 
-SETTINGS = ((_M_ARENA_MAX, 1), (_M_MMAP_MAX, 0), (_M_TRIM_THRESHOLD, _KEEP_ALL))
+# glibc tunable name: (its mallopt parameter, from glibc's <malloc.h>; the value)
+SETTINGS = {"arena_max": (-8, 1), "mmap_max": (-4, 0), "trim_threshold": (-1, _KEEP_ALL)}
 # The same, for a process started from a shell: GLIBC_TUNABLES=<this> python train.py
-GLIBC_TUNABLES = f"glibc.malloc.arena_max=1:glibc.malloc.mmap_max=0:glibc.malloc.trim_threshold={_KEEP_ALL}"
+GLIBC_TUNABLES = ":".join(f"glibc.malloc.{name}={value}" for name, (_, value) in SETTINGS.items())
 
 
 def reuse_freed_memory():
@@ -43,7 +40,7 @@ def reuse_freed_memory():
     libc = ctypes.CDLL(None)  # the C library this process already runs on
     if not hasattr(libc, "gnu_get_libc_version"):  # musl and others: mallopt is absent or means something else
         return False
-    return all(libc.mallopt(parameter, value) == 1 for parameter, value in SETTINGS)
+    return all(libc.mallopt(parameter, value) == 1 for parameter, value in SETTINGS.values())
 
 
 if __name__ == "__main__":

@@ -7,9 +7,9 @@ flattening). Each record's `build` maps the ids input to class probabilities;
 `build_model(variant, ...)` is the one entry point.
 
 Adding a variant is one `register_variant(Variant(...))`: `--variants all`,
-`--help` and the report's reference table read the registry. Importing this module does not import Keras (the CLI's `--help` and
-the report read the registry without it): Keras and padzero load at the first
-model built.
+`--help` and the report's reference table read the registry. Importing this
+module does not import Keras (the CLI's `--help` and the report read the
+registry without it): Keras and padzero load at the first model built.
 """
 
 import dataclasses
