@@ -4,7 +4,12 @@ Times, side by side in one process on the same pre-padded batches (post lengths
 drawn like the real data, batch 32 x 1,100): Keras's own compiled training step
 (`train_on_batch`) and the compiled forward + backward alone (`jax.value_and_grad`
 of `stateless_call`). What the step spends beyond the gradients is the optimizer
-update and Keras's own work. Medians of interleaved rounds.
+update and Keras's own work. The fast path's step is also timed on batches of
+padding only, where it computes no token: what is left is the floor of any
+step that skips padding (the dense Adam update, zeroed gradient buffers,
+Keras's own work), once with Adam and once with SGD. Memory freed by a step
+is kept for the next, as `padzero bench` and `padzero reproduce` run.
+Medians of interleaved rounds.
 
     KERAS_BACKEND=jax python benchmarks/step_breakdown.py [--steps 20] [--rounds 5]
 """
@@ -16,8 +21,13 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
+from padzero_study.allocator import reuse_freed_memory  # noqa: E402
+
+reuse_freed_memory()  # before Keras starts XLA's threads
+
 import jax  # noqa: E402
 import keras  # noqa: E402
+import numpy as np  # noqa: E402
 
 from padzero_study.bench import SHAPE, make_batches, synthetic_lengths  # noqa: E402
 from padzero_study.machine import describe_machine  # noqa: E402
@@ -28,24 +38,48 @@ from padzero_study.variants import build_model  # noqa: E402
 MODELS = {"baseline": ("baseline", False), "padzero": ("padzero", False), "padzero fast path": ("padzero", True)}
 
 
-def parts_of(model_name, ids, labels):
-    """{part: function running every batch once, blocking until done} for one model."""
+def compiled_model(model_name, optimizer):
     variant, fast_path = MODELS[model_name]
     keras.utils.set_random_seed(0)
     model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+    return model
+
+
+def in_batches(ids, labels):
     batch = SHAPE["batch_size"]
-    batches = [(ids[i : i + batch], labels[i : i + batch]) for i in range(0, len(ids), batch)]
+    return [(ids[i : i + batch], labels[i : i + batch]) for i in range(0, len(ids), batch)]
+
+
+def keras_steps(model, batches):
+    def run():
+        for x, y in batches:
+            model.train_on_batch(x, y)
+
+    return run
+
+
+def floor_parts(ids, labels):
+    """The fast path's Keras step on batches that hold padding only, with Adam and with SGD."""
+    padding_only = in_batches(np.zeros_like(ids), labels)
+    return {
+        f"Keras train step, batches of padding only, {name}": keras_steps(
+            compiled_model("padzero fast path", optimizer()), padding_only
+        )
+        for name, optimizer in (("Adam", keras.optimizers.Adam), ("SGD", keras.optimizers.SGD))
+    }
+
+
+def parts_of(model_name, ids, labels):
+    """{part: function running every batch once, blocking until done} for one model."""
+    model = compiled_model(model_name, keras.optimizers.Adam())
+    batches = in_batches(ids, labels)
 
     def loss(trainable, non_trainable, x, y):
         probabilities, _ = model.stateless_call(trainable, non_trainable, x, training=True)
         return keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, probabilities))
 
     gradients_of = jax.jit(jax.value_and_grad(loss))
-
-    def keras_step():
-        for x, y in batches:
-            model.train_on_batch(x, y)
 
     def forward_backward():
         # The live buffers: Keras's own step donates the ones it replaces.
@@ -54,7 +88,10 @@ def parts_of(model_name, ids, labels):
         for x, y in batches:
             jax.block_until_ready(gradients_of(trainable, non_trainable, x, y))
 
-    return {"Keras train step (train_on_batch)": keras_step, "forward + backward (jit)": forward_backward}
+    parts = {"Keras train step (train_on_batch)": keras_steps(model, batches), "forward + backward (jit)": forward_backward}
+    if model_name == "padzero fast path":
+        parts.update(floor_parts(ids, labels))
+    return parts
 
 
 def main():
@@ -81,6 +118,10 @@ def main():
     for name in MODELS:
         rest = medians[(name, "Keras train step (train_on_batch)")] - medians[(name, "forward + backward (jit)")]
         print(f"| {name} | the rest: optimizer update and Keras's own work | {rest:.1f} |")
+    floor = medians[("padzero fast path", "Keras train step, batches of padding only, Adam")]
+    baseline = medians[("baseline", "Keras train step (train_on_batch)")]
+    print(f"\nA fast-path step that computes no token takes {floor:.1f} ms, {floor / baseline:.2f} of the baseline's "
+          f"step: no step that skips padding, with Keras's Adam, runs faster than {baseline / floor:.2f}x the baseline here.")
 
 
 if __name__ == "__main__":

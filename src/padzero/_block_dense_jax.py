@@ -54,21 +54,19 @@ def _block_forward(table, kernel, ids, order, groups, group, padding_idx, zero_p
     return _switch_on_groups(groups, batch, group, product, table, kernel, ids, order)
 
 
-def _block_gradients(table, kernel, ids, order, groups, upstream, group, padding_idx, zero_padding):
-    """The block kernel's gradient, and the embedding gradient of its sorted rows (rows past the groups: zeros)."""
-    batch = ids.shape[0]
+def _block_gradients(table, kernel, ids, order, groups, upstream, scratch, group, padding_idx, zero_padding):
+    """The block kernel's gradient, and `scratch` with the embedding gradient of the block's sorted rows written
+    over its top-left corner (the rest is left as it was: the caller reads only those rows and columns)."""
 
-    def gradients(count, table, kernel, ids, order, upstream):
+    def gradients(count, table, kernel, ids, order, upstream, scratch):
         if count == 0:
-            return jnp.zeros(kernel.shape, kernel.dtype), jnp.zeros((batch, kernel.shape[0]), kernel.dtype)
+            return jnp.zeros(kernel.shape, kernel.dtype), scratch
         rows = order[: count * group]
         embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
         kernel_gradient = embedded.reshape(len(rows), -1).T @ upstream[rows]
-        embedded_gradient = upstream[rows] @ kernel.T
-        padding = jnp.zeros((batch - len(rows), kernel.shape[0]), kernel.dtype)
-        return kernel_gradient, jnp.concatenate([embedded_gradient, padding])
+        return kernel_gradient, jax.lax.dynamic_update_slice(scratch, upstream[rows] @ kernel.T, (0, 0))
 
-    return _switch_on_groups(groups, batch, group, gradients, table, kernel, ids, order, upstream)
+    return _switch_on_groups(groups, ids.shape[0], group, gradients, table, kernel, ids, order, upstream, scratch)
 
 
 @functools.partial(jax.custom_vjp, nondiff_argnums=(5, 6, 7))
@@ -89,19 +87,22 @@ def _computed_rows_forward(table, kernel_blocks, block_ids, order, groups, group
 def _computed_rows_backward(group, padding_idx, zero_padding, residuals, upstream):
     table, kernel_blocks, block_ids, order, groups = residuals
     table_gradient = jnp.zeros_like(table)
+    # One buffer holds each block's embedding gradients in turn. A buffer per block would be filled whole
+    # (zeros past the block's groups) and all eleven kept alive at once; the loop reads only the groups' rows.
+    scratch = jnp.zeros((upstream.shape[0], max(kernel.shape[0] for kernel in kernel_blocks)), upstream.dtype)
     kernel_gradients = []
     for block, (kernel, ids) in enumerate(zip(kernel_blocks, block_ids)):
         block_order, block_groups = order[:, block], groups[block]
-        kernel_gradient, embedded_gradients = _block_gradients(
-            table, kernel, ids, block_order, block_groups, upstream, group, padding_idx, zero_padding
+        kernel_gradient, scratch = _block_gradients(
+            table, kernel, ids, block_order, block_groups, upstream, scratch, group, padding_idx, zero_padding
         )
         kernel_gradients.append(kernel_gradient)
         length, features = ids.shape[1], table.shape[1]
 
         # The loop reads no weight: a weight read inside a loop makes XLA copy it when the step donates it.
-        def add_group(index, table_gradient, ids=ids, block_order=block_order, embedded_gradients=embedded_gradients):
+        def add_group(index, table_gradient, ids=ids, block_order=block_order, scratch=scratch, width=kernel.shape[0]):
             group_ids = ids[jax.lax.dynamic_slice_in_dim(block_order, index * group, group)]
-            gradient = jax.lax.dynamic_slice_in_dim(embedded_gradients, index * group, group)
+            gradient = jax.lax.dynamic_slice(scratch, (index * group, 0), (group, width))
             gradient = gradient.reshape(group, length, features)
             if zero_padding:  # the padding row gets no gradient
                 gradient = jnp.where((group_ids == padding_idx)[..., None], 0, gradient)

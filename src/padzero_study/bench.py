@@ -44,6 +44,10 @@ KERAS_MODEL_CASES = {
     "padzero": ("padzero", False),
     "padzero fast path": ("padzero", True),
 }
+# The fast path's step on batches of padding only: no token to compute, so what it takes (the dense Adam
+# update, the gradient buffers, Keras's own work) bounds every step that skips padding. Run on JAX, the
+# backend where the study uses the fast path.
+FLOOR_CASE = "padzero fast path, padding only"
 TORCH_MODEL_CASES = ("native torch", "native torch, fused Adam")
 SHAPE = {"vocab_size": 20_001, "maxlen": 1_100, "embedding_dim": 300, "batch_size": 32}
 TRAIN_POSTS = 15_076  # the study's training split: one epoch is ceil(15,076 / 32) = 472 steps
@@ -170,7 +174,10 @@ def keras_model_epoch(settings):
     from padzero_study.variants import build_model
 
     ids, labels = np.load(settings["batches"]).values()
-    variant, fast_path = KERAS_MODEL_CASES[settings["case"]]
+    floor = settings["case"] == FLOOR_CASE
+    variant, fast_path = KERAS_MODEL_CASES["padzero fast path" if floor else settings["case"]]
+    if floor:
+        ids = np.zeros_like(ids)
     keras.utils.set_random_seed(0)
     model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
@@ -257,6 +264,7 @@ def planned_measurements(parts, backends):
         plan += [{"part": "layer", "backend": backend, "case": None} for backend in backends]
     if "model" in parts:
         plan += [{"part": "model", "backend": b, "case": c} for b in backends for c in KERAS_MODEL_CASES]
+        plan += [{"part": "model", "backend": "jax", "case": FLOOR_CASE}] if "jax" in backends else []
         plan += [{"part": "model", "backend": "torch", "case": c} for c in TORCH_MODEL_CASES]
     return plan
 
@@ -352,7 +360,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
     Args:
         parts: names from `PARTS`: "layer" (forward + backward of the
             embedding layers) and/or "model" (training steps of the reference
-            model: `KERAS_MODEL_CASES` per backend and native PyTorch once,
+            model: `KERAS_MODEL_CASES` per backend, `FLOOR_CASE` on JAX and native PyTorch once,
             all kept alive and timed in turn, round after round).
         backends: names from `BACKENDS`.
         quick: fewer steps and repeats (noisier medians).

@@ -202,6 +202,31 @@ def test_synthetic_batches_are_pre_padded_to_the_drawn_lengths():
 # ---------------------------------------------------------------- with Keras
 
 
+@pytest.mark.parametrize("backends", [["jax"], ["tensorflow", "torch"], ["jax", "tensorflow", "torch"]])
+def test_the_floor_case_runs_once_on_jax_and_sees_padding_only(backends, tmp_path, monkeypatch):
+    plan = bench.planned_measurements(["model"], backends)
+    floors = [p["backend"] for p in plan if p["case"] == bench.FLOOR_CASE]
+    assert floors == (["jax"] if "jax" in backends else [])
+
+    batches = tmp_path / "batches.npz"
+    ids, labels = bench.make_batches(bench.synthetic_lengths(64), 2)
+    np.savez(batches, ids=ids, labels=labels)
+    seen = {}
+
+    class Model:  # records what fit is given, instead of training
+        def compile(self, **kwargs):
+            pass
+
+        def fit(self, x, y, **kwargs):
+            seen["ids"] = x
+
+    monkeypatch.setattr("padzero_study.variants.build_model", lambda *args, **kwargs: Model())
+    for case, padding_only in ((bench.FLOOR_CASE, True), ("padzero fast path", False)):
+        epoch, steps = bench.keras_model_epoch({"batches": str(batches), "case": case})
+        epoch()
+        assert steps == 2 and (not seen["ids"].any()) == padding_only
+
+
 @pytest.mark.per_backend
 @pytest.mark.parametrize("flag, name", [("--steps", "steps"), ("--repeats", "repeats")])
 def test_steps_and_repeats_are_checked_by_the_validator(flag, name, capsys, tmp_path):
