@@ -4,7 +4,8 @@ Times, side by side in one process on the same pre-padded batches (post lengths
 drawn like the real data, batch 32 x 1,100): Keras's own compiled training step
 (`train_on_batch`) and the compiled forward + backward alone (`jax.value_and_grad`
 of `stateless_call`). What the step spends beyond the gradients is the optimizer
-update and Keras's own work. The fast path's step is also timed on batches of
+update and Keras's own work. Also prints the temporary memory XLA gives each model's
+compiled forward + backward. The fast path's step is also timed on batches of
 padding only, where it computes no token: what is left is the floor of any
 step that skips padding (the dense Adam update, zeroed gradient buffers,
 Keras's own work), once with Adam and once with SGD. Memory freed by a step
@@ -33,6 +34,9 @@ from padzero_study.bench import SHAPE, make_batches, synthetic_lengths  # noqa: 
 from padzero_study.machine import describe_machine  # noqa: E402
 from padzero_study.variants import build_model  # noqa: E402
 
+
+# XLA's temporary buffers of each model's compiled forward + backward, in MB (filled by `parts_of`).
+TEMPORARIES_MB = {}
 
 # (variant, fast path): Keras's Embedding, padzero's, and padzero's on the fast path (EmbeddingFlattenDense).
 MODELS = {"baseline": ("baseline", False), "padzero": ("padzero", False), "padzero fast path": ("padzero", True)}
@@ -88,6 +92,10 @@ def parts_of(model_name, ids, labels):
         for x, y in batches:
             jax.block_until_ready(gradients_of(trainable, non_trainable, x, y))
 
+    trainable = [v.value for v in model.trainable_variables]
+    non_trainable = [v.value for v in model.non_trainable_variables]
+    compiled = gradients_of.lower(trainable, non_trainable, *batches[0]).compile()
+    TEMPORARIES_MB[model_name] = compiled.memory_analysis().temp_size_in_bytes / 2**20
     parts = {"Keras train step (train_on_batch)": keras_steps(model, batches), "forward + backward (jit)": forward_backward}
     if model_name == "padzero fast path":
         parts.update(floor_parts(ids, labels))
@@ -118,6 +126,9 @@ def main():
     for name in MODELS:
         rest = medians[(name, "Keras train step (train_on_batch)")] - medians[(name, "forward + backward (jit)")]
         print(f"| {name} | the rest: optimizer update and Keras's own work | {rest:.1f} |")
+    print("\n| model | XLA temporaries of forward + backward |\n|---|---:|")
+    for name, megabytes in TEMPORARIES_MB.items():
+        print(f"| {name} | {megabytes:.1f} MB |")
     floor = medians[("padzero fast path", "Keras train step, batches of padding only, Adam")]
     baseline = medians[("baseline", "Keras train step (train_on_batch)")]
     print(f"\nA fast-path step that computes no token takes {floor:.1f} ms, {floor / baseline:.2f} of the baseline's "
