@@ -263,7 +263,8 @@ def build_parser():
         "bench", help="time the layer and the reference model on each backend, side by side",
         description="Times padzero.Embedding against keras.layers.Embedding and the mask x multiply workaround "
         "(forward + backward), and training steps of the reference model (Keras baseline, padzero, padzero fast "
-        "path, native PyTorch), each in a fresh process, one run; prints a table of ratios and writes JSON.",
+        "path, the fast path on padding-only batches as the floor of any pad-skipping step on JAX, native "
+        "PyTorch), each in a fresh process, one run; prints a table of ratios and writes JSON.",
     )
     bench.add_argument("--parts", type=comma_list, default="layer,model", help="comma-separated: layer, model "
                        "(default: layer,model)")
