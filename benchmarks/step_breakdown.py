@@ -30,24 +30,12 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from padzero_study.bench import SHAPE, make_batches, synthetic_lengths  # noqa: E402
+from padzero_study.bench import SHAPE, compiled_reference_model, make_batches, synthetic_lengths  # noqa: E402
 from padzero_study.machine import describe_machine  # noqa: E402
-from padzero_study.variants import build_model  # noqa: E402
 
-
-# XLA's temporary buffers of each model's compiled forward + backward, in MB (filled by `parts_of`).
-TEMPORARIES_MB = {}
 
 # (variant, fast path): Keras's Embedding, padzero's, and padzero's on the fast path (EmbeddingFlattenDense).
 MODELS = {"baseline": ("baseline", False), "padzero": ("padzero", False), "padzero fast path": ("padzero", True)}
-
-
-def compiled_model(model_name, optimizer):
-    variant, fast_path = MODELS[model_name]
-    keras.utils.set_random_seed(0)
-    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
-    return model
 
 
 def in_batches(ids, labels):
@@ -68,15 +56,16 @@ def floor_parts(ids, labels):
     padding_only = in_batches(np.zeros_like(ids), labels)
     return {
         f"Keras train step, batches of padding only, {name}": keras_steps(
-            compiled_model("padzero fast path", optimizer()), padding_only
+            compiled_reference_model(*MODELS["padzero fast path"], optimizer()), padding_only
         )
         for name, optimizer in (("Adam", keras.optimizers.Adam), ("SGD", keras.optimizers.SGD))
     }
 
 
 def parts_of(model_name, ids, labels):
-    """{part: function running every batch once, blocking until done} for one model."""
-    model = compiled_model(model_name, keras.optimizers.Adam())
+    """{part: function running every batch once, blocking until done} for one model, and the MB of
+    temporary buffers XLA gives its compiled forward + backward."""
+    model = compiled_reference_model(*MODELS[model_name])
     batches = in_batches(ids, labels)
 
     def loss(trainable, non_trainable, x, y):
@@ -95,11 +84,10 @@ def parts_of(model_name, ids, labels):
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     compiled = gradients_of.lower(trainable, non_trainable, *batches[0]).compile()
-    TEMPORARIES_MB[model_name] = compiled.memory_analysis().temp_size_in_bytes / 2**20
     parts = {"Keras train step (train_on_batch)": keras_steps(model, batches), "forward + backward (jit)": forward_backward}
     if model_name == "padzero fast path":
         parts.update(floor_parts(ids, labels))
-    return parts
+    return parts, compiled.memory_analysis().temp_size_in_bytes / 2**20
 
 
 def main():
@@ -108,7 +96,10 @@ def main():
     parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds, median reported (default: 5)")
     args = parser.parse_args()
     ids, labels = make_batches(synthetic_lengths(20_000), args.steps)
-    cases = {(name, part): run for name in MODELS for part, run in parts_of(name, ids, labels).items()}
+    cases, temporaries_mb = {}, {}
+    for name in MODELS:
+        parts, temporaries_mb[name] = parts_of(name, ids, labels)
+        cases.update({(name, part): run for part, run in parts.items()})
     for run in cases.values():
         run()  # compile every shape before timing
     times = {case: [] for case in cases}
@@ -127,7 +118,7 @@ def main():
         rest = medians[(name, "Keras train step (train_on_batch)")] - medians[(name, "forward + backward (jit)")]
         print(f"| {name} | the rest: optimizer update and Keras's own work | {rest:.1f} |")
     print("\n| model | XLA temporaries of forward + backward |\n|---|---:|")
-    for name, megabytes in TEMPORARIES_MB.items():
+    for name, megabytes in temporaries_mb.items():
         print(f"| {name} | {megabytes:.1f} MB |")
     floor = medians[("padzero fast path", "Keras train step, batches of padding only, Adam")]
     baseline = medians[("baseline", "Keras train step (train_on_batch)")]

@@ -37,9 +37,8 @@ import jax  # noqa: E402
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
-from padzero_study.bench import SHAPE, make_batches, synthetic_lengths  # noqa: E402
+from padzero_study.bench import SHAPE, compiled_reference_model, make_batches, synthetic_lengths  # noqa: E402
 from padzero_study.machine import describe_machine  # noqa: E402
-from padzero_study.variants import build_model  # noqa: E402
 
 # XLA's own operations in a trace (not the runtime's bookkeeping events).
 OPERATION = re.compile(r"fusion|^wrapped_|^copy|^dot|^sort|^gather|^scatter|^custom")
@@ -71,9 +70,7 @@ def wall_time_by_kind(trace_folder):
 
 def profile(ids, labels, steps):
     """(ms per step untraced, {kind: ms per step}) for the fast path's Keras training steps on these batches."""
-    keras.utils.set_random_seed(0)
-    model = build_model("padzero", vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=True)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model = compiled_reference_model("padzero", fast_path=True)
 
     def epoch():
         model.fit(ids, labels, batch_size=SHAPE["batch_size"], epochs=1, verbose=0, shuffle=False)

@@ -167,20 +167,26 @@ def layer_gradient_function(layer, multiply_by_mask):
     return eager_step
 
 
-def keras_model_epoch(settings):
-    """A function running one pass of a Keras model's training steps over the batches; their count."""
+def compiled_reference_model(variant, fast_path, optimizer=None):
+    """The reference model at `SHAPE`, seeded as every bench case is, compiled with `optimizer` (default Adam)."""
     import keras
 
     from padzero_study.variants import build_model
 
+    keras.utils.set_random_seed(0)
+    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
+    model.compile(optimizer=optimizer or keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def keras_model_epoch(settings):
+    """A function running one pass of a Keras model's training steps over the batches; their count."""
     ids, labels = np.load(settings["batches"]).values()
     floor = settings["case"] == FLOOR_CASE
     variant, fast_path = KERAS_MODEL_CASES["padzero fast path" if floor else settings["case"]]
     if floor:
         ids = np.zeros_like(ids)
-    keras.utils.set_random_seed(0)
-    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
-    model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
+    model = compiled_reference_model(variant, fast_path)
     batch = SHAPE["batch_size"]
     return lambda: model.fit(ids, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False), math.ceil(len(ids) / batch)
 
