@@ -7,7 +7,6 @@ import keras
 import numpy as np
 from keras import ops
 
-from padzero.validation import check_positive_int
 
 # What `bool()` of a tensor without a value raises: TypeError for JAX tracers
 # and TF graph tensors, NotImplementedError/RuntimeError for torch's meta
@@ -127,7 +126,11 @@ class Embedding(keras.layers.Embedding):
 
     Args:
         input_dim: Integer. Size of the vocabulary, i.e. maximum id + 1.
-        output_dim: Integer. Dimension of the dense embedding.
+            A NumPy integer is taken as the Python int it holds; anything
+            else that is not a positive int is refused by Keras, with
+            Keras's message.
+        output_dim: Integer. Dimension of the dense embedding (taken as
+            `input_dim` is).
         padding_idx: Integer in `[-input_dim, input_dim)` or `None`,
             default `0`. The id that embeds to zero and gets no gradient.
             Negative values count from the end, as in PyTorch. `None` makes
@@ -157,8 +160,11 @@ class Embedding(keras.layers.Embedding):
     """
 
     def __init__(self, input_dim, output_dim, padding_idx=0, **kwargs):
-        input_dim = check_positive_int("input_dim", input_dim)
-        if padding_idx is not None:
+        # Keras validates its own arguments, with its own messages (a drop-in raises what Keras raises); NumPy
+        # integers, which Keras refuses, are taken as the Python ints they hold.
+        input_dim, output_dim = (int(size) if _is_integer(size) else size for size in (input_dim, output_dim))
+        if padding_idx is not None and _is_integer(input_dim) and input_dim > 0:
+            # Only a valid input_dim gives padding_idx a range; any other is refused by Keras's __init__ below.
             if not _is_integer(padding_idx) or not -input_dim <= padding_idx < input_dim:
                 raise ValueError(
                     "padding_idx must be None or an int in [-input_dim, input_dim) = "

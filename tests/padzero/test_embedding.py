@@ -112,16 +112,38 @@ def test_invalid_padding_idx_is_rejected(padding_idx):
         padzero.Embedding(10, 3, padding_idx=padding_idx)
 
 
-@pytest.mark.parametrize("input_dim", [0, -5, "10", None, 2.0, True])
-def test_invalid_input_dim_is_named(input_dim):
-    with pytest.raises(ValueError, match=r"^input_dim must be a positive integer; received input_dim=") as caught:
-        padzero.Embedding(input_dim, 3)
-    assert repr(input_dim) in str(caught.value) and "\n" not in str(caught.value)
+def keras_error(make_layer):
+    """The type and message of the error `make_layer()` raises."""
+    with pytest.raises((ValueError, TypeError)) as caught:
+        make_layer()
+    return type(caught.value), str(caught.value)
 
 
-def test_numpy_integer_input_dim_is_stored_as_a_python_int():
-    layer = padzero.Embedding(np.int64(12), 3)
+@pytest.mark.parametrize(
+    "size, padding_idx",
+    # Without a valid input_dim, padding_idx has no range to be checked against: even "0" leaves the error to Keras.
+    [("input_dim", padding_idx) for padding_idx in (0, -1, None, "0", 100)]
+    + [("output_dim", padding_idx) for padding_idx in (0, -1, None)],
+)
+@pytest.mark.parametrize("bad_value", [0, -5, 3.7, 4.0, "10", None, True, False])
+def test_invalid_sizes_raise_kerass_own_error(bad_value, size, padding_idx):
+    """A drop-in raises what keras.layers.Embedding raises, word for word (Keras's own test checks the words)."""
+    sizes = {"input_dim": 10, "output_dim": 3, size: bad_value}
+    expected = keras_error(lambda: keras.layers.Embedding(**sizes))
+    assert expected[0] is ValueError and f"`{size}` must be a positive integer" in expected[1]
+    assert keras_error(lambda: padzero.Embedding(**sizes, padding_idx=padding_idx)) == expected
+    # Keras's from_config raises a TypeError that quotes the config (padzero's holds padding_idx too), then the error.
+    kind, message = keras_error(lambda: keras.layers.Embedding.from_config(sizes))
+    ours_kind, ours = keras_error(lambda: padzero.Embedding.from_config({**sizes, "padding_idx": padding_idx}))
+    assert kind is ours_kind is TypeError
+    assert ours.split("Exception encountered: ")[1] == message.split("Exception encountered: ")[1] == expected[1]
+
+
+def test_numpy_integer_sizes_are_stored_as_python_ints():
+    layer = padzero.Embedding(np.int64(12), np.int32(3))
     assert type(layer.input_dim) is int and layer.get_config()["input_dim"] == 12
+    assert type(layer.output_dim) is int and layer.get_config()["output_dim"] == 3
+    assert tuple(layer(np.array([[0, 11]])).shape) == (1, 2, 3)
 
 
 def test_numpy_integer_padding_idx_is_accepted():
