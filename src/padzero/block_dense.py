@@ -15,12 +15,57 @@ shapes (`padzero._block_dense_jax`), the other backends a `keras.ops` form
 that selects the rows with real tokens (dynamic shapes, which eager PyTorch
 and TensorFlow graphs take as they come). `block_dense_reference` computes the
 whole padded product; the tests hold both against it.
+
+The blocks slice ids by position, so ids of another width would be cut or
+run short without a word: `block_dense` refuses every shape but
+`(batch_size, maxlen)` (`check_ids_shape`), when traced on JAX, on every call
+of PyTorch and TensorFlow, and at run time in a TensorFlow graph traced for
+any width.
 """
 
 import keras
 from keras import ops
 
 from padzero.embedding import zero_padding_positions
+
+
+def check_ids_shape(shape, maxlen):
+    """Raises a one-line `ValueError` unless ids of `shape` hold `maxlen` ids per example: `(batch_size, maxlen)`.
+
+    A width of `None` passes: a TensorFlow graph may be traced for any width,
+    and `block_dense` checks it there when the graph runs.
+
+    Example:
+
+    >>> check_ids_shape((32, 10), maxlen=10)
+    >>> check_ids_shape((2, 15), maxlen=12)
+    Traceback (most recent call last):
+    ...
+    ValueError: Inputs must hold maxlen=12 ids per example; received 15 ids per example (input shape (2, 15)). Pad or truncate every example to 12 ids, e.g. with keras.utils.pad_sequences(sequences, maxlen=12).
+    """
+    shape = tuple(shape)
+    if len(shape) != 2:
+        raise ValueError(
+            f"Inputs must be a 2D tensor of ids (batch_size, maxlen={maxlen}); received input shape {shape}. "
+            f"Give each example as one row of {maxlen} ids."
+        )
+    if shape[-1] is not None and shape[-1] != maxlen:
+        raise ValueError(
+            f"Inputs must hold maxlen={maxlen} ids per example; received {shape[-1]} ids per example "
+            f"(input shape {shape}). Pad or truncate every example to {maxlen} ids, e.g. with "
+            f"keras.utils.pad_sequences(sequences, maxlen={maxlen})."
+        )
+
+
+def _tensorflow_width_checked(ids, maxlen):
+    """`ids` of a TensorFlow graph traced for any width, made to raise when run with a width other than `maxlen`."""
+    import tensorflow as tf  # only on that backend
+
+    width = tf.shape(ids)[-1]
+    message = f"Inputs must hold maxlen={maxlen} ids per example; received"
+    check = tf.debugging.Assert(tf.equal(width, maxlen), [message, width, "ids per example"])
+    with tf.control_dependencies([check]):
+        return tf.identity(ids)
 
 
 def block_bounds(maxlen, blocks):
@@ -115,7 +160,17 @@ def block_dense(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
     """`block_dense_reference`'s result, with work only for the (row, block) pairs that hold real tokens.
 
     Args and returns as in `block_dense_reference`.
+
+    Raises:
+        ValueError: `ids` are not `(batch_size, maxlen)`, `maxlen` the end of
+            the last block (`check_ids_shape`). In a TensorFlow graph traced
+            for any width, a wrong width raises `InvalidArgumentError` when
+            the graph runs.
     """
+    maxlen = bounds[-1][1]
+    check_ids_shape(ids.shape, maxlen)  # static shapes: free, and traced once under jit
+    if keras.backend.backend() == "tensorflow" and ids.shape[-1] is None:
+        ids = _tensorflow_width_checked(ids, maxlen)
     if keras.backend.backend() == "jax":
         from padzero import _block_dense_jax  # imports jax: only on that backend
 

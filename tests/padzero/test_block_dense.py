@@ -5,8 +5,9 @@ dynamic shapes elsewhere) and `_block_dense_dynamic` must equal
 `block_dense_reference` in value and in the gradients of the table and of
 every kernel block, on any batch: pre- or post-padded rows, rows of padding
 only, batches of any size (the JAX form takes rows in groups of
-ceil(batch / 4)), any padding id. The reference itself is held against
-NumPy, with its gradients written out by hand.
+ceil(batch / 4)), any padding id; ids of any other shape than the blocks
+cover are refused. The reference itself is held against NumPy, with its
+gradients written out by hand.
 
 Gradients are Keras-level: the table and the kernel blocks are variables of a
 small layer, differentiated by `padzero_study.gradients.value_and_gradients`
@@ -396,3 +397,25 @@ def test_padding_block_outputs_and_block_activity():
     ids = np.array([[2, 2, 2, 2, 4], [2, 5, 2, 2, 2], [2, 2, 2, 2, 2], [1, 1, 1, 1, 1]], "int32")
     activity = np.asarray(ops.convert_to_numpy(block_activity(ids, setting.bounds, 2)))
     assert activity.tolist() == [[False, True], [True, False], [False, False], [True, True]]
+
+
+@pytest.mark.parametrize(
+    "shape, message",
+    [
+        ((4, MAXLEN + 1), f"Inputs must hold maxlen={MAXLEN} ids per example; received {MAXLEN + 1} ids per example "
+         f"(input shape (4, {MAXLEN + 1})). Pad or truncate every example to {MAXLEN} ids"),
+        ((4, MAXLEN - 2), f"Inputs must hold maxlen={MAXLEN} ids per example; received {MAXLEN - 2} ids per example"),
+        ((4, MAXLEN, 1), f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape "
+         f"(4, {MAXLEN}, 1). Give each example as one row of {MAXLEN} ids."),
+        ((MAXLEN,), f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape ({MAXLEN},)."),
+    ],
+)
+@pytest.mark.parametrize("zero_padding", [True, False])
+def test_ids_of_another_shape_than_the_blocks_cover_are_refused(shape, message, zero_padding):
+    """The blocks slice ids by position: wider ids would be read as their first maxlen, narrower ones run short."""
+    setting = random_setting(np.random.default_rng(7), MAXLEN, BLOCKS, 0)
+    ids = ops.convert_to_tensor(np.ones(shape, "int32"))
+    table, kernels = ops.convert_to_tensor(setting.table), [ops.convert_to_tensor(k) for k in setting.kernel_blocks()]
+    with pytest.raises(ValueError) as caught:
+        block_dense(ids, table, kernels, list(setting.bounds), 0, zero_padding)
+    assert str(caught.value).startswith(message) and "\n" not in str(caught.value)
