@@ -4,9 +4,19 @@ import keras
 import numpy as np
 from keras import ops
 
-from padzero.block_dense import block_bounds, block_dense
+from padzero.block_dense import block_bounds, block_dense, check_ids_shape
 from padzero.embedding import Embedding, _is_integer
 from padzero.validation import check_positive_int
+
+
+def _refuse_lora_and_quantization(embedding):
+    """Raises a one-line ValueError for an embedding with LoRA or quantization, which the block product cannot read."""
+    lora = getattr(embedding, "lora_enabled", False) or getattr(embedding, "lora_rank", None)  # LoRA starts at build
+    if lora or getattr(embedding, "quantization_mode", None) is not None:
+        raise ValueError(
+            f"embedding '{embedding.name}' uses LoRA or quantization, which EmbeddingFlattenDense does not "
+            "support (keras.Model.quantize quantizes it too); use the plain layers (Embedding, Flatten, Dense) for it."
+        )
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -29,7 +39,20 @@ class EmbeddingFlattenDense(keras.layers.Layer):
     kernel in their order), so a compiled step multiplies each in place. `get_weights()` and
     `set_weights()` speak the plain layers' layout: `[table, kernel, bias]`,
     with the whole `(maxlen * features, units)` kernel of `Dense` after
-    `Flatten`.
+    `Flatten`. Every size is known from the arguments, so both build an
+    unbuilt layer first, as a call would.
+
+    The blocks read ids by position, so the layer checks the shape of its
+    ids on every call (the plain layers refuse another width too: `Dense`'s
+    kernel would not fit): ids that are not `(batch_size, maxlen)` raise a
+    `ValueError` naming `maxlen` and the width received, eagerly and when
+    traced (`jax.jit`, `tf.function`, `fit`/`predict`); the check reads the
+    static shape, so a step pays nothing for it. A width unknown when the
+    layer is built (`keras.Input(shape=(None,))`) is refused too; a
+    TensorFlow graph traced for any width (a `tf.data` pipeline of unknown
+    width) checks it when it runs and raises `InvalidArgumentError` there. An embedding given LoRA or quantized after
+    this layer took it (`enable_lora`, `keras.Model.quantize`) is refused at
+    the next call.
 
     Args:
         embedding: a `padzero.Embedding` or `keras.layers.Embedding` layer,
@@ -59,7 +82,8 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         **kwargs: Base layer keyword arguments, such as `name` and `dtype`.
 
     Input shape:
-        2D tensor of ids `(batch_size, maxlen)`, padded on either side.
+        2D tensor of ids `(batch_size, maxlen)`, padded on either side; any
+        other shape raises a `ValueError`.
 
     Output shape:
         2D tensor `(batch_size, units)`.
@@ -78,6 +102,10 @@ class EmbeddingFlattenDense(keras.layers.Layer):
     >>> plain = flatten_dense(keras.ops.reshape(embedding(ids), (2, 18)))
     >>> bool(np.allclose(outputs, keras.ops.convert_to_numpy(plain), atol=1e-6))
     True
+    >>> layer(np.zeros((2, 8), "int32"))  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    ...
+    ValueError: Inputs must hold maxlen=6 ids per example; received 8 ids per example (input shape (2, 8)). ...
     """
 
     def __init__(
@@ -102,13 +130,9 @@ class EmbeddingFlattenDense(keras.layers.Layer):
                 "embedding must be a padzero.Embedding or keras.layers.Embedding layer. "
                 f"Received: embedding={embedding!r}"
             )
-        lora = getattr(embedding, "lora_enabled", False) or getattr(embedding, "lora_rank", None)  # LoRA starts at build
-        if lora or getattr(embedding, "quantization_mode", None) is not None:
-            raise ValueError(
-                f"embedding '{embedding.name}' uses LoRA or quantization, which EmbeddingFlattenDense does not "
-                "support; use the plain layers (Embedding, Flatten, Dense) for it."
-            )
+        _refuse_lora_and_quantization(embedding)
         self.embedding = embedding
+        self.features = embedding.output_dim
         self.units = check_positive_int("units", units)
         self.maxlen = check_positive_int("maxlen", maxlen)
         self.blocks = check_positive_int("blocks", blocks)
@@ -144,14 +168,21 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         # Dynamic shapes skip the padding on TensorFlow; XLA (jit_compile) would refuse them.
         self.supports_jit = keras.backend.backend() != "tensorflow"
 
-    def build(self, input_shape):
-        if input_shape[-1] is not None and input_shape[-1] != self.maxlen:
+    def _check_input_shape(self, input_shape):
+        """Raises unless `input_shape` is `(batch_size, maxlen)` with the width known: where the layer is built."""
+        check_ids_shape(input_shape, self.maxlen)
+        if input_shape[-1] is None:
+            # The kernel has maxlen * features rows; a model traced for any width could be fed any width.
             raise ValueError(
-                f"Inputs must hold maxlen={self.maxlen} ids per example. Received: input_shape={input_shape}"
+                f"Inputs must hold maxlen={self.maxlen} ids per example; received an unknown number of ids per "
+                f"example (input shape {tuple(input_shape)}). Give the model "
+                f"keras.Input(shape=({self.maxlen},)) or build the layer with input_shape=(None, {self.maxlen})."
             )
+
+    def build(self, input_shape):
+        self._check_input_shape(input_shape)
         if not self.embedding.built:
             self.embedding.build((None, self.maxlen))
-        self.features = self.embedding.output_dim
         # Drawn whole, as Dense after Flatten draws it (same fan-in, same values for the same seed), then cut.
         kernel = ops.convert_to_tensor(self.kernel_initializer((self.maxlen * self.features, self.units)))
         # A block is stored as (positions, features * units), the same numbers in the same order as its
@@ -171,6 +202,9 @@ class EmbeddingFlattenDense(keras.layers.Layer):
             self.bias = self.add_weight(name="bias", shape=(self.units,), initializer=self.bias_initializer)
 
     def call(self, inputs):
+        # Also here, not only in __init__: `enable_lora` or `keras.Model.quantize` can reach the embedding later,
+        # and the block product would read a LoRA-less or unscaled int8 table without a word.
+        _refuse_lora_and_quantization(self.embedding)
         ids = self.embedding._as_ids(inputs) if isinstance(self.embedding, Embedding) else inputs
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")
@@ -189,10 +223,23 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         return self.activation(ops.cast(outputs, self.compute_dtype))
 
     def compute_output_shape(self, input_shape):
+        # Symbolic calls after build reach this instead of `call`: a Keras tensor of another width is refused here.
+        self._check_input_shape(input_shape)
         return (input_shape[0], self.units)
 
+    def _build_if_needed(self):
+        # Every size of the weights is known from the arguments: no ids are needed to build.
+        if not self.built:
+            self.build((None, self.maxlen))
+
     def get_weights(self):
-        """`[table, kernel, bias]` as NumPy arrays, in the layout of Embedding + (Flatten ->) Dense."""
+        """`[table, kernel, bias]` as NumPy arrays, in the layout of Embedding + (Flatten ->) Dense.
+
+        An unbuilt layer is built first (from `maxlen` and the embedding's
+        sizes), so its initial weights come back.
+        """
+        self._build_if_needed()
+        _refuse_lora_and_quantization(self.embedding)
         weights = [ops.convert_to_numpy(self.embedding.embeddings)]
         weights.append(np.concatenate([ops.convert_to_numpy(kernel).reshape(-1, self.units) for kernel in self.kernel_blocks]))
         if self.use_bias:
@@ -200,7 +247,11 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         return weights
 
     def set_weights(self, weights):
-        """Takes `[table, kernel, bias]` (`bias` only with `use_bias`), as the plain layers hold them."""
+        """Takes `[table, kernel, bias]` (`bias` only with `use_bias`), as the plain layers hold them.
+
+        An unbuilt layer is built first (from `maxlen` and the embedding's
+        sizes), once the weights are found to fit it.
+        """
         expected = [
             ("table", (self.embedding.input_dim, self.features)),
             ("kernel", (self.maxlen * self.features, self.units)),
@@ -215,6 +266,8 @@ class EmbeddingFlattenDense(keras.layers.Layer):
                 raise ValueError(
                     f"Layer '{self.name}' expects its {name} of shape {shape}; received shape {tuple(np.shape(value))}."
                 )
+        _refuse_lora_and_quantization(self.embedding)
+        self._build_if_needed()
         table, kernel = weights[0], np.asarray(weights[1])
         self.embedding.embeddings.assign(table)  # the variable itself: LoRA is refused
         for variable, (start, stop) in zip(self.kernel_blocks, self.bounds):

@@ -4,7 +4,9 @@ The plain twin holds the same weights (`get_weights` / `set_weights`) and is
 `padzero.Embedding` or `keras.layers.Embedding` (then, for `zero_padding=True`,
 its output times the padding mask `ids != padding_idx`), `Flatten`, `Dense`.
 Outputs, the gradient of every weight, initial weights for a seed, saving and
-a few steps of training must be those of the twin.
+a few steps of training must be those of the twin. Where the twin refuses
+(ids of another width, an unknown width), the layer must refuse too, on every
+call and however it is run.
 
 On JAX the layer is called and differentiated compiled (`jax.jit` over its
 `stateless_call`, as Keras's JAX trainer runs it): an eager call of the JAX
@@ -14,6 +16,7 @@ form compiles its branches anew every time. Elsewhere gradients come from
 
 import functools
 import json
+import re
 
 import keras
 import numpy as np
@@ -284,6 +287,47 @@ def test_set_weights_then_get_weights_round_trip(use_bias):
     assert_close(call(fused, ids), call(plain, ids), "outputs after set_weights")
 
 
+@pytest.mark.parametrize("variant", ["padzero_padding_3", "keras_masked"])
+def test_set_weights_before_build_builds_the_layer(variant):
+    """Every size is known from the arguments: set_weights builds the layer (and its embedding), then sets."""
+    _, padding_idx, _, _ = VARIANTS[variant]
+    rng = np.random.default_rng(8)
+    weights = [rng.normal(size=(VOCAB, FEATURES)), rng.normal(size=(KERNEL_ROWS, UNITS)), rng.normal(size=UNITS)]
+    weights = [w.astype("float32") for w in weights]
+    fused = make_fused(variant, activation="tanh")
+    assert not fused.built and not fused.embedding.built
+    fused.set_weights(weights)
+    assert fused.built and fused.embedding.built
+    for value, expected in zip(fused.get_weights(), weights):
+        np.testing.assert_array_equal(value, expected)
+    plain = PlainLayers(variant, fused, activation="tanh")
+    for value, expected in zip([to_numpy(v) for v in plain.weight_variables()], weights):
+        np.testing.assert_array_equal(value, expected)
+    ids = mixed_batch(rng, padding_idx)
+    assert_close(call(fused, ids), call(plain, ids), "outputs after set_weights on an unbuilt layer")
+
+
+def test_set_weights_that_do_not_fit_leave_an_unbuilt_layer_unbuilt():
+    fused = make_fused("padzero", name="fused")
+    with pytest.raises(ValueError, match=re.escape("Layer 'fused' expects its kernel of shape (40, 3)")):
+        fused.set_weights([np.ones((VOCAB, FEATURES)), np.ones((KERNEL_ROWS + 1, UNITS)), np.ones(UNITS)])
+    assert not fused.built and not fused.embedding.built
+
+
+@pytest.mark.parametrize("kind", ["padzero", "keras"])
+def test_get_weights_before_build_gives_the_initial_weights(kind):
+    keras.utils.set_random_seed(3)
+    unbuilt = EmbeddingFlattenDense(make_embedding(kind, 0), UNITS, maxlen=MAXLEN, blocks=BLOCKS)
+    weights = unbuilt.get_weights()
+    assert unbuilt.built
+    keras.utils.set_random_seed(3)
+    built = EmbeddingFlattenDense(make_embedding(kind, 0), UNITS, maxlen=MAXLEN, blocks=BLOCKS)
+    built.build((None, MAXLEN))
+    assert [w.shape for w in weights] == [(VOCAB, FEATURES), (KERNEL_ROWS, UNITS), (UNITS,)]
+    for value, expected in zip(weights, built.get_weights()):
+        np.testing.assert_array_equal(value, expected)
+
+
 TABLE, KERNEL, BIAS = (30, 4), (40, 3), (3,)
 
 
@@ -487,6 +531,26 @@ def test_a_built_lora_or_quantized_embedding_is_refused():
         assert "\n" not in str(caught.value)
 
 
+@pytest.mark.parametrize("change", ["model.quantize", "enable_lora"])
+def test_lora_or_quantization_after_construction_is_refused(change):
+    """The block product reads the table itself: quantized int8 (unscaled) or without LoRA it would be wrong."""
+    inputs = keras.Input((MAXLEN,), dtype="int32")
+    fused = make_fused("padzero")
+    model = keras.Model(inputs, fused(inputs))
+    weights = fused.get_weights()
+    if change == "model.quantize":
+        model.quantize("int8")  # Keras quantizes every layer it can, the fused layer's embedding among them
+        assert fused.embedding.quantization_mode == "int8"
+    else:
+        fused.embedding.enable_lora(2)
+    ids = mixed_batch(np.random.default_rng(9), 0)
+    for action in (lambda: fused(ids), lambda: model.predict(ids, verbose=0), fused.get_weights):
+        with pytest.raises(ValueError, match="uses LoRA or quantization, which EmbeddingFlattenDense does not support"):
+            action()
+    with pytest.raises(ValueError, match="uses LoRA or quantization"):
+        fused.set_weights(weights)
+
+
 @pytest.mark.parametrize("kind", ["padzero", "keras"])
 def test_an_unbuilt_embedding_with_lora_rank_is_refused(kind):
     """Keras enables LoRA only at build: `lora_rank` alone must be refused (set_weights could not assign the table)."""
@@ -548,12 +612,152 @@ def test_invalid_sizes_raise(arguments, message):
         EmbeddingFlattenDense(keras.layers.Embedding(VOCAB, FEATURES), **arguments)
 
 
+# --- input shapes ---------------------------------------------------------------------------------
+
+
+def width_message(length, batch):
+    """The error (a regular expression) for ids of `length` per example in a batch of `batch` (None: symbolic)."""
+    return re.escape(
+        f"Inputs must hold maxlen={MAXLEN} ids per example; received {length} ids per example "
+        f"(input shape ({batch}, {length})). Pad or truncate every example to {MAXLEN} ids"
+    )
+
+
+UNKNOWN_WIDTH = re.escape(
+    f"Inputs must hold maxlen={MAXLEN} ids per example; received an unknown number of ids per example "
+    f"(input shape (None, None)). Give the model keras.Input(shape=({MAXLEN},))"
+)
+
+
 @pytest.mark.parametrize("length", [MAXLEN - 1, MAXLEN + 1])
-def test_inputs_of_another_length_are_refused_at_build(length):
-    message = rf"^Inputs must hold maxlen={MAXLEN} ids per example\. Received: input_shape=\(None, {length}\)$"
-    with pytest.raises(ValueError, match=message):
+def test_inputs_of_another_width_are_refused_at_build(length):
+    with pytest.raises(ValueError, match=f"^{width_message(length, None)}") as caught:
         make_fused("keras").build((None, length))
-    with pytest.raises(ValueError, match=f"maxlen={MAXLEN}"):
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match=width_message(length, 2)):
         make_fused("padzero")(np.ones((2, length), "int32"))
-    with pytest.raises(ValueError, match=f"maxlen={MAXLEN}"):
+    with pytest.raises(ValueError, match=width_message(length, None)):
         make_fused("keras_masked")(keras.Input((length,), dtype="int32"))
+
+
+def compiled_call(layer, ids):
+    """`layer.stateless_call` on ids, compiled: in `jax.jit` or a `tf.function` (traced, so shapes only)."""
+    if BACKEND == "jax":
+        import jax
+
+        return jax.jit(lambda values, ids: layer.stateless_call(*values, ids)[0])(values(layer), ids)
+    if BACKEND == "tensorflow":
+        import tensorflow as tf
+
+        return tf.function(lambda ids: layer.stateless_call(*values(layer), ids)[0])(ids)
+    pytest.skip("Keras runs PyTorch eagerly: the eager call is the compiled one")
+
+
+@pytest.mark.parametrize("length", [MAXLEN - 3, MAXLEN + 5])
+@pytest.mark.parametrize("how", ["eager", "stateless_call", "compiled", "symbolic"])
+def test_a_built_layer_refuses_another_width_on_every_call(how, length):
+    """Not only the first call: the blocks slice ids by position, so 15 ids would be read as their first 10."""
+    rng = np.random.default_rng(4)
+    fused = make_fused("padzero")
+    ids = mixed_batch(rng, 0)
+    expected = call(fused, ids)  # built for MAXLEN ids
+    other = real_tokens(rng, (len(ids), length), 0).astype("int32")
+    if how == "symbolic":
+        other, batch = keras.Input((length,), dtype="int32"), None
+    else:
+        batch = len(ids)
+    with pytest.raises(ValueError, match=width_message(length, batch)) as caught:
+        if how == "stateless_call":
+            fused.stateless_call(*values(fused), other)
+        elif how == "compiled":
+            compiled_call(fused, other)
+        else:
+            fused(other)
+    if how == "stateless_call":  # no Keras __call__ around it to add context: the error itself
+        assert "\n" not in str(caught.value)
+    np.testing.assert_array_equal(call(fused, ids), expected)
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_on_batch", "fit", "evaluate"])
+def test_a_model_built_for_maxlen_ids_refuses_other_widths(method):
+    """On JAX Keras's model runs the layer on whatever width it is given; the layer refuses it, as Dense would."""
+    inputs = keras.Input((MAXLEN,), dtype="int32")
+    model = keras.Model(inputs, make_fused("padzero")(inputs))
+    model.compile(loss="mse")
+    length = MAXLEN + 5
+    ids = real_tokens(np.random.default_rng(5), (4, length), 0).astype("int32")
+    targets = np.zeros((4, UNITS), "float32")
+    # Keras's functional model checks its input shape itself on TensorFlow and PyTorch, before the layer.
+    keras_own = re.escape(f"expected shape=(None, {MAXLEN}), found shape=(") + rf"(4|None), {length}\)"
+    with pytest.raises(ValueError, match=f"{width_message(length, 4)}|{keras_own}"):
+        if method == "predict":
+            model.predict(ids, verbose=0)
+        elif method == "predict_on_batch":
+            model.predict_on_batch(ids)
+        elif method == "fit":
+            model.fit(ids, targets, verbose=0)
+        else:
+            model.evaluate(ids, targets, verbose=0)
+
+
+def test_a_tensorflow_graph_traced_for_any_width_checks_it_when_run():
+    """A `tf.function` or a `tf.data` pipeline of unknown width: the width is checked when the graph runs."""
+    if BACKEND != "tensorflow":
+        pytest.skip("only TensorFlow traces a layer for ids of unknown width")
+    import tensorflow as tf
+
+    rng = np.random.default_rng(6)
+    fused = make_fused("padzero")
+    ids = mixed_batch(rng, 0)
+    expected = call(fused, ids)
+    graph = tf.function(fused, input_signature=[tf.TensorSpec((None, None), tf.int32)])
+    np.testing.assert_allclose(to_numpy(graph(ids)), expected, rtol=1e-6, atol=1e-6)
+    runtime_message = re.escape(f"Inputs must hold maxlen={MAXLEN} ids per example; received] [{MAXLEN + 5}]")
+    with pytest.raises(tf.errors.InvalidArgumentError, match=runtime_message):
+        graph(real_tokens(rng, (3, MAXLEN + 5), 0).astype("int32"))
+
+    inputs = keras.Input((MAXLEN,), dtype="int32")
+    model = keras.Model(inputs, make_fused("padzero")(inputs))
+    model.compile(loss="mse")
+
+    def unknown_width(length):
+        rows = [(real_tokens(rng, length, 0).astype("int32"), np.zeros(UNITS, "float32")) for _ in range(4)]
+        signature = (tf.TensorSpec((None,), tf.int32), tf.TensorSpec((UNITS,), tf.float32))
+        return tf.data.Dataset.from_generator(lambda: iter(rows), output_signature=signature).batch(2)
+
+    assert unknown_width(MAXLEN).element_spec[0].shape.as_list() == [None, None]
+    model.fit(unknown_width(MAXLEN), verbose=0)  # the right width at run time trains
+    with pytest.raises(tf.errors.InvalidArgumentError, match=runtime_message):
+        model.fit(unknown_width(MAXLEN + 5), verbose=0)
+
+
+def test_an_unknown_width_is_refused_when_built_as_the_plain_layers_refuse_it():
+    """`keras.Input(shape=(None,))`: the kernel needs maxlen ids, and a model of unknown width could be fed any."""
+    with pytest.raises(ValueError, match=f"^{UNKNOWN_WIDTH}") as caught:
+        make_fused("keras").build((None, None))
+    assert "\n" not in str(caught.value)
+    with pytest.raises(ValueError, match=UNKNOWN_WIDTH):
+        make_fused("padzero")(keras.Input((None,), dtype="int32"))
+    built = make_fused("padzero")
+    built.build((None, MAXLEN))
+    with pytest.raises(ValueError, match=UNKNOWN_WIDTH):
+        built(keras.Input((None,), dtype="int32"))
+    # Dense after Flatten needs the width too.
+    with pytest.raises(ValueError, match=r"must be fully-defined \(no `None` dimensions\)"):
+        embedded = keras.layers.Embedding(VOCAB, FEATURES)(keras.Input((None,), dtype="int32"))
+        keras.layers.Dense(UNITS)(keras.layers.Flatten()(embedded))
+
+
+@pytest.mark.parametrize("shape", [(3, MAXLEN, 1), (MAXLEN,)])
+@pytest.mark.parametrize("how", ["stateless_call", "compiled"])
+def test_a_built_layer_refuses_ids_of_another_rank(how, shape):
+    """Keras's InputSpec refuses them in `layer(ids)`; `stateless_call` (how Keras's JAX trainer runs a layer) skips it."""
+    fused = make_fused("padzero")
+    fused.build((None, MAXLEN))
+    ids = np.ones(shape, "int32")
+    message = re.escape(f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape {shape}.")
+    with pytest.raises(ValueError, match=message):
+        if how == "stateless_call":
+            fused.stateless_call(*values(fused), ids)
+        else:
+            compiled_call(fused, ids)
