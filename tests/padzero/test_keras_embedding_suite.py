@@ -11,7 +11,8 @@ each test, as is Keras's traceback filtering, which Keras's `setUp` turns off.
 import keras
 import pytest
 
-pytest.importorskip("absl", reason="Keras's test file needs absl-py (tensorflow brings it; jax and torch may not)")
+# absl-py is a dependency of Keras itself; its testing module is what Keras's test file needs.
+pytest.importorskip("absl.testing.parameterized", reason="Keras's test file needs absl-py's absl.testing")
 keras_embedding_test = pytest.importorskip(
     "keras.src.layers.core.embedding_test", reason="this Keras wheel does not ship its embedding tests"
 )
