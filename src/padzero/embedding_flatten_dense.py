@@ -50,9 +50,9 @@ class EmbeddingFlattenDense(keras.layers.Layer):
     static shape, so a step pays nothing for it. A width unknown when the
     layer is built (`keras.Input(shape=(None,))`) is refused too; a
     TensorFlow graph traced for any width (a `tf.data` pipeline of unknown
-    width) checks it when it runs and raises `InvalidArgumentError` there. An embedding given LoRA or quantized after
-    this layer took it (`enable_lora`, `keras.Model.quantize`) is refused at
-    the next call.
+    width) checks it when it runs and raises `InvalidArgumentError` there.
+    An embedding given LoRA or quantized after this layer took it
+    (`enable_lora`, `keras.Model.quantize`) is refused at the next call.
 
     Args:
         embedding: a `padzero.Embedding` or `keras.layers.Embedding` layer,
