@@ -640,6 +640,14 @@ def test_out_of_range_ids_in_compiled_functions_behave_as_documented(backend):
 class KerasLayerConventionsTest(keras_testing.TestCase):
     """Keras's own layer checks (config, serialization, shapes, training, masking) on padzero.Embedding."""
 
+    def setUp(self):
+        # Keras's setUp turns traceback filtering off for good; the tests after this one get it back.
+        filtering = keras.config.is_traceback_filtering_enabled()
+        self.addCleanup(
+            keras.config.enable_traceback_filtering if filtering else keras.config.disable_traceback_filtering
+        )
+        super().setUp()
+
     def test_run_layer_test(self):
         for padding_idx, mask_zero in ((0, False), (2, True), (None, True)):
             self.run_layer_test(
