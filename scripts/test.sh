@@ -2,8 +2,11 @@
 # The test command. Tests that do not depend on the Keras backend run once;
 # tests marked `per_backend` run once per backend, each in its own pytest
 # process (Keras picks its backend at import). The runs go side by side, at
-# most JOBS at a time (default 2). The summary is read from each run's JUnit
-# XML report, so pytest's own output options (-q, -v, ...) cannot change it.
+# most JOBS at a time (default 2), and their output streams as it comes, each
+# line prefixed with its run's name: a line per test file as the file finishes,
+# then each run's failures and summary. The totals at the end are read from
+# each run's JUnit XML report, so pytest's own output options (-q, -v, ...)
+# cannot change them.
 #
 #   bash scripts/test.sh                    everything, on jax, tensorflow and torch
 #   BACKENDS="jax" bash scripts/test.sh     one backend
@@ -14,6 +17,7 @@ read -r -a backends <<< "${BACKENDS:-jax tensorflow torch}"
 jobs=${JOBS:-2}
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
+started=$(date +%s)
 
 # A -m given by the caller narrows each run's own selection.
 user_mark=""
@@ -30,9 +34,14 @@ select_runs() {  # $1 = this run's own mark expression
 }
 
 run() {  # $1 = run name, $2 = backend, $3 = mark expression
+    local run_started=$SECONDS
+    echo "[$1] started (KERAS_BACKEND=$2, -m \"$(select_runs "$3")\")"
+    # Line-buffered prefixing, so the two runs' lines interleave whole as they come.
     KERAS_BACKEND=$2 python -m pytest -m "$(select_runs "$3")" --junitxml="$reports/$1.xml" \
-        ${args[@]+"${args[@]}"} > "$reports/$1.log" 2>&1
-    echo $? > "$reports/$1.status"
+        ${args[@]+"${args[@]}"} 2>&1 | sed -u "s/^/[$1] /"
+    local status=${PIPESTATUS[0]}
+    echo "$status" > "$reports/$1.status"
+    echo "[$1] finished in $(( SECONDS - run_started )) s (pytest exit code $status)"
 }
 
 names=(once "${backends[@]}")
@@ -46,19 +55,14 @@ for name in "${names[@]}"; do
 done
 wait
 
+echo "=== totals ('once': the backend-independent tests and the slow ones, on KERAS_BACKEND=${backends[0]}) ==="
 failed=()
 for name in "${names[@]}"; do
-    if [ "$name" = once ]; then
-        echo "=== backend-independent tests (run once, KERAS_BACKEND=${backends[0]}) ==="
-    else
-        echo "=== KERAS_BACKEND=$name ==="
-    fi
-    cat "$reports/$name.log"
-    status=$(cat "$reports/$name.status")
+    status=$(cat "$reports/$name.status" 2>/dev/null || echo 1)
     # 5 = no test selected (e.g. a -k filter that matches nothing): not a failure.
     if [ "$status" -ne 0 ] && [ "$status" -ne 5 ]; then failed+=("$name"); fi
 done
-python - "$reports" "${names[@]}" <<'EOF'
+python - "$reports" "${names[@]}" <<'PYTHON'
 import sys
 import xml.etree.ElementTree as ElementTree
 from pathlib import Path
@@ -82,7 +86,8 @@ for name in names:
     for key in totals:
         totals[key] += counts[key]
 print(f"total: {totals['passed']} passed, {totals['failed']} failed, {totals['skipped']} skipped")
-EOF
+PYTHON
+echo "test command done in $(( $(date +%s) - started )) s"
 if [ "${#failed[@]}" -ne 0 ]; then
     echo "FAILED: ${failed[*]}"
     exit 1
