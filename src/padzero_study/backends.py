@@ -91,7 +91,9 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
 
     Returns:
         A `BackendChoice`. Its `note` is one line saying which backend was
-        picked and why, when neither `requested` nor `KERAS_BACKEND` named it.
+        picked and why, when neither `requested` nor `KERAS_BACKEND` named it
+        and there was a choice to make: none when the only backend installed
+        is picked (unless the config file names one padzero does not run on).
 
     Raises:
         BackendError: one line, for a named backend that padzero does not run
@@ -136,6 +138,10 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
     if not available:
         raise BackendError("No Keras backend is installed; install one with: pip install 'padzero[jax]' "
                            "(or padzero[tensorflow], padzero[torch]).")
+    # The only backend installed is no choice, and Keras writes "tensorflow" into a new config file whatever it
+    # runs on: nothing to say. A config file naming a backend padzero does not run on was someone's choice.
+    if len(available) == 1 and configured in (None, *BACKENDS):
+        return BackendChoice(available[0])
     if configured is None:
         why = "KERAS_BACKEND is not set"
     else:

@@ -43,17 +43,24 @@ def test_named_backends_say_nothing_and_keras_own_choice_says_nothing():
     assert choose(config_text=json.dumps({"backend": "jax"})).note is None
 
 
-def test_a_single_backend_install_gets_its_backend_and_one_line_saying_so():
-    # Keras writes `"backend": "tensorflow"` into its config file at its first import, whatever it ran on.
-    choice = choose(config_text=KERAS_WROTE_IT, installed={"jax"})
-    assert choice.name == "jax"
-    assert choice.note.count("\n") == 0
+@pytest.mark.parametrize("config_text", [KERAS_WROTE_IT, None, json.dumps({"backend": "torch"})])
+def test_a_single_backend_install_gets_its_backend_and_says_nothing(config_text):
+    # Keras writes `"backend": "tensorflow"` into its config file at its first import, whatever it ran on: a note
+    # that the file names tensorflow came with every command of a jax-only install, though there was no choice.
+    choice = choose(config_text=config_text, installed={"jax"})
+    assert choice == backends.BackendChoice("jax")
+
+
+def test_a_choice_among_installed_backends_is_one_line_saying_why():
+    choice = choose(config_text=KERAS_WROTE_IT, installed={"jax", "torch"})
+    assert choice.name == "jax" and choice.note.count("\n") == 0
     assert "names tensorflow, which is not installed" in choice.note and "using jax" in choice.note
+    assert "(installed: jax, torch; choose with --backend or KERAS_BACKEND)" in choice.note
 
 
 def test_no_config_file_says_keras_backend_is_unset():
-    choice = choose(installed={"torch"})
-    assert choice.note.startswith("padzero: KERAS_BACKEND is not set; using torch")
+    choice = choose(installed={"jax", "torch"})
+    assert choice.note.startswith("padzero: KERAS_BACKEND is not set; using jax")
 
 
 @pytest.mark.parametrize("config_text", ["{not json", "[1, 2]", json.dumps({"backend": 3}), json.dumps({})])
