@@ -10,12 +10,21 @@ from pathlib import Path
 
 import numpy as np
 
-from padzero_study.paths import shown
+from padzero_study.counts import count_of
+from padzero_study.paths import missing_folders, remove_empty_folders, shown
 
 logger = logging.getLogger(__name__)
 
 # The two halves of the "bydate" split, in the order their posts are returned.
 _SUBSET_FOLDERS = ("20news-bydate-train", "20news-bydate-test")
+# The folders of 20news-bydate.tar.gz under each half, one per label: anything else there is not a newsgroup
+# (a study's --out written into the data once became a 21st class).
+NEWSGROUPS = (
+    "alt.atheism", "comp.graphics", "comp.os.ms-windows.misc", "comp.sys.ibm.pc.hardware", "comp.sys.mac.hardware",
+    "comp.windows.x", "misc.forsale", "rec.autos", "rec.motorcycles", "rec.sport.baseball", "rec.sport.hockey",
+    "sci.crypt", "sci.electronics", "sci.med", "sci.space", "soc.religion.christian", "talk.politics.guns",
+    "talk.politics.mideast", "talk.politics.misc", "talk.religion.misc",
+)
 _ENCODING = "latin-1"
 _HOW_TO_FIX_PATH = "pass the original 20news-bydate.tar.gz or its extracted folder"
 # The largest real post is 157 KB and all 18,846 take 34 MB: a post past 4 MB is not a post
@@ -75,7 +84,9 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     they are skipped and their count is logged as a warning. So are files
     larger than `MAX_POST_BYTES` (4 MB; judged from the tar header, before
     reading: no real post is near it), and a source whose posts exceed
-    `MAX_TOTAL_BYTES` (512 MB) in all is refused.
+    `MAX_TOTAL_BYTES` (512 MB) in all is refused. Directly under
+    `20news-bydate-{train,test}/` only the 20 `NEWSGROUPS` may be: any other
+    file or folder is refused, never read as one more newsgroup.
 
     Args:
         data_path: `str` or path-like, default `None`. The original
@@ -93,14 +104,19 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     Raises:
         DataError: with a one-line message saying what was wrong and what to provide: a
             path that does not exist or is not a regular file or folder, an unreadable archive,
-            too many bytes of posts, or no posts.
+            a file or folder beside the newsgroups, too many bytes of posts, or no posts.
     """
     if data_path is not None:
         return _load_from_path(Path(data_path).expanduser())
     from sklearn import datasets
 
+    home = scikit_learn_data_home(data_home)
+    # scikit-learn creates its data home and 20news_home as it looks: a failed look leaves neither behind.
+    created = missing_folders(home / _SCIKIT_LEARN_FOLDER)
     attempts = [False, True] if download else [False]
     for download_if_missing in attempts:
+        if download_if_missing:
+            logger.info("20 Newsgroups is not in scikit-learn's data home %s: downloading it (14 MB)", shown(home))
         try:
             with warnings.catch_warnings():  # its per-retry warnings; the error below says it all
                 warnings.simplefilter("ignore", UserWarning)
@@ -110,15 +126,53 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
         except (OSError, EOFError) as error:  # URLError and HTTPError are OSErrors
             last_error = " ".join(f"{type(error).__name__}: {error}".split())
             continue
-        source = f"scikit-learn fetch_20newsgroups(data_home={data_home!r})"
+        source = f"scikit-learn's data home {shown(home)}"
+        _check_newsgroup_names(bunch.target_names, source)
         return Newsgroups(list(bunch.data), bunch.target, list(bunch.target_names), source)
-    home = data_home or os.environ.get("SCIKIT_LEARN_DATA", "~/scikit_learn_data")
+    remove_empty_folders(created)
+    # In the command's words: the command always lets scikit-learn download; a caller may not have.
+    network = ("or allow network access so that scikit-learn can download it" if download else
+               "or let scikit-learn download it (this call did not allow it) with network access")
     raise DataError(
         "20 Newsgroups not found: pass --data PATH to 20news-bydate.tar.gz or its extracted folder, "
-        f"or put it in scikit-learn's data home ($SCIKIT_LEARN_DATA, here {home}), "
-        f"or allow network access for scikit-learn's download (download={download}); "
+        f"or put it in scikit-learn's data home ($SCIKIT_LEARN_DATA, here {shown(home)}), {network}; "
         f"or use --dataset synthetic for a generated stand-in. Last error: {last_error}"
     )
+
+
+# Where scikit-learn extracts the archive it downloads, in its data home (and deletes it once cached).
+_SCIKIT_LEARN_FOLDER = "20news_home"
+
+
+def scikit_learn_data_home(data_home=None):
+    """The folder `sklearn.datasets.get_data_home(data_home)` names, without creating it (or importing scikit-learn).
+
+    Example:
+
+    >>> str(scikit_learn_data_home("/data/sk"))
+    '/data/sk'
+    """
+    return Path(data_home or os.environ.get("SCIKIT_LEARN_DATA", os.path.join("~", "scikit_learn_data"))).expanduser()
+
+
+def data_folder(data_path=None):
+    """The folder whose files `load_newsgroups(data_path)` reads as posts, resolved; None for an archive (a file).
+
+    Anything written under it could be read back as posts: a study's results
+    folder inside `20news-bydate-train/` once became a 21st newsgroup. Without
+    `data_path`, it is the folder scikit-learn extracts its download into
+    (and deletes afterwards).
+
+    Args:
+        data_path: `str`, path-like or None, as for `load_newsgroups`.
+
+    Returns:
+        A resolved `pathlib.Path` (links and `..` followed), or None.
+    """
+    if data_path is None:
+        return (scikit_learn_data_home() / _SCIKIT_LEARN_FOLDER).resolve()
+    path = Path(data_path).expanduser().resolve()
+    return path if path.is_dir() else None
 
 
 def check_data_path(data_path):
@@ -147,39 +201,57 @@ def _load_from_path(path):
     return _newsgroups_from_posts(_read_archive(path), source=f"archive {path}")
 
 
-def _post_key(member_name):
-    """(subset index, group, file name) for `20news-bydate-<subset>/<group>/<file>`, else None."""
+def _member_parts(member_name):
+    """The parts of a tar member's name, or None for a name that is absolute or goes up (`..`): never read."""
     if member_name.startswith(("/", "\\")):
         return None
     parts = [part for part in member_name.split("/") if part not in ("", ".")]
-    if ".." in parts or len(parts) != 3 or parts[0] not in _SUBSET_FOLDERS:
-        return None
-    return _SUBSET_FOLDERS.index(parts[0]), parts[1], parts[2]
+    return None if ".." in parts else parts
 
 
 def _read_archive(path):
     posts, links, too_large = [], [], []
-    total = _TotalSize(f"archive {shown(path)}")
+    source = f"archive {shown(path)}"
+    total = _TotalSize(source)
     try:
         with tarfile.open(path, mode="r:gz") as archive:
             for member in archive:
+                parts = _member_parts(member.name)
+                in_subset = parts is not None and len(parts) >= 2 and parts[0] in _SUBSET_FOLDERS
+                if in_subset and parts[1] not in NEWSGROUPS:
+                    raise _not_a_newsgroup(source, "/".join(parts[:2]), _HOW_TO_FIX_PATH)
                 if member.issym() or member.islnk():
                     links.append(member.name)
                     continue
-                key = _post_key(member.name)
-                if key is None or not member.isfile():
-                    continue
+                if not in_subset or len(parts) != 3 or not member.isfile():
+                    continue  # not 20news-bydate-{train,test}/<group>/<file>: not read
                 if member.size > MAX_POST_BYTES:  # from the header, before a byte of it is inflated
                     too_large.append(member.name)
                     continue
                 total.add(member.size)
-                posts.append((*key, archive.extractfile(member).read().decode(_ENCODING)))
+                posts.append((_SUBSET_FOLDERS.index(parts[0]), parts[1], parts[2],
+                              archive.extractfile(member).read().decode(_ENCODING)))
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
         raise DataError(f"{shown(path)} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
-    _warn_of_skipped_links(links, f"archive {shown(path)}")
-    _warn_of_skipped_large_posts(too_large, f"archive {shown(path)}")
+    _warn_of_skipped_links(links, source)
+    _warn_of_skipped_large_posts(too_large, source)
     return posts
+
+
+def _not_a_newsgroup(source, entry, fix, others=0):
+    """The error for a file or folder beside the newsgroups, such as a study's results folder written into the data."""
+    more = f" (and {count_of(others, 'other entry', 'other entries')})" if others else ""
+    return DataError(f"{source} holds {entry!r}{more}, which is not one of the {len(NEWSGROUPS)} newsgroups "
+                     f"({NEWSGROUPS[0]}, ..., {NEWSGROUPS[-1]}) and would be read as one more; {fix}")
+
+
+def _check_newsgroup_names(names, source):
+    """Refuses label names that are not newsgroups (scikit-learn labels each folder of its extracted archive)."""
+    strays = sorted(set(names) - set(NEWSGROUPS))
+    if strays:
+        raise _not_a_newsgroup(source, strays[0], "delete its 20news-bydate_py3.pkz so that scikit-learn "
+                               "downloads the archive again, or pass --data PATH to the original archive")
 
 
 class _TotalSize:
@@ -200,8 +272,8 @@ class _TotalSize:
 def _warn_of_skipped_large_posts(names, source):
     if names:
         logger.warning(
-            "Skipped %d file(s) larger than %d MB in %s, such as %s: no post is that large (the largest of "
-            "20 Newsgroups is 157 KB).", len(names), MAX_POST_BYTES // 2**20, source, names[0],
+            "Skipped %s larger than %d MB in %s, such as %s: no post is that large (the largest of "
+            "20 Newsgroups is 157 KB).", count_of(len(names), "file"), MAX_POST_BYTES // 2**20, source, names[0],
         )
 
 
@@ -209,8 +281,8 @@ def _warn_of_skipped_links(links, source):
     # A link can point anywhere (/etc/passwd read as a post): never followed, but never silently either.
     if links:
         logger.warning(
-            "Skipped %d link(s) in %s, such as %s: links are never followed; copy the files in instead.",
-            len(links), source, links[0],
+            "Skipped %s in %s, such as %s: links are never followed; copy the files in instead.",
+            count_of(len(links), "link"), source, links[0],
         )
 
 
@@ -227,9 +299,9 @@ def _is_real_folder(path):
     return path.is_dir() and not path.is_symlink()
 
 
-def _entries(folder, links):
-    """The entries of `folder` that are not links; the links are added to `links`."""
-    for entry in folder.iterdir():
+def _entries(entries, links):
+    """The `entries` (paths) that are not links; the links are added to `links`."""
+    for entry in entries:
         if entry.is_symlink():
             links.append(str(entry))
         else:
@@ -245,8 +317,13 @@ def _read_folder(root):
         if subset_folder.is_symlink():
             links.append(str(subset_folder))
             continue
-        for group_folder in _entries(subset_folder, links) if subset_folder.is_dir() else ():
-            for post_path in _entries(group_folder, links) if group_folder.is_dir() else ():
+        entries = sorted(subset_folder.iterdir()) if subset_folder.is_dir() else []
+        strays = [entry.name for entry in entries if entry.name not in NEWSGROUPS]
+        if strays:
+            raise _not_a_newsgroup(f"folder {shown(subset_folder)}", strays[0], "move it out of the data folder "
+                                   "(a study's --out belongs outside --data)", others=len(strays) - 1)
+        for group_folder in _entries(entries, links):
+            for post_path in _entries(group_folder.iterdir(), links) if group_folder.is_dir() else ():
                 if not post_path.is_file():
                     continue
                 try:

@@ -6,7 +6,7 @@ neither Keras nor scikit-learn (the CLI's `--help` reads it).
 """
 
 import dataclasses
-from typing import Callable
+from typing import Callable, Optional
 
 from padzero_study import data  # NumPy only: it imports scikit-learn when it loads
 from padzero_study.registry import register
@@ -38,6 +38,10 @@ class Dataset:
             `seeds`, `epochs`, `max_docs` (`None` = every post), `maxlen`,
             `vocab_size`. Default: the original experiment's sizes
             (`STUDY_RUN_DEFAULTS`).
+        data_folder: callable `(data_path or None) -> pathlib.Path or None`,
+            the resolved folder whose files `load` reads (None for a file),
+            which no study may write into; or `None` (the default) for a
+            dataset that reads no files: it takes no `--data`.
     """
 
     name: str
@@ -45,6 +49,7 @@ class Dataset:
     num_classes: int
     load: Callable
     run_defaults: dict = dataclasses.field(default_factory=lambda: STUDY_RUN_DEFAULTS)
+    data_folder: Optional[Callable] = None
 
 
 DATASETS = {}
@@ -66,8 +71,9 @@ def _load_synthetic(config):
 register_dataset(Dataset(
     "20news",
     "the 20 Newsgroups 'bydate' posts (all 18,846): --data PATH, scikit-learn's data home, or its download",
-    20,
+    len(data.NEWSGROUPS),
     _load_20news,
+    data_folder=data.data_folder,
 ))
 # A smoke test of the whole pipeline, small whatever the kind of run; too small and short for the
 # padding effect to show. Its full size is one flag away (--max-docs, --maxlen, ...).

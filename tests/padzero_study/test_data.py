@@ -7,6 +7,7 @@ import os
 import tarfile
 import threading
 import tracemalloc
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from sklearn.utils import Bunch
 
 from padzero_study import data as data_module
 from padzero_study.data import (
+    NEWSGROUPS,
     SYNTHETIC_MAX_DOCS,
     DataError,
     Newsgroups,
@@ -139,7 +141,7 @@ def test_load_archive_says_how_many_links_it_skipped(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
         _assert_fake_posts(load_newsgroups(archive))
     (message,) = _skipped_links_warnings(caplog)
-    assert message.startswith(f"Skipped 2 link(s) in archive {archive}")
+    assert message.startswith(f"Skipped 2 links in archive {archive}")
 
 
 def test_load_folder_never_follows_links_out_of_it(tmp_path, caplog):
@@ -156,7 +158,7 @@ def test_load_folder_never_follows_links_out_of_it(tmp_path, caplog):
     _assert_fake_posts(newsgroups)
     assert "secret" not in " ".join(newsgroups.texts)
     (message,) = _skipped_links_warnings(caplog)
-    assert message.startswith(f"Skipped 2 link(s) in folder {root}")
+    assert message.startswith(f"Skipped 2 links in folder {root}")
 
 
 def test_load_folder_whose_subset_is_a_link_reads_nothing_through_it(tmp_path, caplog):
@@ -243,7 +245,7 @@ def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp
         _assert_fake_posts(load_newsgroups(archive))
     assert max(read_sizes) <= data_module.MAX_POST_BYTES
     (message,) = [record.getMessage() for record in caplog.records if "larger than" in record.getMessage()]
-    assert message.startswith(f"Skipped 1 file(s) larger than 4 MB in archive {archive}")
+    assert message.startswith(f"Skipped 1 file larger than 4 MB in archive {archive}")
 
 
 def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
@@ -252,7 +254,7 @@ def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
         file.truncate(data_module.MAX_POST_BYTES + 1)  # sparse: costs no disk
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
         _assert_fake_posts(load_newsgroups(root))
-    assert any("Skipped 1 file(s) larger than 4 MB" in record.getMessage() for record in caplog.records)
+    assert any("Skipped 1 file larger than 4 MB" in record.getMessage() for record in caplog.records)
 
 
 @pytest.mark.parametrize("layout", ["archive", "folder"])
@@ -278,6 +280,48 @@ def test_load_source_without_posts_raises(tmp_path, layout):
     else:
         path = _write_archive(tmp_path / "other.tar.gz", posts={}, extra_members=[_file("docs/readme")])
     _assert_one_line_data_error(path, "holds no newsgroup posts")
+
+
+def test_the_newsgroups_are_twenty_sorted_names():
+    assert len(NEWSGROUPS) == len(set(NEWSGROUPS)) == 20 and list(NEWSGROUPS) == sorted(NEWSGROUPS)
+    assert {group for _, group, _ in FAKE_POSTS} <= set(NEWSGROUPS)
+
+
+# A study's results folder written into the data (padzero reproduce --out DATA/20news-bydate-train/zz.out) was read
+# as a 21st newsgroup, in that run and every later one.
+@pytest.mark.parametrize("subset", ["20news-bydate-train", "20news-bydate-test"])
+@pytest.mark.parametrize("kind", ["folder", "file"])
+def test_load_folder_refuses_an_entry_beside_the_newsgroups(tmp_path, subset, kind):
+    root = _write_folder(tmp_path / "data")
+    stray = root / subset / "zz.out"
+    if kind == "folder":
+        stray.mkdir()
+        (stray / "results.jsonl").write_text("{}\n")
+    else:
+        stray.write_text("notes")
+    message = _assert_one_line_data_error(root, "which is not one of the 20 newsgroups")
+    assert f"folder {root / subset} holds 'zz.out', which is not" in message and "move it out" in message
+
+
+def test_load_folder_names_the_first_of_several_strays_and_counts_the_rest(tmp_path):
+    root = _write_folder(tmp_path / "data")
+    for name in ("zz.out", "runs", "a\nb"):
+        (root / "20news-bydate-train" / name).mkdir()
+    message = _assert_one_line_data_error(root, "not one of the 20 newsgroups")
+    assert "holds 'a\\nb' (and 2 other entries), which is not" in message
+
+
+@pytest.mark.parametrize("member", [
+    _file("20news-bydate-train/zz.out/results.jsonl", b'{"record": "epoch"}'),
+    _file("20news-bydate-test/README", b"notes"),
+    (_member("20news-bydate-train/zz.out", type=tarfile.DIRTYPE), b""),
+    _link("20news-bydate-train/zz.out", "sci.space", tarfile.SYMTYPE),
+])
+def test_load_archive_refuses_an_entry_beside_the_newsgroups(tmp_path, member):
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=[member])
+    message = _assert_one_line_data_error(archive, "which is not one of the 20 newsgroups")
+    entry = "/".join(member[0].name.split("/")[:2])
+    assert f"archive {archive} holds {entry!r}" in message and "pass the original 20news-bydate.tar.gz" in message
 
 
 # --- scikit-learn fallback --------------------------------------------------------------
@@ -310,6 +354,38 @@ def test_sklearn_fallback_failure_says_what_to_provide(monkeypatch, download):
     assert [call["download_if_missing"] for call in calls] == ([False, True] if download else [False])
     assert all(call["subset"] == "all" and call["shuffle"] is False for call in calls)
     assert all(call["data_home"] == "/nowhere/sklearn" for call in calls)
+
+
+@pytest.mark.parametrize("download", [False, True])
+def test_sklearn_fallback_failure_is_said_in_the_command_words(monkeypatch, download):
+    # It once ended "(download=True)": the keyword of load_newsgroups, which no flag of the command is.
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([OSError("missing")] * 2, []))
+    with pytest.raises(DataError) as error:
+        load_newsgroups(data_home="/nowhere/sklearn", download=download)
+    assert "download=" not in str(error.value)
+
+
+def test_sklearn_fallback_failure_leaves_no_folder_it_created(monkeypatch, tmp_path):
+    # scikit-learn creates its data home and 20news_home before it finds there is nothing to download.
+    def fetch_20newsgroups(data_home, **kwargs):
+        (Path(data_home) / "20news_home").mkdir(parents=True, exist_ok=True)
+        raise OSError("no network")
+
+    (tmp_path / "old").mkdir()
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", fetch_20newsgroups)
+    for home in (tmp_path / "new" / "sklearn", tmp_path / "old"):
+        with pytest.raises(DataError, match="20 Newsgroups not found"):
+            load_newsgroups(data_home=str(home))
+    assert sorted(tmp_path.rglob("*")) == [tmp_path / "old"]  # what was there before stays
+
+
+def test_sklearn_posts_of_a_folder_that_is_not_a_newsgroup_are_refused(monkeypatch):
+    # scikit-learn labels every folder of the archive it extracted, a stray one included.
+    bunch = Bunch(data=["orbit", "results"], target=np.array([0, 1]), target_names=["sci.space", "zz.out"])
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([bunch], []))
+    with pytest.raises(DataError, match="holds 'zz.out', which is not one of the 20 newsgroups") as error:
+        load_newsgroups(data_home="/nowhere/sklearn")
+    assert "20news-bydate_py3.pkz" in str(error.value) and "\n" not in str(error.value)
 
 
 @pytest.mark.parametrize("download, expected_calls", [(False, 1), (True, 1)])
@@ -441,7 +517,7 @@ def test_synthetic_refuses_sizes_that_cannot_fit_before_allocating():
 def test_load_real_archive(newsgroups_archive):
     newsgroups = load_newsgroups(newsgroups_archive)
     assert len(newsgroups.texts) == 18_846
-    assert len(newsgroups.label_names) == 20 and newsgroups.label_names == sorted(newsgroups.label_names)
+    assert newsgroups.label_names == list(NEWSGROUPS)
     # Reference: posts per (subset, group) counted from the archive's member list.
     with tarfile.open(newsgroups_archive, mode="r:gz") as archive:
         member_parts = [member.name.split("/") for member in archive if member.isfile()]
