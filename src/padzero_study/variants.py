@@ -180,6 +180,11 @@ class Variant:
             "best_val_accuracy", "best_epoch", "epochs_at_chance",
             "seconds_per_epoch" (a missing field was not published). None when
             the original experiment had no such variant.
+        keras_default_init: bool, True when the embedding starts from
+            Keras's default init, whose width `embedding_init_scale`
+            (`--init-scale`) sets; False for a variant with an init of its own.
+        flattens: bool, True when the model holds Embedding -> Flatten ->
+            Dense, which `fast_path` (`--fast-path`) computes as one layer.
     """
 
     name: str
@@ -187,6 +192,8 @@ class Variant:
     build: Callable
     in_study: bool = True
     reference: Optional[dict] = None
+    keras_default_init: bool = True
+    flattens: bool = True
 
 
 # Report order: the study's seven, then the ablations.
@@ -222,12 +229,13 @@ for _variant in (
     ),
     Variant(
         "uniform_nonneg", "the reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask",
-        uniform_nonneg,
+        uniform_nonneg, keras_default_init=False,
         reference={"epoch1_val_accuracy": 0.05, "epochs_at_chance": 24, "pattern": "stays_at_chance",
                    "note": "RandomUniform(1e-4, 0.05) init + NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs"},
     ),
     Variant(
         "uniform", "the same RandomUniform(1e-4, 0.05) init and mask, without the constraint", uniform,
+        keras_default_init=False,
         reference={"epoch1_val_accuracy": 0.05, "pattern": "stays_at_chance",
                    "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05"},
     ),
@@ -238,16 +246,16 @@ for _variant in (
     ),
     Variant(
         "masked_average", "padzero.Embedding + its mask -> masked average over real tokens -> the same head",
-        masked_average,
+        masked_average, flattens=False,
     ),
     # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
     Variant(
         "uniform_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint",
-        uniform_unmasked, in_study=False,
+        uniform_unmasked, in_study=False, keras_default_init=False,
     ),
     Variant(
         "uniform_nonneg_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init and NonNeg, without the mask",
-        uniform_nonneg_unmasked, in_study=False,
+        uniform_nonneg_unmasked, in_study=False, keras_default_init=False,
     ),
 ):
     register_variant(_variant)

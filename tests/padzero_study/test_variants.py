@@ -223,7 +223,7 @@ def test_plain_weights_move_between_the_two_paths():
         variants.set_plain_weights(fast, plain.get_weights() + [np.zeros(3)])
 
 
-@pytest.mark.parametrize("variant", ["baseline", "padzero", "multiply", "mask_zero", "masked_average"])
+@pytest.mark.parametrize("variant", [name for name, variant in VARIANTS.items() if variant.keras_default_init])
 def test_embedding_init_scale_sets_the_uniform_range(variant):
     keras.utils.set_random_seed(0)
     table = build_model(variant, embedding_init_scale=1.0, **SHAPE).get_layer("embedding").get_weights()[0]
@@ -232,9 +232,19 @@ def test_embedding_init_scale_sets_the_uniform_range(variant):
     assert np.abs(default).max() <= 0.05
 
 
-def test_embedding_init_scale_leaves_the_uniform_variants_alone():
-    table = build_model("uniform", embedding_init_scale=1.0, **SHAPE).get_layer("embedding").get_weights()[0]
+@pytest.mark.parametrize("variant", [name for name, variant in VARIANTS.items() if not variant.keras_default_init])
+def test_embedding_init_scale_leaves_the_variants_with_their_own_init_alone(variant):
+    # What the registry's keras_default_init says, and what --init-scale is refused for when no variant has it.
+    table = build_model(variant, embedding_init_scale=1.0, **SHAPE).get_layer("embedding").get_weights()[0]
     assert table.min() >= 1e-4 and table.max() <= 0.05
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_the_fast_path_is_taken_by_the_variants_the_registry_says_flatten(variant):
+    # --fast-path is refused for variants that have no Embedding -> Flatten -> Dense to fuse.
+    model = build_model(variant, fast_path=True, **SHAPE)
+    fused = any(isinstance(layer, padzero.EmbeddingFlattenDense) for layer in model.layers)
+    assert fused == VARIANTS[variant].flattens
 
 
 # ---------------------------------------------------------------- the registry
