@@ -22,6 +22,8 @@ import os
 import stat
 from pathlib import Path
 
+from padzero_study.counts import count_of
+
 try:
     import fcntl
 except ImportError:  # Windows: no flock
@@ -222,7 +224,8 @@ def rewrite_records(path, records):
 
 
 def _complete_lines(path, follow_links=False):
-    """([(line number, bytes)], whether the last line was cut): the file split into complete lines.
+    """([(line number, bytes)], the cut last line): the file split into complete lines, and the bytes after
+    its last newline (empty for a complete file).
 
     A UTF-8 byte order mark at the start (an editor's) is dropped.
     """
@@ -231,8 +234,11 @@ def _complete_lines(path, follow_links=False):
         content = content[len(_BOM):]
     pieces = content.split(b"\n")
     # The piece after the last newline is empty for a complete file; anything else is a line cut short.
-    cut = bool(pieces[-1])
-    return [(number, piece) for number, piece in enumerate(pieces[:-1], start=1) if piece.strip()], cut
+    return [(number, piece) for number, piece in enumerate(pieces[:-1], start=1) if piece.strip()], pieces[-1]
+
+
+# (file, complete lines, hash of the cut line) of each cut line already warned of in this process.
+_CUT_LINES_SAID = set()
 
 
 class _DuplicateKey(ValueError):
@@ -297,7 +303,11 @@ def _read_with_where(path, follow_links=False):
             kind = {list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(type(record), "a number")
             raise ResultsError(f"{where} is not a JSON object but {kind} ({text[:60]!r}); fix or delete that line.")
         records.append((where, record))
-    if cut:
+    # A study reads a file several times (checking the folder, under the lock, setting runs aside, reporting):
+    # one cut line is said once, and said again only when the file has changed.
+    said = (os.path.abspath(path), len(lines), hash(cut))
+    if cut and said not in _CUT_LINES_SAID:
+        _CUT_LINES_SAID.add(said)
         logger.warning("Skipped the incomplete last line of %s: a write cut short (the process was stopped or "
                        "the disk was full) or still under way.", path)
     return records
@@ -305,7 +315,7 @@ def _read_with_where(path, follow_links=False):
 
 def last_line_is_cut(path):
     """Whether `path` ends in a line with no newline (a write cut short)."""
-    return _complete_lines(path)[1]
+    return bool(_complete_lines(path)[1])
 
 
 # ---------------------------------------------------------------- field checks
@@ -496,7 +506,7 @@ def load_results(paths, *, check_duplicates=True, follow_links=False):
             first_seen.setdefault(key, where)
             records.append(record)
     if duplicates and check_duplicates:
-        raise ResultsError(f"{len(duplicates)} duplicated (record, variant, seed, backend, epoch) record(s): "
+        raise ResultsError(f"{count_of(len(duplicates), 'duplicated (record, variant, seed, backend, epoch) record')}: "
                            f"{'; '.join(duplicates[:3])}. Two shards probably ran the same seed: keep one copy of "
                            "each run.")
     return records
@@ -532,7 +542,7 @@ def set_aside_interrupted_runs(results_path):
     rewrite_records(results_path, kept)
     moved = len(records) - len(kept)
     if moved:
-        logger.info("set aside %d lines of interrupted runs in %s", moved, INTERRUPTED_FILE)
+        logger.info("set aside %s of interrupted runs in %s", count_of(moved, "line"), INTERRUPTED_FILE)
     return moved
 
 

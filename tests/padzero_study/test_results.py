@@ -57,6 +57,29 @@ def test_a_cut_last_line_is_skipped_and_said_truthfully(tmp_path, caplog):
     assert results.read_lines(path) == [end_record()]
 
 
+def test_a_cut_last_line_is_said_once_however_often_it_is_read(tmp_path, caplog):
+    # A study reads its results several times (the folder check, under the lock, setting runs aside): one cut line
+    # was said two or three times in one run.
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(end_record()) + "\n" + '{"record": "ep')
+    with caplog.at_level(logging.WARNING, logger="padzero_study.results"):
+        for _ in range(3):
+            assert results.load_results(results.results_files(tmp_path)) == [end_record()]
+        assert results.last_line_is_cut(path)
+        said_once = caplog.text.count("incomplete last line")
+        path.write_text(json.dumps(end_record()) + "\n" + json.dumps(end_record(seed=1)) + "\n" + '{"rec')
+        results.read_lines(path)  # another cut line: said too
+    assert said_once == 1 and caplog.text.count("incomplete last line") == 2
+
+
+def test_setting_one_line_aside_says_one_line(tmp_path, caplog):
+    path = tmp_path / "results.jsonl"
+    path.write_text(json.dumps(epoch_record()) + "\n")
+    with caplog.at_level(logging.INFO, logger="padzero_study.results"):
+        assert results.set_aside_interrupted_runs(path) == 1
+    assert f"set aside 1 line of interrupted runs in {results.INTERRUPTED_FILE}" in caplog.text  # once "1 lines"
+
+
 @pytest.mark.parametrize("line, complaint", [
     (b"not json", "is not valid JSON"),
     (b"{}", None),  # an object: read_lines takes it, load_results refuses it
