@@ -13,6 +13,7 @@ import time
 import keras
 
 from padzero_study import report, results
+from padzero_study.counts import count_of
 
 logger = logging.getLogger("padzero")
 
@@ -117,12 +118,12 @@ class StudyProgress:
             if longest - typical < 60:
                 return _about(typical)
             return (f"{_about(typical)} (at most {report.format_duration(longest)} "
-                    f"if every run lasts {report.count_of(self.max_epochs, 'epoch')})")
+                    f"if every run lasts {count_of(self.max_epochs, 'epoch')})")
         shortest = left(self.shortest_run)
         if longest - shortest < 60:
             return _about(longest)
         return (f"at most {report.format_duration(longest)} (at least {report.format_duration(shortest)}: "
-                f"early stopping ends no run before {report.count_of(self.shortest_run, 'epoch')})")
+                f"early stopping ends no run before {count_of(self.shortest_run, 'epoch')})")
 
 
 def _about(seconds):

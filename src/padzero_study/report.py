@@ -15,6 +15,7 @@ import statistics
 from pathlib import Path
 
 from padzero_study import results
+from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
 from padzero_study.variants import VARIANTS, study_variants
 
@@ -396,15 +397,6 @@ def _verdict(row, scope):
     caveat = f" (pattern only: {scope['caveat']})" if scope["caveat"] else ""
     return (f"{sentence} — {word}{caveat}: {_PATTERN_PHRASES[pattern]} "
             f"on {matching} of {seeds} seeds.")
-
-
-def count_of(number, noun):
-    """'1 epoch', '3 epochs'.
-
-    >>> count_of(1, "epoch"), count_of(3, "finished run")
-    ('1 epoch', '3 finished runs')
-    """
-    return f"{number} {noun}{'s' * (number != 1)}"
 
 
 def format_duration(seconds):

@@ -12,6 +12,7 @@ progress, the whole study. `run_study(config, out_dir)` is what
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import logging
 import math
@@ -27,7 +28,9 @@ import numpy as np
 from padzero.validation import check_positive_int
 from padzero_study import diagnostics, diagnostics_report, machine, report, results, text
 from padzero_study import progress as progress_module
+from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
+from padzero_study.paths import missing_folders, remove_empty_folders
 from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, study_variants
 
@@ -207,21 +210,69 @@ def check_encoded_data(config, encoded):
     classes = len(encoded.label_names)
     if not 2 <= classes <= results.LARGEST_CLASS_COUNT:
         raise StudyError(f"The {config.dataset} data{f' at {config.data_path}' if config.data_path else ''} has "
-                         f"{count_of_classes(classes)}; a classifier needs at least 2 (and at most "
+                         f"{count_of(classes, 'class', 'classes')}; a classifier needs at least 2 (and at most "
                          f"{results.LARGEST_CLASS_COUNT:,}). Give data with more newsgroups.")
     posts = len(encoded.y_train) + len(encoded.y_val)
     if config.max_docs is not None and config.max_docs > posts:
         logger.warning("max_docs %d asks for more posts than the data has: using all %d", config.max_docs, posts)
 
 
-def count_of_classes(number):
-    return f"{number} class{'es' * (number != 1)}"
-
-
 def data_facts(encoded):
-    """What the data turned out to be, recorded beside the settings: classes, vocabulary (padding id included), posts."""
+    """What the data turned out to be, recorded beside the settings: classes, vocabulary (padding id included),
+    posts, and the fingerprint of it all (`data_fingerprint`)."""
     return {"num_classes": len(encoded.label_names), "vocabulary": encoded.vocab_size,
-            "train_posts": len(encoded.y_train), "validation_posts": len(encoded.y_val)}
+            "train_posts": len(encoded.y_train), "validation_posts": len(encoded.y_val),
+            "fingerprint": data_fingerprint(encoded)}
+
+
+def data_fingerprint(encoded):
+    """'sha256:<hex>' of what the models see: both splits' padded ids and labels, the vocabulary, the label names.
+
+    The same settings on the same posts give the same fingerprint; a post, a label or a newsgroup changed gives
+    another. Hashing the encoded ids rather than the texts ties it to what was trained on (a post that
+    `max_docs` leaves out changes nothing), in one pass over arrays already in memory.
+    """
+    digest = hashlib.sha256()
+    words_by_id = sorted(encoded.vocabulary, key=encoded.vocabulary.get)
+    arrays = [(encoded.x_train, "<i4"), (encoded.y_train, "<i8"), (encoded.x_val, "<i4"), (encoded.y_val, "<i8")]
+    header = {"label_names": list(encoded.label_names), "words": words_by_id,
+              "shapes": [list(array.shape) for array, _ in arrays]}
+    digest.update(json.dumps(header).encode())
+    for array, dtype in arrays:  # fixed byte order and width: the same on every machine
+        digest.update(np.ascontiguousarray(array, dtype=dtype))
+    return f"sha256:{digest.hexdigest()}"
+
+
+def check_same_data(out_dir, records, facts, force):
+    """Whether the finished runs of `out_dir` were trained on other data than `facts` describe.
+
+    Compared with each finished run's record and `config.json`: a fact recorded on both sides that differs
+    (a folder from before fingerprints were recorded compares the facts it has). Results of other data must
+    not be mixed into one report; with `force` they are to be moved aside.
+
+    Returns:
+        True when they differ and `force` is given.
+
+    Raises:
+        StudyError: when they differ without `force` (one line).
+    """
+    if not any(record["record"] == "run_end" for record in records):
+        return False  # nothing finished: nothing to mix with
+    recorded = [record["config"] for record in records if record["record"] == "run_end" and record.get("config")]
+    if os.path.lexists(out_dir / CONFIG_FILE):
+        written = results.read_config(out_dir / CONFIG_FILE).get("data")
+        recorded += [written] if isinstance(written, dict) else []
+    differences = {}
+    for old in recorded:
+        for key, value in facts.items():
+            if key in old and old[key] != value:
+                differences.setdefault(key, (old[key], value))
+    if not differences or force:
+        return bool(differences)
+    described = ", ".join(f"{key}: {results.as_json_text(old, 24)} -> {results.as_json_text(new, 24)}"
+                          for key, (old, new) in differences.items())
+    raise StudyError(f"{out_dir} holds finished runs trained on other data ({described}); rerun on the data they "
+                     "were trained on, or use another --out, or --force to move them to a backup folder and start over.")
 
 
 # ---------------------------------------------------------------- the results folder
@@ -408,18 +459,19 @@ def build_run_model(config, encoded, variant, seed):
     )
 
 
-def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False):
+def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False, facts=None):
     """Trains one (variant, seed) and appends its epoch lines and a final run_end line.
 
     `verbose` draws a progress bar within each epoch when stderr is a
     terminal; otherwise, and with `verbose=0`, a line is logged every 30 s.
+    `facts` are `data_facts(encoded)`, recorded in every line (computed when not given).
     """
     model = build_run_model(config, encoded, variant, seed)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": config.fast_path,
-                "config": {**config.run_settings(), **data_facts(encoded)}}
+                "config": {**config.run_settings(), **(facts or data_facts(encoded))}}
     steps = progress_module.StepProgress(f"{variant} seed {seed}", progress,
                                          stream=sys.stderr if verbose else progress_module.NotATerminal())
     # StepProgress first: it clears its bar before the recorder logs the epoch.
@@ -467,8 +519,8 @@ def shard_runs(grid, shard):
     index, count = shard
     if count > len(grid):
         raise StudyError(
-            f"shard {index}/{count} would have no runs: the grid has only {len(grid)} "
-            f"(variant, seed) runs; split it into at most {len(grid)} shards."
+            f"shard {index}/{count} would have no runs: the grid has only {count_of(len(grid), '(variant, seed) run')}; "
+            f"split it into at most {count_of(len(grid), 'shard')}."
         )
     return grid[index - 1 :: count]
 
@@ -523,7 +575,7 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
     results_path = out_dir / results_name
     # Nothing is written until the settings, the folder and the data have passed their checks.
     move_aside = check_out_dir(config, out_dir, force)
-    created = not os.path.lexists(out_dir)
+    created = missing_folders(out_dir)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:  # a name too long, a file in the way, a read-only place
@@ -544,12 +596,22 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
             todo = [(v, s) for v, s in mine if (v, s) not in finished]
             if diagnose and not move_aside:
                 _check_diagnostics_of_finished_runs(out_dir, [run for run in mine if run in finished])
-            logger.info("%d of %d runs finished, %d to do, in %s", len(mine) - len(todo), len(mine), len(todo), results_path)
+            logger.info("%d of %s finished, %d to do, in %s", len(mine) - len(todo), count_of(len(mine), "run"),
+                        len(todo), results_path)
             if todo:
-                _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished)
+                # Data first: its errors leave the folder as it was.
+                if move_aside:
+                    _refuse_to_move_files_in_use(out_dir, results_path)
+                encoded = load_encoded_data(config)
+                check_encoded_data(config, encoded)
+                facts = data_facts(encoded)
+                if not move_aside and check_same_data(out_dir, previous, facts, force):
+                    _refuse_to_move_files_in_use(out_dir, results_path)
+                    move_aside, previous, finished, todo = True, [], set(), mine
+                _train(config, encoded, facts, out_dir, results_path, todo, previous, move_aside, verbose, diagnose,
+                       finished)
     except BaseException:
-        if created and not any(out_dir.iterdir()):
-            out_dir.rmdir()  # a study refused before it began leaves no empty folder behind
+        remove_empty_folders(created)  # a study refused before it began leaves no empty folder behind
         raise
     # Other shards may still be running: the report holds what all results files have so far.
     return diagnostics_report.build_report_with_diagnostics(out_dir) if diagnose else report.build_report(out_dir)
@@ -560,34 +622,35 @@ def _check_diagnostics_of_finished_runs(out_dir, finished):
     lacking = [run for run in diagnostics_report.missing_diagnostics(out_dir) if run in finished]
     if lacking:
         runs = ", ".join(f"{variant} seed {seed}" for variant, seed in lacking[:5]) + (", ..." if len(lacking) > 5 else "")
-        raise StudyError(f"{len(lacking)} finished run(s) in {out_dir} have no lines in {DIAGNOSTICS_FILE} ({runs}); "
-                         "use --force to move the results aside and redo them with diagnostics, or another --out.")
+        raise StudyError(f"{out_dir} has {count_of(len(lacking), 'finished run')} with no lines in {DIAGNOSTICS_FILE} "
+                         f"({runs}); use --force to move the results aside and redo them with diagnostics, or another "
+                         "--out.")
 
 
-def _train(config, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished):
-    """The part of `run_study` that writes: data first (its errors leave the folder as it was), then the runs."""
-    if move_aside:
-        in_use = [path.name for path in results.results_files(out_dir)
-                  if path != results_path and results.is_locked(out_dir, path.name)]
-        if in_use:
-            raise StudyError(f"--force would move {', '.join(in_use)} from under the process writing it; "
-                             "wait for it to finish.")
-    encoded = load_encoded_data(config)
-    check_encoded_data(config, encoded)
+def _refuse_to_move_files_in_use(out_dir, results_path):
+    in_use = [path.name for path in results.results_files(out_dir)
+              if path != results_path and results.is_locked(out_dir, path.name)]
+    if in_use:
+        raise StudyError(f"--force would move {', '.join(in_use)} from under the process writing it; "
+                         "wait for it to finish.")
+
+
+def _train(config, encoded, facts, out_dir, results_path, todo, previous, move_aside, verbose, diagnose, finished):
+    """The part of `run_study` that writes, once the data has passed its checks: the folder, then the runs."""
     if move_aside:
         move_previous_results(out_dir)
     results.set_aside_interrupted_runs(results_path)
     if diagnose:
         results.drop_unfinished_diagnostics(out_dir / DIAGNOSTICS_FILE, finished)
-    write_config(config, out_dir, data_facts(encoded))
+    write_config(config, out_dir, facts)
     logger.info(
         "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
         len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
     )
     progress = progress_module.StudyProgress(len(todo), config.epochs, config.patience,
                                             *progress_module.known_progress(config, out_dir, previous))
-    logger.info("%s to do; study ETA %s", report.count_of(len(todo), "run"), progress.eta())
+    logger.info("%s to do; study ETA %s", count_of(len(todo), "run"), progress.eta())
     with distribution_scope(config):
         for number, (variant, seed) in enumerate(todo, start=1):
             logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-            train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose)
+            train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose, facts)

@@ -479,6 +479,93 @@ def test_a_refused_study_leaves_no_empty_folder(tmp_path):
     assert not (tmp_path / "new").exists()
 
 
+def test_a_refused_study_leaves_none_of_the_folders_it_created(tmp_path):
+    # The missing parents of --out once stayed behind (an empty runs/); a folder that was there stays.
+    from padzero_study.data import DataError
+
+    (tmp_path / "kept").mkdir()
+    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    for out_dir in (tmp_path / "runs" / "deeper" / "new", tmp_path / "kept" / "new"):
+        with pytest.raises(DataError):
+            study.run_study(config, out_dir)
+    assert sorted(tmp_path.rglob("*")) == [tmp_path / "kept"]
+
+
+@pytest.fixture
+def changeable_data(monkeypatch):
+    """A registered dataset 'changeable' whose posts change when the test sets `posts["seed"]`."""
+    from padzero_study import data, datasets
+
+    posts = {"seed": 1}
+
+    def load(config):
+        return data.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=posts["seed"])
+
+    monkeypatch.setitem(datasets.DATASETS, "changeable", datasets.Dataset("changeable", "posts a test changes", 4, load))
+    config = study.StudyConfig(**{**TINY, "dataset": "changeable", "seeds": 1, "epochs": 1}, variants=("padzero",))
+    return config, posts
+
+
+def test_a_rerun_on_other_data_is_refused_then_started_over_with_force(changeable_data, tmp_path):
+    # The same settings on other posts (the data was edited, or another copy given) once merged into one report.
+    config, posts = changeable_data
+    study.run_study(config, tmp_path)
+    fingerprint = json.loads((tmp_path / "config.json").read_text())["data"]["fingerprint"]
+    (end,) = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"]
+    assert end["config"]["fingerprint"] == fingerprint and fingerprint.startswith("sha256:")
+    before = (tmp_path / "results.jsonl").read_bytes()
+    posts["seed"] = 2
+    more = dataclasses.replace(config, seeds=2)
+    with pytest.raises(study.StudyError, match=r"holds finished runs trained on other data \(fingerprint: ") as error:
+        study.run_study(more, tmp_path)
+    assert "\n" not in str(error.value) and "rerun on the data they were trained on" in str(error.value)
+    assert "or --force to move them to a backup folder and start over" in str(error.value)
+    assert (tmp_path / "results.jsonl").read_bytes() == before
+    study.run_study(more, tmp_path, force=True)
+    (backup,) = tmp_path.glob("previous-*")
+    assert (backup / "results.jsonl").read_bytes() == before
+    ends = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"]
+    assert sorted(r["seed"] for r in ends) == [0, 1] and {r["config"]["fingerprint"] for r in ends} != {fingerprint}
+
+
+def test_the_same_data_gives_the_same_fingerprint(changeable_data):
+    config, posts = changeable_data
+    first, again = (study.data_facts(study.load_encoded_data(config)) for _ in range(2))
+    posts["seed"] = 2
+    other = study.data_facts(study.load_encoded_data(config))
+    assert first == again and other["fingerprint"] != first["fingerprint"]
+
+
+def copy_without_fingerprints(out_dir, copy):
+    """`out_dir` copied to `copy` as a study from before fingerprints wrote it; returns the fingerprint taken out."""
+    shutil.copytree(out_dir, copy)
+    saved = json.loads((copy / "config.json").read_text())
+    fingerprint = saved["data"].pop("fingerprint")
+    (copy / "config.json").write_text(json.dumps(saved))
+    lines = records_of(copy / "results.jsonl")
+    for record in lines:
+        del record["config"]["fingerprint"]
+    (copy / "results.jsonl").write_text("".join(json.dumps(record) + "\n" for record in lines))
+    return fingerprint
+
+
+def test_a_folder_from_before_fingerprints_resumes_and_records_one(finished_study, tmp_path):
+    config, out_dir, _ = finished_study
+    fingerprint = copy_without_fingerprints(out_dir, tmp_path / "copy")
+    study.run_study(dataclasses.replace(config, variants=("padzero",), seeds=3), tmp_path / "copy")
+    assert json.loads((tmp_path / "copy" / "config.json").read_text())["data"]["fingerprint"] == fingerprint
+    assert [r["seed"] for r in records_of(tmp_path / "copy" / "results.jsonl") if r["record"] == "run_end"][-1] == 2
+
+
+def test_a_folder_from_before_fingerprints_still_compares_the_facts_it_has(finished_study, tmp_path, monkeypatch):
+    config, out_dir, _ = finished_study
+    copy_without_fingerprints(out_dir, tmp_path / "copy")
+    real_facts = study.data_facts
+    monkeypatch.setattr(study, "data_facts", lambda encoded: {**real_facts(encoded), "num_classes": 21})
+    with pytest.raises(study.StudyError, match=r"other data \(num_classes: 20 -> 21\)"):
+        study.run_study(dataclasses.replace(config, seeds=3), tmp_path / "copy")
+
+
 def test_diagnose_cannot_run_as_a_shard(tmp_path):
     with pytest.raises(study.StudyError, match="cannot run as a shard"):
         study.run_study(study.StudyConfig(variants=("padzero",), **TINY), tmp_path, shard=(1, 2), diagnose=True)
@@ -583,7 +670,7 @@ def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
     study.run_study(config, tmp_path, diagnose=True)
     (tmp_path / "diagnostics.jsonl").unlink()
-    with pytest.raises(study.StudyError, match=r"1 finished run\(s\) .* no lines in diagnostics\.jsonl "
+    with pytest.raises(study.StudyError, match=r"has 1 finished run with no lines in diagnostics\.jsonl "
                                                r"\(padzero seed 0\); use --force") as error:
         study.run_study(config, tmp_path, diagnose=True)
     assert "\n" not in str(error.value)
