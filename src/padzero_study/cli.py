@@ -305,8 +305,18 @@ def study_config(args, kind):
     )
 
 
+def study_out_dir(args, backend):
+    """The results folder of `reproduce` or `diagnose`: --out, else runs/<dataset>[-quick]-<backend> (diagnose:
+    runs/diagnose-<dataset>-<backend>), relative to the current folder."""
+    if args.out is not None:
+        return args.out
+    if args.command == "diagnose":
+        return os.path.join("runs", f"diagnose-{args.dataset}-{backend}")
+    return os.path.join("runs", f"{args.dataset}{'-quick' if args.quick else ''}-{backend}")
+
+
 def check_study_flags(args, backend):
-    """Refuses, before Keras is imported, the flags of `reproduce` and `diagnose` that cannot work.
+    """Refuses, before Keras is imported, the flags of `reproduce` and `diagnose` that cannot work or would be ignored.
 
     Sizes are left to `StudyConfig`, whose validator imports Keras.
 
@@ -315,15 +325,36 @@ def check_study_flags(args, backend):
     """
     unknown = [name for name in args.variants if name not in VARIANTS]
     if unknown:
-        raise UsageError(f"--variants: unknown variant(s) {', '.join(map(repr, unknown))}; choose from "
-                         f"{', '.join(VARIANTS)}, or 'all' (names are lowercase).")
+        raise UsageError(f"--variants: unknown {'variant' if len(unknown) == 1 else 'variants'} "
+                         f"{', '.join(map(repr, unknown))}; choose from {', '.join(VARIANTS)}, or 'all' "
+                         "(names are lowercase).")
     if args.distribute and backend != "jax":
         raise UsageError(f"--distribute needs the jax backend (keras.distribution supports JAX only); this run is "
                          f"on {backend}. Use --backend jax, or drop --distribute.")
+    check_flags_the_run_would_ignore(args)
     if args.data is not None:
         check_data_flag(args.data)
     if args.out is not None:
         check_out_folder(args.out)
+    check_out_outside_data(study_out_dir(args, backend), args, DATASETS[args.dataset])
+
+
+def check_flags_the_run_would_ignore(args):
+    """Refuses flags that the chosen dataset or variants would ignore while config.json recorded them as used."""
+    if args.data is not None and DATASETS[args.dataset].data_folder is None:
+        readers = [name for name, dataset in DATASETS.items() if dataset.data_folder is not None]
+        raise UsageError(f"--data: --dataset {args.dataset} reads no data files, so PATH would be ignored; drop "
+                         f"--data, or use --dataset {' or '.join(readers)} to train on PATH.")
+    if args.init_scale is not None and not any(VARIANTS[name].keras_default_init for name in args.variants):
+        takers = [name for name, variant in VARIANTS.items() if variant.keras_default_init]
+        raise UsageError(f"--init-scale widens Keras's default embedding init, which none of --variants "
+                         f"{','.join(args.variants)} starts from (they set their own); drop --init-scale, or add "
+                         f"a variant that does ({', '.join(takers)}).")
+    if getattr(args, "fast_path", None) and not any(VARIANTS[name].flattens for name in args.variants):
+        takers = [name for name, variant in VARIANTS.items() if variant.flattens]
+        raise UsageError(f"--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants "
+                         f"{','.join(args.variants)} has; drop --fast-path, or add a variant that has it "
+                         f"({', '.join(takers)}).")
 
 
 def check_data_flag(data_path):
@@ -334,6 +365,22 @@ def check_data_flag(data_path):
         data.check_data_path(data_path)
     except data.DataError as error:
         raise UsageError(f"--data {error}") from None
+
+
+def check_out_outside_data(out, args, dataset):
+    """Refuses an --out inside the folder the data is read from: the data is read-only input.
+
+    A results folder in 20news-bydate-train/ was read as a 21st newsgroup, by that run and every later one.
+    Both paths are resolved (relative, `..`, links) before they are compared; an archive is a file, so a folder
+    beside it is fine.
+    """
+    folder = dataset.data_folder(args.data) if dataset.data_folder is not None else None
+    path = Path(out).resolve()  # as the runner takes it: no ~ expanded
+    if folder is not None and (path == folder or folder in path.parents):
+        named = "--out" if args.out is not None else "the default --out"
+        where = "the --data folder" if args.data is not None else "scikit-learn's download folder"
+        raise UsageError(f"{named} {shown(out)} is inside {where} {shown(folder)}, which is read-only input "
+                         "(anything written there is mistaken for a newsgroup); choose an --out outside it.")
 
 
 def check_out_folder(out):
@@ -387,6 +434,17 @@ def import_quietly(module="keras"):
             sys.stderr.flush()
 
 
+def import_tensorflow_quietly():
+    """Imports TensorFlow, when installed, holding back its start-up lines (`import_quietly`), on any backend.
+
+    `keras.utils.set_random_seed` imports it to seed it too, at each run's start: its start-up lines would
+    otherwise land in the run's log on the jax and torch backends. Called once the settings have passed, so
+    that a refused setting does not wait for it.
+    """
+    if "tensorflow" in installed_backends():
+        import_quietly("tensorflow")
+
+
 def reproduce(args):
     reuse_freed_memory()  # before Keras starts its threads
     backend = activate_backend(args.backend)  # before anything imports Keras
@@ -395,8 +453,8 @@ def reproduce(args):
     from padzero_study import runner
 
     config = study_config(args, "quick" if args.quick else "full")
-    out_dir = args.out or os.path.join("runs", f"{config.dataset}{'-quick' if args.quick else ''}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=1, shard=args.shard)
+    import_tensorflow_quietly()
+    written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
 
@@ -408,8 +466,8 @@ def diagnose(args):
     from padzero_study import runner
 
     config = study_config(args, "diagnose")
-    out_dir = args.out or os.path.join("runs", f"diagnose-{config.dataset}-{config.backend}")
-    written = runner.run_study(config, out_dir, force=args.force, verbose=1, diagnose=True)
+    import_tensorflow_quietly()
+    written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, diagnose=True)
     print(f"report: {written['report_markdown']}"
           + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else ""))
 
@@ -441,8 +499,12 @@ def bench(args):
     backends = sorted(installed_backends(), key=BACKENDS.index) if args.backends is None else args.backends
     benchmarks.check_output_file(args.out)
     benchmarks.check_choices(args.parts, backends)
+    if args.steps is not None and "model" not in args.parts:
+        raise UsageError(f"--steps counts the training steps of the model part, which --parts {','.join(args.parts)} "
+                         "leaves out; drop --steps, or add model to --parts.")
     if args.data:
         check_data_flag(args.data)
+        check_out_outside_data(args.out, args, DATASETS["20news"])
     # The driver's own Keras only validates: named backends need no word on Keras's config file, and a Keras
     # already imported (a caller in this process) keeps its backend.
     activate_backend(backends[0] if args.backends is not None and "keras" not in sys.modules else None)
@@ -461,6 +523,9 @@ def bench(args):
 
 
 COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
+# The loggers whose INFO lines a command prints: the runner's "padzero" (the library's loggers are below it) and
+# each study module's own.
+STUDY_LOGGERS = ("padzero", "padzero_study")
 COMMANDS_WITHOUT_KERAS = ("report",)
 # The paths each command writes to, for an OSError that no check caught.
 PATH_ARGUMENTS = {"reproduce": "--out", "diagnose": "--out", "report": "DIR", "bench": "--out"}
@@ -479,7 +544,11 @@ def main(argv=None):
     """Runs `padzero ARGV`; returns the exit code (0, 2 for bad input, 130 when interrupted)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    # The study's own progress lines are INFO; every other library's INFO (jax's "Unable to initialize backend
+    # 'tpu'", scikit-learn's download notes) stays out, and anyone's warnings stay in.
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    for own in STUDY_LOGGERS:
+        logging.getLogger(own).setLevel(logging.INFO)
     if args.command not in COMMANDS_WITHOUT_KERAS:
         # TensorFlow's INFO lines (oneDNN, CPU features) would bury a one-line error; its warnings stay. A value
         # the user set wins. Each command chooses the backend before anything imports Keras.

@@ -228,17 +228,33 @@ def fifo_in(folder):
     return fifo
 
 
+def extracted_data_in(folder):
+    """A folder of the extracted archive's layout, with one post."""
+    (folder / "data" / "20news-bydate-train" / "sci.space").mkdir(parents=True)
+    (folder / "data" / "20news-bydate-train" / "sci.space" / "1").write_text("Subject: orbit")
+    return folder / "data"
+
+
 @pytest.mark.parametrize(
     "extra, fragment",
     [
-        (["--data", "{fifo}"], "--data {fifo} is not a regular file or folder"),
-        (["--data", "{tmp}/nope.tar.gz"], "--data {tmp}/nope.tar.gz does not exist"),
-        (["--data", "{tmp}/nope\nline2.tar.gz"], "--data '{tmp}/nope\\nline2.tar.gz' does not exist"),
-        (["--variants", "padzero,PADZERO"], "--variants: unknown variant(s) 'PADZERO'; choose from baseline,"),
+        (["--dataset", "20news", "--data", "{fifo}"], "--data {fifo} is not a regular file or folder"),
+        (["--dataset", "20news", "--data", "{tmp}/nope.tar.gz"], "--data {tmp}/nope.tar.gz does not exist"),
+        (["--dataset", "20news", "--data", "{tmp}/nope\nline2.tar.gz"],
+         "--data '{tmp}/nope\\nline2.tar.gz' does not exist"),
+        (["--variants", "padzero,PADZERO"], "--variants: unknown variant 'PADZERO'; choose from baseline,"),
         (["--distribute", "--backend", "torch"], "--distribute needs the jax backend"),
         (["--out", "{tmp}/" + "a" * 300], "--out: a name in it is longer than"),
         (["--out", "{tmp}/afile"], "--out {tmp}/afile is a file, not a folder"),
         (["--out", "{tmp}/afile/out"], "--out {tmp}/afile/out goes through {tmp}/afile, which is a file"),
+        # The data is read-only input: this --out once became a 21st newsgroup, in that run and every later one.
+        (["--dataset", "20news", "--data", "{tmp}/data", "--out", "{tmp}/data/20news-bydate-train/zz.out"],
+         "--out {tmp}/data/20news-bydate-train/zz.out is inside the --data folder {tmp}/data, which is read-only"),
+        # Flags the run would ignore while config.json recorded them.
+        (["--data", "{tmp}/data"], "--data: --dataset synthetic reads no data files, so PATH would be ignored; drop "
+                                   "--data, or use --dataset 20news to train on PATH."),
+        (["--variants", "uniform,uniform_nonneg", "--init-scale", "0.5"],
+         "--init-scale widens Keras's default embedding init, which none of --variants uniform,uniform_nonneg starts"),
     ],
 )
 def test_flags_that_cannot_work_are_refused_before_keras_is_imported(extra, fragment, tmp_path):
@@ -246,12 +262,90 @@ def test_flags_that_cannot_work_are_refused_before_keras_is_imported(extra, frag
     if "torch" in extra and "torch" not in cli.installed_backends():
         pytest.skip("torch is not installed")
     (tmp_path / "afile").write_text("")
+    extracted_data_in(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
     fifo = fifo_in(tmp_path)
     argv = [part.format(tmp=tmp_path, fifo=fifo) for part in [*SYNTHETIC, "--out", "{tmp}/out", *extra]]
     modules, result = imported_modules(argv)
     assert_one_line_error(result.returncode, result.stderr, fragment.format(tmp=tmp_path, fifo=fifo), tmp_path / "out")
     assert "keras" not in modules and result.stderr.count("\n") == 1 + sum(
         line.startswith("import time:") for line in result.stderr.splitlines())
+    assert sorted(tmp_path.rglob("*")) == sorted([*before, fifo])  # nothing written
+
+
+@pytest.mark.parametrize("command", ["reproduce", "diagnose"])
+@pytest.mark.parametrize("out", ["data/20news-bydate-test/zz.out", "data", "link/zz.out", "elsewhere/../data/zz.out",
+                                 "{tmp}/data/20news-bydate-train/sci.space/zz.out"])
+def test_out_inside_the_data_is_refused_however_it_is_written(command, out, capsys, monkeypatch, tmp_path):
+    # Relative, through a link or '..': the paths are resolved before they are compared.
+    data = extracted_data_in(tmp_path)
+    (tmp_path / "link").symlink_to(data, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    before = sorted(tmp_path.rglob("*"))
+    code, _, err = run_cli([command, "--dataset", "20news", "--data", "data", "--out", out.format(tmp=tmp_path)],
+                           capsys)
+    assert_one_line_error(code, err, f"--out {out.format(tmp=tmp_path)} is inside the --data folder {data}, which is "
+                          "read-only input (anything written there is mistaken for a newsgroup); choose an --out "
+                          "outside it.")
+    assert sorted(tmp_path.rglob("*")) == before
+
+
+def test_the_default_out_inside_the_data_is_refused(capsys, monkeypatch, tmp_path):
+    data = extracted_data_in(tmp_path)
+    monkeypatch.chdir(data)
+    backend = sorted(cli.installed_backends())[0]
+    code, _, err = run_cli(["reproduce", "--data", ".", "--quick", "--backend", backend], capsys)
+    assert_one_line_error(code, err, f"the default --out {os.path.join('runs', f'20news-quick-{backend}')} is inside "
+                          f"the --data folder {data}")
+    assert not (data / "runs").exists()
+
+
+def test_out_inside_scikit_learn_download_folder_is_refused(capsys, monkeypatch, tmp_path):
+    # scikit-learn extracts its download there, reads every folder as a newsgroup, then deletes the folder.
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    out = tmp_path / "sk" / "20news_home" / "run"
+    code, _, err = run_cli(["reproduce", "--out", str(out)], capsys)
+    assert_one_line_error(code, err, f"--out {out} is inside scikit-learn's download folder {out.parent}")
+
+
+def test_bench_out_inside_the_data_is_refused(capsys, tmp_path):
+    data = extracted_data_in(tmp_path)
+    out = data / "20news-bydate-train" / "bench.json"
+    code, _, err = run_cli(["bench", "--parts", "layer", "--data", str(data), "--out", str(out)], capsys)
+    assert_one_line_error(code, err, f"--out {out} is inside the --data folder {data}")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["reproduce", "--dataset", "synthetic", "--variants", "masked_average", "--fast-path"],
+     "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop --fast-path"),
+    (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: --dataset synthetic reads no data files"),
+    (["bench", "--parts", "layer", "--steps", "3"], "--steps counts the training steps of the model part, which "
+                                                    "--parts layer leaves out; drop --steps, or add model to --parts."),
+])
+def test_flags_the_command_would_ignore_are_refused(argv, fragment, capsys, tmp_path):
+    code, _, err = run_cli([*(part.format(tmp=tmp_path) for part in argv), "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_only_the_study_own_lines_are_logged_at_info(tmp_path):
+    # jax logs "Unable to initialize backend 'tpu'" at INFO: the command once printed every library's INFO lines.
+    script = (
+        "import logging, sys\n"
+        "from padzero_study import cli\n"
+        "def command(args):\n"
+        "    logging.getLogger('jax._src.xla_bridge').info('Unable to initialize backend tpu')\n"
+        "    logging.getLogger('padzero').info('a runner line')\n"
+        "    logging.getLogger('padzero_study.results').info('a results line')\n"
+        "    logging.getLogger('somebody.else').warning('a warning')\n"
+        "cli.COMMANDS['report'] = command\n"
+        "sys.exit(cli.main(['report', '.']))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [line.split(" ", 1)[1] for line in result.stderr.splitlines()] == [
+        "a runner line", "a results line", "a warning"]
 
 
 def test_tensorflow_info_lines_at_import_are_held_back_and_the_rest_kept(tmp_path, monkeypatch, capfd):
@@ -359,7 +453,7 @@ def test_init_scale_is_a_positive_number_of_at_most_one(value, capsys, tmp_path)
 
 def test_unknown_variant(capsys, tmp_path):
     code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,nope", "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, "--variants: unknown variant(s) 'nope'; choose from", tmp_path / "out")
+    assert_one_line_error(code, err, "--variants: unknown variant 'nope'; choose from", tmp_path / "out")
 
 
 def captured_config(monkeypatch, capsys, argv):
@@ -466,6 +560,54 @@ def test_no_data_anywhere_points_to_data_and_synthetic(monkeypatch, capsys, tmp_
     code, _, err = run_cli(["reproduce", "--quick", "--out", str(tmp_path / "o")], capsys)
     assert_one_line_error(code, err, "--data PATH", tmp_path / "o")
     assert "--dataset synthetic" in err
+
+
+@pytest.mark.per_backend
+def test_a_run_refused_for_missing_data_says_so_in_flags_and_leaves_no_folder(monkeypatch, capsys, tmp_path):
+    # It once ended "(download=True)", a keyword of the library, and left an empty runs/ behind.
+    import sklearn.datasets
+
+    def unavailable(**kwargs):
+        raise OSError("no network here")
+
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", unavailable)
+    monkeypatch.setenv("SCIKIT_LEARN_DATA", str(tmp_path / "sk"))
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["reproduce", "--quick"], capsys)
+    assert_one_line_error(code, err, "or allow network access so that scikit-learn can download it;")
+    assert "download=" not in err
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.per_backend
+def test_out_beside_an_archive_or_above_the_data_is_fine(monkeypatch, capsys, tmp_path):
+    # An archive is a file: the folder it is in is not read. Nor is anything above the extracted folder.
+    archive = tmp_path / "20news-bydate.tar.gz"
+    archive.write_bytes(b"")
+    data = extracted_data_in(tmp_path)
+    for argv in (["--data", str(archive), "--out", str(tmp_path / "runs")], ["--data", str(data), "--out", str(tmp_path)]):
+        _, out_dir = captured_config(monkeypatch, capsys, ["reproduce", *argv])
+        assert out_dir == argv[-1]
+
+
+@pytest.mark.per_backend
+def test_a_normal_run_prints_only_its_own_lines(tmp_path, backend):
+    # Once: jax's "Unable to initialize backend 'tpu'", TensorFlow's start-up lines on the jax and torch backends
+    # (Keras imports it to seed it), and one cut results line said three times; "0 of 1 runs finished".
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "results.jsonl").write_text('{"record": "epo')  # a write cut short
+    result = subprocess.run(
+        [sys.executable, "-m", "padzero_study", *SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--epochs", "1",
+         "--backend", backend, "--out", str(out)],
+        capture_output=True, text=True, timeout=300, env=environment_without_keras_backend())
+    assert result.returncode == 0, result.stderr[-3000:]
+    ours = re.compile(r"\d\d:\d\d:\d\d (Skipped the incomplete last line of |0 of 1 run finished, 1 to do, in |data: "
+                      r"|1 run to do; |run 1/1: padzero seed 0|padzero seed 0 epoch 1: )")
+    lines = result.stderr.splitlines()
+    assert [line for line in lines if not ours.match(line)] == []
+    assert sum("Skipped the incomplete last line" in line for line in lines) == 1
+    assert result.stdout == f"report: {out / 'report.md'}\n"
 
 
 @pytest.mark.per_backend
