@@ -19,12 +19,14 @@ EMBEDDING_MUTATIONS = {
  "no quantize override": ('super().quantize(mode, type_check=False, config=config)', 'super().quantize(mode, type_check=type_check, config=config)'),
  "int8 call not zeroed": ('outputs = super()._int8_call(ids, training=training)\n        if self.padding_idx is None:', 'outputs = super()._int8_call(ids, training=training)\n        if True:'),
  "gradient leaks to padding row": ('outputs = ops.take(self._zero_padding_row(ops.convert_to_tensor(table)), ids, axis=0)', 'table = ops.convert_to_tensor(table)\n            outputs = ops.take(table - ops.stop_gradient(table - self._zero_padding_row(table)), ids, axis=0)'),
- "truthiness of padding_idx": ('if padding_idx is not None:\n            if not', 'if padding_idx:\n            if not'),
+ "truthiness of padding_idx": ('if padding_idx is not None and _is_integer(input_dim) and input_dim > 0:',
+                               'if padding_idx and _is_integer(input_dim) and input_dim > 0:'),
  "no registration": ('@keras.saving.register_keras_serializable(package="padzero")\n', ''),
 }
 BLOCK_DENSE_MUTATIONS = {
  "a block's first position ignored": ("[ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds]",
                                       "[ops.any(ops.not_equal(ids[:, start + 1:stop], padding_idx), axis=1) for start, stop in bounds]"),
+ "ids' shape unchecked": ("    check_ids_shape(ids.shape, maxlen)  # static shapes", "    pass  # static shapes"),
  "skipped blocks add no padding vector": ("outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))",
                                           "outputs = outputs"),
 }
@@ -37,6 +39,7 @@ JAX_MUTATIONS = {
 }
 LAYER_MUTATIONS = {
  "no bias": ("outputs = ops.add(outputs, self.bias)", "outputs = outputs"),
+ "a LoRA or quantized embedding read at call": ("        _refuse_lora_and_quantization(self.embedding)\n", "\n"),
  "set_weights loads every block from the start": (
      "variable.assign(kernel[start * self.features : stop * self.features].reshape(variable.shape))",
      "variable.assign(kernel[: (stop - start) * self.features].reshape(variable.shape))"),
