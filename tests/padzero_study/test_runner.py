@@ -320,7 +320,10 @@ def test_shards_side_by_side_in_one_folder_but_not_overlapping_runs(tmp_path):
 @pytest.mark.slow
 def test_two_processes_racing_on_one_folder_keep_it_whole(tmp_path):
     """Two real `padzero reproduce` on one --out: the second is refused at once, the first finishes alone."""
-    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--variants", "padzero", "--out", str(tmp_path)]
+    # 10,000 posts: the first holds its lock for longer than the second takes to start (Keras and TensorFlow's
+    # imports), on every backend; with 300 it could finish first.
+    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--max-docs", "10000",
+               "--variants", "padzero", "--out", str(tmp_path)]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and first.poll() is None and not (tmp_path / "results.jsonl.lock").exists():
