@@ -198,8 +198,8 @@ def add_study_flags(parser, *, variants):
     training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
                           "keras.distribution.DataParallel (jax backend only; default: off)")
     output = parser.add_argument_group("output")
-    output.add_argument("--out", type=non_empty, metavar="DIR", help="results folder (default: "
-                        "runs/<dataset>[-quick]-<backend>, runs/diagnose-<dataset>-<backend> for diagnose)")
+    output.add_argument("--out", type=non_empty, metavar="DIR", help="results folder, outside the --data folder "
+                        "(default: runs/<dataset>[-quick]-<backend>, runs/diagnose-<dataset>-<backend> for diagnose)")
     output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
                         "to DIR/previous-<time>/ and start over (default: refuse)")
 
@@ -278,7 +278,7 @@ def build_parser():
     bench.add_argument("--repeats", type=integer, metavar="N", help="timed repeats, median reported "
                        "(default: 5; 3 with --quick)")
     bench.add_argument("--out", type=non_empty, metavar="FILE", default="bench.json", help="JSON results, written "
-                       "once every measurement is done (default: bench.json)")
+                       "once every measurement is done, outside the --data folder (default: bench.json)")
     parser.command_parsers = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
     return parser
 
