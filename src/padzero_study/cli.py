@@ -27,6 +27,7 @@ from importlib.metadata import version as installed_version
 
 from padzero_study.allocator import reuse_freed_memory
 from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, installed_backends
+from padzero_study.compilation_cache import enable_jax_compilation_cache
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import shown
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, study_variants
@@ -454,6 +455,7 @@ def reproduce(args):
 
     config = study_config(args, "quick" if args.quick else "full")
     import_tensorflow_quietly()
+    enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
     print(f"report: {written['report_markdown']}")
 
@@ -467,6 +469,7 @@ def diagnose(args):
 
     config = study_config(args, "diagnose")
     import_tensorflow_quietly()
+    enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, diagnose=True)
     print(f"report: {written['report_markdown']}"
           + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else ""))

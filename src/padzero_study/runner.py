@@ -20,6 +20,7 @@ import os
 import shutil
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import keras
@@ -459,6 +460,15 @@ def build_run_model(config, encoded, variant, seed):
     )
 
 
+@contextlib.contextmanager
+def keras_mask_warning_held_back():
+    """Keras's warning that Flatten destroys a mask is what the mask_zero variant exists to show (its description
+    and the report say so): in a run's log it would only repeat that, once per run."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*destroy the mask information", category=UserWarning)
+        yield
+
+
 def train_one_run(config, encoded, variant, seed, results_path, progress, verbose=0, diagnose=False, facts=None):
     """Trains one (variant, seed) and appends its epoch lines and a final run_end line.
 
@@ -466,7 +476,8 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
     terminal; otherwise, and with `verbose=0`, a line is logged every 30 s.
     `facts` are `data_facts(encoded)`, recorded in every line (computed when not given).
     """
-    model = build_run_model(config, encoded, variant, seed)
+    with keras_mask_warning_held_back():
+        model = build_run_model(config, encoded, variant, seed)
     # Integer labels with the sparse loss: the same numbers as one-hot labels
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
@@ -480,10 +491,11 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
     if diagnose:  # measures only (inference mode, no random draws): the training numbers stay the same
         callbacks.append(diagnostics_recorder(encoded, results_path.parent, identity, seed))
     started = time.perf_counter()
-    history = model.fit(
-        **training_data(config, encoded),
-        epochs=config.epochs, callbacks=callbacks, verbose=0,
-    )
+    with keras_mask_warning_held_back():
+        history = model.fit(
+            **training_data(config, encoded),
+            epochs=config.epochs, callbacks=callbacks, verbose=0,
+        )
     epochs_run = len(history.history["loss"])
     results.append_record(results_path, {
         "record": "run_end", "epochs_run": epochs_run, "stopped_early": epochs_run < config.epochs,

@@ -148,11 +148,11 @@ def test_unwritable_output_folder_is_checked_before_measuring(capsys, measuremen
 
 def test_results_are_written_and_tabled(capsys, tmp_path, measurements):
     out = tmp_path / "bench.json"
-    code, stdout, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--steps", "3", "--out", str(out)],
-                                capsys)
+    code, stdout, err = run_cli(["bench", "--parts", "layer,model", "--backends", "jax", "--steps", "3", "--out",
+                                 str(out)], capsys)
     assert code == 0, err
     assert json.loads(out.read_text()) == FAKE_RESULTS
-    assert measurements == [(["layer"], ["jax"], {"quick": False, "lengths": None, "steps": 3, "repeats": None})]
+    assert measurements == [(["layer", "model"], ["jax"], {"quick": False, "lengths": None, "steps": 3, "repeats": None})]
     assert bench.format_table(FAKE_RESULTS) in stdout and f"results: {out}" in stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left
 
@@ -228,9 +228,9 @@ def test_the_floor_case_runs_once_on_jax_and_sees_padding_only(backends, tmp_pat
 
 
 @pytest.mark.per_backend
-@pytest.mark.parametrize("flag, name", [("--steps", "steps"), ("--repeats", "repeats")])
-def test_steps_and_repeats_are_checked_by_the_validator(flag, name, capsys, tmp_path):
-    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", flag, "0",
+@pytest.mark.parametrize("flag, name, parts", [("--steps", "steps", "model"), ("--repeats", "repeats", "layer")])
+def test_steps_and_repeats_are_checked_by_the_validator(flag, name, parts, capsys, tmp_path):
+    code, _, err = run_cli(["bench", "--parts", parts, "--backends", "jax", flag, "0",
                             "--out", str(tmp_path / "bench.json")], capsys)
     assert_one_line_error(code, err, f"{name} must be a positive integer; received {name}=0")
     assert not (tmp_path / "bench.json").exists()
