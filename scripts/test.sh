@@ -18,6 +18,9 @@ jobs=${JOBS:-2}
 reports=$(mktemp -d)
 trap 'rm -rf "$reports"' EXIT
 started=$(date +%s)
+# One JAX compilation cache for every run of this command (conftest.py explains it; fresh each time): the
+# backend-independent run compiles on JAX too, and many of its programs are the JAX run's.
+export JAX_COMPILATION_CACHE_DIR="$reports/jax-compilation-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0
 
 # A -m given by the caller narrows each run's own selection.
 user_mark=""

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
-from padzero_study import data
+from padzero_study import data, machine
 from padzero_study.backends import BACKENDS, not_installed
 from padzero_study.paths import shown
 
@@ -49,6 +49,7 @@ KERAS_MODEL_CASES = {
 # backend where the study uses the fast path.
 FLOOR_CASE = "padzero fast path, padding only"
 TORCH_MODEL_CASES = ("native torch", "native torch, fused Adam")
+# The reference model's sizes. The driver hands them to every worker process with its settings.
 SHAPE = {"vocab_size": 20_001, "maxlen": 1_100, "embedding_dim": 300, "batch_size": 32}
 TRAIN_POSTS = 15_076  # the study's training split: one epoch is ceil(15,076 / 32) = 472 steps
 
@@ -124,7 +125,9 @@ def measure_layer(settings):
             function(ids, upstream)
             times[case].append(time.perf_counter() - start)
     memory = peak_memory_megabytes()
-    return [{"case": case, "ms": statistics.median(values) * 1e3, "peak_mb": memory} for case, values in times.items()]
+    device = machine.training_device(settings["backend"])[1]
+    return [{"case": case, "ms": statistics.median(values) * 1e3, "peak_mb": memory, "device": device}
+            for case, values in times.items()]
 
 
 def layer_gradient_function(layer, multiply_by_mask):
@@ -174,7 +177,8 @@ def compiled_reference_model(variant, fast_path, optimizer=None):
     from padzero_study.variants import build_model
 
     keras.utils.set_random_seed(0)
-    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"], fast_path=fast_path)
+    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"],
+                        embedding_dim=SHAPE["embedding_dim"], fast_path=fast_path)
     model.compile(optimizer=optimizer or keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")
     return model
 
@@ -198,18 +202,23 @@ def torch_model_epoch(settings):
     from padzero_study.torch_reference import ReferenceModel, make_training_step
 
     ids, labels = np.load(settings["batches"]).values()
+    # The device Keras's torch backend would train on: CUDA where there is one.
+    device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(0)
-    model = ReferenceModel(SHAPE["vocab_size"], SHAPE["maxlen"])
+    model = ReferenceModel(SHAPE["vocab_size"], SHAPE["maxlen"], embedding_dim=SHAPE["embedding_dim"]).to(device)
     step = make_training_step(model, fused=settings["case"] == "native torch, fused Adam")
     batch = SHAPE["batch_size"]
     batches = [
-        (torch.as_tensor(ids[i : i + batch], dtype=torch.int64), torch.as_tensor(labels[i : i + batch], dtype=torch.int64))
+        (torch.as_tensor(ids[i : i + batch], dtype=torch.int64, device=device),
+         torch.as_tensor(labels[i : i + batch], dtype=torch.int64, device=device))
         for i in range(0, len(ids), batch)
     ]
 
     def epoch():
         for batch_ids, batch_labels in batches:
             step(batch_ids, batch_labels)
+        if device == "cuda":
+            torch.cuda.synchronize()  # CUDA runs asynchronously: the pass ends when its last kernel does
 
     return epoch, len(batches)
 
@@ -227,7 +236,8 @@ def serve_model(settings, commands=sys.stdin, replies=sys.stdout):
         replies.write(json.dumps(message) + "\n")
         replies.flush()
 
-    reply({"ready": True})
+    reply({"ready": True, "device": machine.training_device("torch" if settings["case"] in TORCH_MODEL_CASES
+                                                            else settings["backend"])[1]})
     for command in commands:
         if command.strip() == "run":
             started = time.perf_counter()
@@ -332,14 +342,14 @@ def run_model_cases(plan, settings):
             logger.info("bench: warming up %d/%d: %s %s", number, len(plan), case["backend"], case["case"])
             worker = ModelWorker({**settings, **case})
             workers.append(worker)
-            worker.ask(None)  # "ready": built and compiled; it then waits, idle, for its turn
+            worker.device = worker.ask(None)["device"]  # "ready": built and compiled; then it waits for its turn
         times = [[] for _ in workers]
         for round_number in range(1, settings["repeats"] + 1):
             logger.info("bench: round %d/%d of %d cases", round_number, settings["repeats"], len(workers))
             for worker, case_times in zip(workers, times):
                 case_times.append(worker.ask("run")["ms"])
         return [{"backend": w.settings["backend"], "case": w.settings["case"], "ms": statistics.median(t),
-                 "peak_mb": w.ask("done")["peak_mb"]} for w, t in zip(workers, times)]
+                 "peak_mb": w.ask("done")["peak_mb"], "device": w.device} for w, t in zip(workers, times)]
     finally:
         for worker in workers:
             worker.close()
@@ -388,7 +398,6 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         ValueError: for `steps` or `repeats` that are not positive integers.
     """
     from padzero.validation import check_positive_int
-    from padzero_study import machine  # one description of the machine for every output
 
     parts, backends = list(dict.fromkeys(parts)), list(dict.fromkeys(backends))
     check_choices(parts, backends)
@@ -401,7 +410,7 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         batches_path = os.path.join(folder, "batches.npz")
         np.savez(batches_path, ids=ids, labels=labels)
         plan = planned_measurements(parts, backends)
-        shared = {"batches": batches_path}
+        shared = {"batches": batches_path, "shape": SHAPE}
         for settings in (p for p in plan if p["part"] == "layer"):
             settings = {**settings, **shared, "repeats": max(50, repeats * 10)}
             logger.info("bench: layer %s", settings["backend"])
@@ -505,8 +514,8 @@ def format_table(results):
         f"padding share {settings['padding_share']:.3f}; medians of {settings['repeats']} repeats"
         f" ({settings['steps']} training steps each for the model part)",
         "",
-        "| part | backend | case | time | ratio | to | speed vs native torch, fused Adam | peak memory |",
-        "|---|---|---|---:|---:|---|---:|---:|",
+        "| part | backend | device | case | time | ratio | to | speed vs native torch, fused Adam | peak memory |",
+        "|---|---|---|---|---:|---:|---|---:|---:|",
     ]
     fused_torch = {r["case"]: r["ms"] for r in results["rows"] if r["part"] == "model"}.get("native torch, fused Adam")
     for row in results["rows"]:
@@ -516,7 +525,8 @@ def format_table(results):
         ratio = f"{row['ratio']:.2f}x" if row["ratio"] else "-"
         # How many times faster than native PyTorch with fused Adam (above 1: faster), for training steps.
         versus_torch = f"{fused_torch / row['ms']:.2f}x" if row["part"] == "model" and fused_torch else "-"
-        lines.append(f"| {row['part']} | {row['backend']} | {row['case']} | {time_text} | {ratio} | "
+        device = "CPU" if row.get("device") == results["machine"] else row.get("device", "-")  # the line above names it
+        lines.append(f"| {row['part']} | {row['backend']} | {device} | {row['case']} | {time_text} | {ratio} | "
                      f"{row['ratio_to'] or '-'} | {versus_torch} | {row['peak_mb']:.0f} MB |")
     return "\n".join(lines)
 
@@ -525,6 +535,8 @@ if __name__ == "__main__":
     from padzero_study.allocator import reuse_freed_memory
 
     reuse_freed_memory()  # every case alike, as `padzero reproduce` trains
-    layer_rows = measure(json.loads(sys.argv[1]))
+    worker_settings = json.loads(sys.argv[1])
+    SHAPE.update(worker_settings["shape"])
+    layer_rows = measure(worker_settings)
     if layer_rows is not None:  # a model case has replied line by line already
         print(json.dumps(layer_rows))

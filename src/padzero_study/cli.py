@@ -233,8 +233,8 @@ def build_parser():
     path = reproduce.add_mutually_exclusive_group()
     path.add_argument("--fast-path", dest="fast_path", action="store_true", default=None, help="train Embedding -> "
                       "Flatten -> Dense as one padzero.EmbeddingFlattenDense: the same function and gradients, with "
-                      "work only where posts hold real tokens (default: on with jax, where it is faster; off with "
-                      "tensorflow and torch, where it measured slower)")
+                      "work only where posts hold real tokens (default: on with jax on a CPU, where it is faster; off "
+                      "on a GPU and with tensorflow and torch, where it measured slower)")
     path.add_argument("--plain", dest="fast_path", action="store_false", help="train the three plain layers")
     reproduce.add_argument("--quick", action="store_true", help=f"a small real run: {quick['epochs']} epochs x "
                            f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)")

@@ -94,7 +94,8 @@ class StudyConfig:
     dropout: float = 0.3
     embedding_init_scale: float | None = None  # None: Keras's RandomUniform(-0.05, 0.05)
     # Embedding -> Flatten -> Dense as padzero.EmbeddingFlattenDense: the same function with less work.
-    # None: on JAX only, the one backend where it measured faster (docs/benchmarks).
+    # None: where it measured faster, JAX on a CPU (docs/benchmarks); on a GPU its step measured 2.7-3.5x the
+    # plain layers' (many small matmuls where the plain step is one), and TensorFlow and PyTorch slower.
     fast_path: bool | None = None
     distribute: bool = False  # keras.distribution.DataParallel over all local devices (JAX)
     backend: str = dataclasses.field(default_factory=keras.backend.backend)
@@ -175,7 +176,8 @@ class StudyConfig:
         if self.padding not in ("pre", "post"):
             raise StudyError(f"padding must be 'pre' or 'post'; received padding={self.padding!r}.")
         if self.fast_path is None:
-            object.__setattr__(self, "fast_path", self.backend == "jax")
+            on_cpu = self.backend == "jax" and machine.training_device(self.backend)[0] == "cpu"
+            object.__setattr__(self, "fast_path", on_cpu)
         for name in ("fast_path", "distribute"):
             if not isinstance(getattr(self, name), bool):
                 raise StudyError(f"{name} must be True or False; received {name}={getattr(self, name)!r}.")
@@ -386,14 +388,16 @@ def _results_files_in_use(out_dir, results_name):
 
 
 def write_config(config, out_dir, facts):
-    """Writes `config.json`: the settings, the data's facts, the software versions and the machine."""
+    """Writes `config.json`: the settings, the data's facts, the software versions, the machine and the device
+    the runs train on."""
     versions = {"keras": keras.__version__, "backend": keras.backend.backend()}
     for module_name in ("jax", "tensorflow", "torch", "numpy", "sklearn"):
         module = sys.modules.get(module_name)
         if module is not None:
             versions[module_name] = getattr(module, "__version__", "?")
     content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds,
-               "data": facts, "versions": versions, "machine": machine.describe_machine()}
+               "data": facts, "versions": versions, "machine": machine.describe_machine(),
+               "device": machine.training_device(config.backend)[1]}
     # Shards of one study may start together: replace the file whole, so none reads half of it.
     results.write_own_file(out_dir / CONFIG_FILE, json.dumps(content, indent=2, sort_keys=True) + "\n")
 

@@ -238,10 +238,15 @@ def test_steps_and_repeats_are_checked_by_the_validator(flag, name, parts, capsy
 
 @pytest.mark.per_backend
 @pytest.mark.slow
-def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
-    # Two steps, one repeat: checks the plumbing (fresh processes, JSON, table), not the speed.
+def test_bench_runs_and_writes_ratios(capsys, tmp_path, monkeypatch):
+    # Two steps, one repeat, a tenth of the reference sizes (handed to every worker): checks the plumbing (fresh
+    # processes, JSON, table), not the speed. The plumbing is the same for every backend: the Keras cases run on
+    # torch, which runs them eagerly (on JAX each case's process compiles its model first: a minute in all).
     if "torch" not in sys.modules and bench.not_installed("torch"):
         pytest.skip("the model part's anchor needs torch")
+    backend = "torch"
+    for key, value in {"vocab_size": 2_001, "maxlen": 110, "embedding_dim": 30}.items():
+        monkeypatch.setitem(bench.SHAPE, key, value)
     out = tmp_path / "bench.json"
     code, stdout, err = run_cli(
         ["bench", "--parts", "layer,model", "--backends", backend, "--steps", "2", "--repeats", "1", "--out", str(out)],
@@ -253,6 +258,20 @@ def test_bench_runs_and_writes_ratios(capsys, tmp_path, backend):
     assert ("model", "padzero fast path") in cases and ("model", "native torch") in cases
     assert ("layer", "padzero.Embedding") in cases
     assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows)
+    # Every row names the device it ran on: here, with no GPU, the machine itself, and the table says CPU.
+    from padzero_study import machine
+
+    devices = {r["device"] for r in rows}
+    assert devices == {json.loads(out.read_text())["machine"]} or machine.training_device(backend)[0] != "cpu"
     layer_base = [r for r in rows if r["case"] == "keras.layers.Embedding"][0]
     assert layer_base["ratio"] == 1.0
     assert "| model |" in stdout
+    assert json.loads(out.read_text())["settings"]["maxlen"] == 110
+
+
+def test_the_table_names_each_rows_device():
+    gpu_row = {**FAKE_RESULTS["rows"][0], "device": "NVIDIA H200"}
+    cpu_row = {**FAKE_RESULTS["rows"][0], "device": FAKE_RESULTS["machine"], "case": "padzero.Embedding"}
+    table = bench.format_table({**FAKE_RESULTS, "rows": [gpu_row, cpu_row]})
+    assert "| layer | jax | NVIDIA H200 | keras.layers.Embedding |" in table
+    assert "| layer | jax | CPU | padzero.Embedding |" in table

@@ -677,3 +677,22 @@ def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
                                                r"\(padzero seed 0\); use --force") as error:
         study.run_study(config, tmp_path, diagnose=True)
     assert "\n" not in str(error.value)
+
+
+def test_the_fast_path_is_the_default_with_jax_on_a_cpu_only(monkeypatch, backend):
+    from padzero_study import machine
+
+    on_this_machine = study.StudyConfig(**{**TINY, "fast_path": None}).fast_path
+    assert on_this_machine is (backend == "jax" and machine.training_device(backend)[0] == "cpu")
+    # On a GPU its step measured 2.7-3.5x the plain layers' (docs/benchmarks): the plain layers by default there.
+    monkeypatch.setattr(machine, "training_device", lambda backend: ("gpu", "NVIDIA H200"))
+    assert study.StudyConfig(**{**TINY, "fast_path": None}).fast_path is False
+    assert study.StudyConfig(**{**TINY, "fast_path": True}).fast_path is True  # --fast-path still forces it
+
+
+def test_config_names_the_device_the_runs_trained_on(finished_study):
+    from padzero_study import machine
+
+    config, out_dir, _ = finished_study
+    saved = json.loads((out_dir / "config.json").read_text())
+    assert saved["device"] == machine.training_device(config.backend)[1]

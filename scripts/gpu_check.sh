@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# The GPU check, one prepared command for a machine with a GPU: the bench's model rows on every installed
+# backend, each on the device it sees, then the full study on JAX (its default path on that device), timed.
+# Everything lands in one folder (at most 8 files), to be committed under docs/ with the date and the device.
+#
+#   bash scripts/gpu_check.sh [FOLDER]                   default: $OUT, else gpu-check/
+#   PADZERO_GPU_CHECK_QUICK=1 bash scripts/gpu_check.sh  a rehearsal in a few minutes (small sizes), on any machine
+#
+# Runs from a source tree (src/ on PYTHONPATH, no install). The archive is read from
+# $PADZERO_NEWSGROUPS_ARCHIVE, else data/20news-bydate.tar.gz (an ignored folder: copy it there first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+folder=${1:-${OUT:-gpu-check}}
+archive=${PADZERO_NEWSGROUPS_ARCHIVE:-data/20news-bydate.tar.gz}
+[ -f "$archive" ] || { echo "gpu_check: no archive at $archive; set PADZERO_NEWSGROUPS_ARCHIVE" >&2; exit 2; }
+mkdir -p "$folder"
+export PYTHONUNBUFFERED=1 PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}"
+quick=${PADZERO_GPU_CHECK_QUICK:-}
+backends=$(python3 -c 'import importlib.util as u; print(",".join(b for b in ("jax", "tensorflow", "torch") if u.find_spec(b)))')
+
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
+    echo "backends installed: $backends"
+} > "$folder/bench.txt"
+
+bench_size=(--steps 200 --repeats 3)
+[ -n "$quick" ] && bench_size=(--quick)
+python3 -m padzero_study bench --parts model --backends "$backends" --data "$archive" "${bench_size[@]}" \
+    --out "$folder/bench.json" >> "$folder/bench.txt" 2>&1
+
+study_size=()
+[ -n "$quick" ] && study_size=(--quick)
+started=$(date +%s)
+python3 -m padzero_study reproduce --data "$archive" --backend jax --out "$folder/study" "${study_size[@]}" \
+    > "$folder/study.log" 2>&1
+echo "study wall time: $(( $(date +%s) - started )) s" >> "$folder/study.log"
+rm -f "$folder"/study/*.lock  # the study's lock files: nothing to commit
+tail -n 2 "$folder/study.log"
