@@ -2,6 +2,8 @@
 # The GPU check, one prepared command for a machine with a GPU: the bench's model rows on every installed
 # backend, each on the device it sees, then the full study on JAX (its default path on that device), timed.
 # Everything lands in one folder (at most 8 files), to be committed under docs/ with the date and the device.
+# PADZERO_GPU_CHECK=encoders runs the encoder study instead (`padzero reproduce --encoders all`), timed: its
+# results.jsonl, summary.csv, report.md, encoders.png and log go to FOLDER/encoders (for docs/encoders).
 #
 #   bash scripts/gpu_check.sh [FOLDER]                   default: $OUT, else gpu-check/
 #   PADZERO_GPU_CHECK_QUICK=1 bash scripts/gpu_check.sh  a rehearsal in a few minutes (small sizes), on any machine
@@ -23,6 +25,21 @@ backends=$(python3 -c 'import importlib.util as u; print(",".join(b for b in ("j
     nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader 2>/dev/null || echo "no nvidia-smi"
     echo "backends installed: $backends"
 } > "$folder/bench.txt"
+
+if [ "${PADZERO_GPU_CHECK:-}" = encoders ]; then
+    study_size=()
+    [ -n "$quick" ] && study_size=(--quick --encoders average,lstm)
+    [ -z "$quick" ] && study_size=(--encoders all)
+    mkdir -p "$folder/encoders"
+    started=$(date +%s)
+    status=0
+    python3 -m padzero_study reproduce --data "$archive" --backend jax --out "$folder/encoders" \
+        "${study_size[@]}" > "$folder/encoders/reproduce.log" 2>&1 || status=$?
+    echo "encoder study wall time: $(( $(date +%s) - started )) s (exit code $status)" >> "$folder/encoders/reproduce.log"
+    rm -f "$folder"/encoders/*.lock "$folder/encoders/learning_curves.png"  # 24 panels of curves: kept out of the 8 files
+    tail -n 2 "$folder/encoders/reproduce.log"
+    exit "$status"
+fi
 
 bench_size=(--steps 200 --repeats 3)
 [ -n "$quick" ] && bench_size=(--quick)

@@ -36,24 +36,37 @@ select_runs() {  # $1 = this run's own mark expression
     if [ -n "$user_mark" ]; then echo "($1) and ($user_mark)"; else echo "$1"; fi
 }
 
-run() {  # $1 = run name, $2 = backend, $3 = mark expression
-    local run_started=$SECONDS
-    echo "[$1] started (KERAS_BACKEND=$2, -m \"$(select_runs "$3")\")"
+run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to collect (default: all)
+    local name=$1 backend=$2 mark=$3 run_started=$SECONDS
+    shift 3
+    echo "[$name] started (KERAS_BACKEND=$backend, -m \"$(select_runs "$mark")\"${1:+, $*})"
     # Line-buffered prefixing, so the two runs' lines interleave whole as they come.
-    KERAS_BACKEND=$2 python -m pytest -m "$(select_runs "$3")" --junitxml="$reports/$1.xml" \
-        ${args[@]+"${args[@]}"} 2>&1 | sed -u "s/^/[$1] /"
+    KERAS_BACKEND=$backend python -m pytest -m "$(select_runs "$mark")" --junitxml="$reports/$name.xml" \
+        ${args[@]+"${args[@]}"} "$@" 2>&1 | sed -u "s/^/[$name] /"
     local status=${PIPESTATUS[0]}
-    echo "$status" > "$reports/$1.status"
-    echo "[$1] finished in $(( SECONDS - run_started )) s (pytest exit code $status)"
+    echo "$status" > "$reports/$name.status"
+    echo "[$name] finished in $(( SECONDS - run_started )) s (pytest exit code $status)"
 }
 
-names=(once "${backends[@]}")
+# JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
+# tests and the study's, started first so that the shorter runs fill in beside them.
+LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
+STUDY_TESTS=(tests/padzero_study src/padzero_study)
+names=()
+for backend in "${backends[@]}"; do
+    if [ "$backend" = jax ]; then names+=(jax-study jax-library); fi
+done
+names+=(once)
+for backend in "${backends[@]}"; do
+    if [ "$backend" != jax ]; then names+=("$backend"); fi
+done
 for name in "${names[@]}"; do
-    if [ "$name" = once ]; then
-        run once "${backends[0]}" "not per_backend or slow" &
-    else
-        run "$name" "$name" "per_backend and not slow" &
-    fi
+    case "$name" in
+        once) run once "${backends[0]}" "not per_backend or slow" & ;;
+        jax-library) run jax-library jax "per_backend and not slow" "${LIBRARY_TESTS[@]}" & ;;
+        jax-study) run jax-study jax "per_backend and not slow" "${STUDY_TESTS[@]}" & ;;
+        *) run "$name" "$name" "per_backend and not slow" & ;;
+    esac
     while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
 done
 wait

@@ -30,7 +30,9 @@ from padzero_study.backends import BACKENDS, PREFERENCE, activate_backend, insta
 from padzero_study.compilation_cache import enable_jax_compilation_cache
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import shown
-from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, study_variants
+from padzero_study.embeddings import EMBEDDINGS
+from padzero_study.encoders import ENCODERS
+from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, encoder_cells, get_variant, study_variants
 
 SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
 DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
@@ -104,6 +106,20 @@ def variant_names(text):
     return names
 
 
+def encoder_names(text):
+    """'a,b' -> ('a', 'b'); 'all' -> every registered encoder, for --encoders."""
+    if text.strip() == "all":
+        return tuple(ENCODERS)
+    names = tuple(dict.fromkeys(name.strip() for name in non_empty(text).split(",") if name.strip()))
+    if not names:
+        raise argparse.ArgumentTypeError(f"expected comma-separated encoder names, received {text!r}")
+    unknown = [name for name in names if name not in ENCODERS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown encoder{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
+                                         f"choose from {', '.join(ENCODERS)}, or 'all'")
+    return names
+
+
 def comma_list(text):
     """'a, b' -> ['a', 'b'] (names are checked by the bench)."""
     return [item.strip() for item in non_empty(text).split(",") if item.strip()]
@@ -162,17 +178,21 @@ def defaults_table(kinds):
     return "\n".join(lines)
 
 
-def study_epilog(kinds):
+def study_epilog(kinds, encoders=False):
     in_study = [(name, variant.description) for name, variant in VARIANTS.items() if variant.in_study]
     ablations = [(name, variant.description) for name, variant in VARIANTS.items() if not variant.in_study]
     parts = [defaults_table(kinds), _listing("datasets (--dataset)", [(n, d.description) for n, d in DATASETS.items()]),
              _listing("variants (--variants; 'all' = these)", in_study)]
     if ablations:
         parts.append(_listing("ablations (name them in --variants)", ablations))
+    if encoders:
+        parts.append(_listing("encoders (--encoders; each is trained with every embedding below, then Dropout 0.3 "
+                              "and Dense softmax)", [(n, e.description) for n, e in ENCODERS.items()]))
+        parts.append(_listing("embeddings of the encoder study", [(n, e.description) for n, e in EMBEDDINGS.items()]))
     return "\n\n".join(parts)
 
 
-def add_study_flags(parser, *, variants):
+def add_study_flags(parser, *, variants, encoders=False):
     """The data, training and output flags that `reproduce` and `diagnose` share."""
     source = parser.add_argument_group("data")
     source.add_argument("--data", type=non_empty, metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
@@ -186,8 +206,14 @@ def add_study_flags(parser, *, variants):
     source.add_argument("--padding", choices=("pre", "post"), default="pre", help="where padding goes (default: pre)")
     source.add_argument("--vocab-size", type=integer, metavar="N", help="most frequent words kept (default: see below)")
     training = parser.add_argument_group("training")
-    training.add_argument("--variants", type=variant_names, default=variants, metavar="NAMES",
-                          help=f"comma-separated variants, or 'all' (default: {variants}; see the lists below)")
+    models = training.add_mutually_exclusive_group()
+    models.add_argument("--variants", type=variant_names, default=variants, metavar="NAMES",
+                        help=f"comma-separated variants, or 'all' (default: {variants}; see the lists below)")
+    if encoders:
+        models.add_argument("--encoders", type=encoder_names, metavar="NAMES", help="the encoder study instead: "
+                            "each encoder, comma-separated or 'all', with each of the four embeddings of the lists "
+                            "below (the LSTM with pre- and post-padding), into runs/encoders-<dataset>[-quick]-"
+                            "<backend> (default: the padding study's --variants)")
     training.add_argument("--seeds", type=integer, metavar="N", help="seeds per variant (default: see below)")
     training.add_argument("--epochs", type=integer, metavar="N", help="maximum epochs, early stopping on val_loss "
                           "with patience 5 (default: see below)")
@@ -226,9 +252,9 @@ def build_parser():
         description=textwrap.fill("Trains every variant x seed, appends to OUT/results.jsonl, then writes "
                                   "summary.csv, report.md and learning_curves.png. Rerun the same command to resume.",
                                   help_width()),
-        epilog=study_epilog((("full", "full"), ("quick", "--quick"))),
+        epilog=study_epilog((("full", "full"), ("quick", "--quick")), encoders=True),
     )
-    add_study_flags(reproduce, variants="all")
+    add_study_flags(reproduce, variants="all", encoders=True)
     # diagnose has no such flags: its measures read the plain layers' inputs.
     path = reproduce.add_mutually_exclusive_group()
     path.add_argument("--fast-path", dest="fast_path", action="store_true", default=None, help="train Embedding -> "
@@ -313,7 +339,8 @@ def study_out_dir(args, backend):
         return args.out
     if args.command == "diagnose":
         return os.path.join("runs", f"diagnose-{args.dataset}-{backend}")
-    return os.path.join("runs", f"{args.dataset}{'-quick' if args.quick else ''}-{backend}")
+    study = "encoders-" if getattr(args, "encoders", None) else ""
+    return os.path.join("runs", f"{study}{args.dataset}{'-quick' if args.quick else ''}-{backend}")
 
 
 def check_study_flags(args, backend):
@@ -324,7 +351,7 @@ def check_study_flags(args, backend):
     Raises:
         UsageError, data.DataError: one line.
     """
-    unknown = [name for name in args.variants if name not in VARIANTS]
+    unknown = [name for name in args.variants if get_variant(name) is None]
     if unknown:
         raise UsageError(f"--variants: unknown {'variant' if len(unknown) == 1 else 'variants'} "
                          f"{', '.join(map(repr, unknown))}; choose from {', '.join(VARIANTS)}, or 'all' "
@@ -346,12 +373,15 @@ def check_flags_the_run_would_ignore(args):
         readers = [name for name, dataset in DATASETS.items() if dataset.data_folder is not None]
         raise UsageError(f"--data: --dataset {args.dataset} reads no data files, so PATH would be ignored; drop "
                          f"--data, or use --dataset {' or '.join(readers)} to train on PATH.")
-    if args.init_scale is not None and not any(VARIANTS[name].keras_default_init for name in args.variants):
+    if getattr(args, "encoders", None) and args.padding != "pre":
+        raise UsageError(f"--padding {args.padding}: each encoder study cell has its own padding (pre, and the LSTM's "
+                         "post-padded cells too); drop --padding.")
+    if args.init_scale is not None and not any(get_variant(name).keras_default_init for name in args.variants):
         takers = [name for name, variant in VARIANTS.items() if variant.keras_default_init]
         raise UsageError(f"--init-scale widens Keras's default embedding init, which none of --variants "
                          f"{','.join(args.variants)} starts from (they set their own); drop --init-scale, or add "
                          f"a variant that does ({', '.join(takers)}).")
-    if getattr(args, "fast_path", None) and not any(VARIANTS[name].flattens for name in args.variants):
+    if getattr(args, "fast_path", None) and not any(get_variant(name).flattens for name in args.variants):
         takers = [name for name, variant in VARIANTS.items() if variant.flattens]
         raise UsageError(f"--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants "
                          f"{','.join(args.variants)} has; drop --fast-path, or add a variant that has it "
@@ -449,15 +479,20 @@ def import_tensorflow_quietly():
 def reproduce(args):
     reuse_freed_memory()  # before Keras starts its threads
     backend = activate_backend(args.backend)  # before anything imports Keras
+    if args.encoders:
+        args.variants = encoder_cells(args.encoders)
     check_study_flags(args, backend)
     import_quietly()
-    from padzero_study import runner
+    from padzero_study import folder_report, runner
 
     config = study_config(args, "quick" if args.quick else "full")
     import_tensorflow_quietly()
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
-    written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
-    print(f"report: {written['report_markdown']}")
+    out_dir = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
+    # Other shards may still be running: the report holds what all results files have so far.
+    written = folder_report.write_report(out_dir)
+    print(f"report: {written['report_markdown']}" + (f"; encoders: {written['encoders_plot']}"
+                                                     if "encoders_plot" in written else ""))
 
 
 def diagnose(args):
@@ -465,12 +500,13 @@ def diagnose(args):
     backend = activate_backend(args.backend)
     check_study_flags(args, backend)
     import_quietly()
-    from padzero_study import runner
+    from padzero_study import folder_report, runner
 
     config = study_config(args, "diagnose")
     import_tensorflow_quietly()
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
-    written = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, diagnose=True)
+    out_dir = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, diagnose=True)
+    written = folder_report.write_report(out_dir)
     print(f"report: {written['report_markdown']}"
           + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else ""))
 
@@ -487,9 +523,9 @@ def report(args):
         if path.exists() and not path.is_file():  # a fifo or /dev/zero would block or never end
             raise UsageError(f"--results {shown(path)} is not a regular file; give the results.jsonl files "
                              "'padzero reproduce' wrote.")
-    from padzero_study import diagnostics_report
+    from padzero_study import folder_report
 
-    written = diagnostics_report.build_report_with_diagnostics(args.run_dir, results_paths=args.results)
+    written = folder_report.write_report(args.run_dir, results_paths=args.results)
     print(f"report: {written['report_markdown']}")
     if "diagnostics_table" in written:
         print(f"diagnostics: {written['diagnostics_table']}")

@@ -275,16 +275,6 @@ def _remove_stale_diagnostics(run_dir):
                            results.DIAGNOSTICS_FILE)
 
 
-def missing_diagnostics(run_dir, results_paths=None):
-    """The finished (variant, seed) runs of `run_dir` that have no line in its `diagnostics.jsonl`."""
-    source = Path(run_dir) / results.DIAGNOSTICS_FILE
-    recorded = ({(r["variant"], r["seed"]) for r in results.load_diagnostics(source)}
-                if results.check_own_file(source, must_exist=False) else set())
-    files = results_paths or results.results_files(run_dir)
-    finished = results.finished_runs(results.load_results(files, follow_links=bool(results_paths)) if files else [])
-    return sorted(finished - recorded)
-
-
 def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
     """Puts several diagnose runs (the ablations) side by side: `comparison.md` and `comparison.png`.
 

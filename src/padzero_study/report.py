@@ -65,7 +65,7 @@ def _num_classes(config):
     return dataset.num_classes if dataset is not None else 20
 
 
-def _grouped_runs(records, chance_threshold=None):
+def grouped_runs(records, chance_threshold=None):
     """Complete runs and their per-seed numbers, grouped by (variant, backend) in registry order.
 
     A NaN validation accuracy means the run diverged: such epochs count
@@ -123,7 +123,7 @@ def summarize(records, chance_threshold=None):
         raise ValueError("chance_threshold must be in (0, 1) or None; received "
                          f"chance_threshold={chance_threshold!r}.")
     rows = []
-    for (variant, backend), runs in _grouped_runs(records, chance_threshold).items():
+    for (variant, backend), runs in grouped_runs(records, chance_threshold).items():
         epoch1_mean, epoch1_std = _mean_std([run["epoch1"] for run in runs])
         best_mean, best_std = _mean_std([run["best"] for run in runs])
         mean_of = lambda field: _mean_std([run[field] for run in runs])[0]  # noqa: E731
@@ -170,7 +170,7 @@ def plot_learning_curves(records, path):
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
 
-    groups = _grouped_runs(records)
+    groups = grouped_runs(records)
     columns = min(4, max(1, len(groups)))
     rows = math.ceil(max(1, len(groups)) / columns)
     figure = Figure(figsize=(3.4 * columns, 2.6 * rows + 0.8), layout="constrained")
@@ -220,9 +220,9 @@ def compare_studies(reference_records, records):
         `reference_best_low` / `reference_best_high`: the lowest and highest best of the reference's
         seeds of that variant (the seeds' spread).
     """
-    reference = _grouped_runs(reference_records)
+    reference = grouped_runs(reference_records)
     rows = []
-    for key, runs in _grouped_runs(records).items():
+    for key, runs in grouped_runs(records).items():
         reference_runs = {run["seed"]: run for run in reference.get(key, [])}
         spread = [run["best"] for run in reference_runs.values()]
         for run in sorted(runs, key=lambda run: run["seed"]):
@@ -357,7 +357,7 @@ def _coverage_notices(records, configs, ends):
     if missing and ran & set(expected):
         notices.append(f"**Only {len(expected) - len(missing)} of the {len(expected)} study variants ran**; "
                        f"not run: {', '.join(missing)}.")
-    runs = [run for group in _grouped_runs(records).values() for run in group]
+    runs = [run for group in grouped_runs(records).values() for run in group]
     learned = any(accuracy >= run["threshold"] for run in runs for accuracy in run["accuracies"]
                   if not math.isnan(accuracy))
     nothing_learned = "" if learned or not runs else \

@@ -38,7 +38,8 @@ INTERRUPTED_FILE = "interrupted.jsonl"
 DIAGNOSTICS_FILE = "diagnostics.jsonl"
 CONFIG_FILE = "config.json"
 # What `padzero report` writes: moved aside with the results they were built from.
-REPORT_FILES = ("summary.csv", "report.md", "learning_curves.png", "diagnostics.png", "diagnostics.md")
+REPORT_FILES = ("summary.csv", "report.md", "learning_curves.png", "diagnostics.png", "diagnostics.md",
+                "encoders.png")
 
 # Seeds and epochs are small counters; anything beyond these is not a value the runner writes.
 # The runner's settings check uses the same limits, so it never writes a record this reader refuses.
@@ -633,6 +634,16 @@ def drop_unfinished_diagnostics(path, finished):
 
 
 # ---------------------------------------------------------------- config.json
+
+
+def missing_diagnostics(run_dir, results_paths=None):
+    """The finished (variant, seed) runs of `run_dir` that have no line in its `diagnostics.jsonl`."""
+    source = Path(run_dir) / DIAGNOSTICS_FILE
+    recorded = ({(r["variant"], r["seed"]) for r in load_diagnostics(source)}
+                if check_own_file(source, must_exist=False) else set())
+    files = results_paths or results_files(run_dir)
+    finished = finished_runs(load_results(files, follow_links=bool(results_paths)) if files else [])
+    return sorted(finished - recorded)
 
 
 def read_config(path):

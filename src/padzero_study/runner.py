@@ -27,13 +27,14 @@ import keras
 import numpy as np
 
 from padzero.validation import check_positive_int
-from padzero_study import diagnostics, diagnostics_report, machine, report, results, text
+from padzero_study import diagnostics, machine, results, text
 from padzero_study import progress as progress_module
 from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import missing_folders, remove_empty_folders
 from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
-from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, study_variants
+from padzero_study.encoders import BYTES_PER_WEIGHT, ENCODERS
+from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, get_variant, study_variants
 
 logger = logging.getLogger("padzero")
 
@@ -45,8 +46,6 @@ LARGEST_POST_COUNT = 18_846
 _BYTES_PER_ID = 8
 # Memory per post while it is encoded, besides its ids: its text and token strings, generously.
 _TEXT_BYTES_PER_POST = 32 * 1024
-# Memory per trainable weight: float32 value, gradient and Adam's two moments.
-_BYTES_PER_WEIGHT = 16
 
 
 class StudyError(ValueError):
@@ -108,17 +107,17 @@ class StudyConfig:
             _positive_int(name, getattr(self, name), results.LARGEST_EPOCH)
         _positive_int("seeds", self.seeds, MAX_SEEDS, "every seed trains each variant once, so 1,000 seeds "
                       "are already thousands of runs")
-        self._check_sizes()
         self._check_numbers()
         if isinstance(self.variants, str) or not isinstance(self.variants, (tuple, list)):
             raise StudyError(f"variants must be a tuple of variant names; received variants={self.variants!r}.")
         # Dataclass is frozen; dropping repeats here keeps a run from being trained twice.
         object.__setattr__(self, "variants", tuple(dict.fromkeys(self.variants)))
-        unknown = [name for name in self.variants if not isinstance(name, str) or name not in VARIANTS]
+        unknown = [name for name in self.variants if get_variant(name) is None]
         if unknown or not self.variants:
             named = ", ".join(map(repr, unknown)) or "(none given)"
-            raise StudyError(f"Unknown variant{'s' * (len(unknown) > 1)} {named}; choose from {', '.join(VARIANTS)} "
-                             "(names are lowercase).")
+            raise StudyError(f"Unknown variant{'s' * (len(unknown) > 1)} {named}; choose from {', '.join(VARIANTS)}, "
+                             "or encoder study cells such as 'cnn/padzero' (names are lowercase).")
+        self._check_sizes()  # after the variants: each one's encoder says what memory it needs
         if not isinstance(self.dataset, str) or self.dataset not in DATASETS:
             raise StudyError(f"dataset must be one of {', '.join(map(repr, DATASETS))}; received dataset={self.dataset!r}.")
         if self.distribute and self.backend != "jax":
@@ -144,14 +143,19 @@ class StudyConfig:
         posts = min(self.max_docs or LARGEST_POST_COUNT, LARGEST_POST_COUNT)
         _positive_int("maxlen", self.maxlen, max(memory // (_BYTES_PER_ID * posts), 1),
                       _memory_hint(f"the padded ids of {posts:,} posts ({_BYTES_PER_ID} bytes an id)"))
-        # The two large weight matrices: the table (up to vocab_size + 1 rows) and the Dense kernel after Flatten.
-        weights = (self.vocab_size + 1 + self.maxlen * self.hidden_units) * self.embedding_dim
-        if weights * _BYTES_PER_WEIGHT > memory:
+        # The table (up to vocab_size + 1 rows) and, per encoder, its weights and a batch's activations (for the
+        # Flatten model, the Dense kernel of maxlen x embedding_dim x hidden_units).
+        sizes = {"maxlen": self.maxlen, "embedding_dim": self.embedding_dim, "hidden_units": self.hidden_units}
+        table = (self.vocab_size + 1) * self.embedding_dim * BYTES_PER_WEIGHT
+        encoder = max((ENCODERS[get_variant(name).encoder] for name in self.variants),
+                      key=lambda encoder: encoder.memory_bytes(sizes, self.batch_size))
+        needed = table + encoder.memory_bytes(sizes, self.batch_size)
+        if needed > memory:
             raise StudyError(
-                f"The model would hold about {weights:,} weights (an embedding table of up to vocab_size + 1 = "
-                f"{self.vocab_size + 1:,} rows and a Dense kernel of maxlen x embedding_dim x hidden_units), "
-                f"{weights * _BYTES_PER_WEIGHT / 2**30:,.1f} GiB with Adam's state, more than this machine's "
-                f"{memory / 2**30:.1f} GiB of memory; lower embedding_dim, hidden_units, maxlen or vocab_size.")
+                f"The {encoder.name} model would need about {needed / 2**30:,.1f} GiB (an embedding table of up to "
+                f"vocab_size + 1 = {self.vocab_size + 1:,} rows, the encoder's weights with Adam's state and a "
+                f"batch's activations), more than this machine's {memory / 2**30:.1f} GiB of memory; lower "
+                "embedding_dim, hidden_units, maxlen, vocab_size or batch_size.")
         if self.max_docs is not None:
             per_post = _BYTES_PER_ID * self.maxlen + _TEXT_BYTES_PER_POST
             _positive_int("max_docs", self.max_docs, max(memory // per_post, 20),
@@ -486,6 +490,7 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
     # with categorical cross-entropy, without a 20x larger label matrix.
     model.compile(optimizer=keras.optimizers.Adam(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     identity = {"variant": variant, "seed": seed, "backend": config.backend, "fast_path": config.fast_path,
+                "padding": get_variant(variant).padding or config.padding,
                 "config": {**config.run_settings(), **(facts or data_facts(encoded))}}
     steps = progress_module.StepProgress(f"{variant} seed {seed}", progress,
                                          stream=sys.stderr if verbose else progress_module.NotATerminal())
@@ -542,7 +547,7 @@ def shard_runs(grid, shard):
 
 
 def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=False):
-    """Runs every (variant, seed) of `config` not yet finished in `out_dir`, then writes the report.
+    """Runs every (variant, seed) of `config` not yet finished in `out_dir`, appending their results.
 
     A process holds its results file's lock (`padzero_study.results.study_lock`)
     from before it reads which runs are done until its last run ends: a second
@@ -568,9 +573,9 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
             `config.fast_path=False`: the measures read the plain layers.
 
     Returns:
-        The paths written by `padzero_study.report.build_report` (summary_csv,
-        report_markdown, learning_curves), and with `diagnose` also
-        diagnostics_plot and diagnostics_table (and a "Why" section in the report).
+        `out_dir` as a `Path`. The runner trains and records only: the report
+        of the folder is `padzero_study.folder_report.write_report(out_dir)`'s
+        to write (`padzero reproduce` and `diagnose` call it).
 
     Raises:
         StudyError: before anything is written, for bad settings, a folder of
@@ -629,13 +634,12 @@ def run_study(config, out_dir, *, force=False, verbose=0, shard=None, diagnose=F
     except BaseException:
         remove_empty_folders(created)  # a study refused before it began leaves no empty folder behind
         raise
-    # Other shards may still be running: the report holds what all results files have so far.
-    return diagnostics_report.build_report_with_diagnostics(out_dir) if diagnose else report.build_report(out_dir)
+    return out_dir
 
 
 def _check_diagnostics_of_finished_runs(out_dir, finished):
     """Refuses a diagnose study whose finished runs have no diagnostics lines: its report would lack them."""
-    lacking = [run for run in diagnostics_report.missing_diagnostics(out_dir) if run in finished]
+    lacking = [run for run in results.missing_diagnostics(out_dir) if run in finished]
     if lacking:
         runs = ", ".join(f"{variant} seed {seed}" for variant, seed in lacking[:5]) + (", ..." if len(lacking) > 5 else "")
         raise StudyError(f"{out_dir} has {count_of(len(lacking), 'finished run')} with no lines in {DIAGNOSTICS_FILE} "
@@ -666,7 +670,11 @@ def _train(config, encoded, facts, out_dir, results_path, todo, previous, move_a
     progress = progress_module.StudyProgress(len(todo), config.epochs, config.patience,
                                             *progress_module.known_progress(config, out_dir, previous))
     logger.info("%s to do; study ETA %s", count_of(len(todo), "run"), progress.eta())
+    by_padding = {config.padding: encoded}  # an encoder study cell may train with the other padding
     with distribution_scope(config):
         for number, (variant, seed) in enumerate(todo, start=1):
             logger.info("run %d/%d: %s seed %d", number, len(todo), variant, seed)
-            train_one_run(config, encoded, variant, seed, results_path, progress, verbose, diagnose, facts)
+            padding = get_variant(variant).padding or config.padding
+            if padding not in by_padding:
+                by_padding[padding] = text.repadded(encoded, padding)
+            train_one_run(config, by_padding[padding], variant, seed, results_path, progress, verbose, diagnose, facts)

@@ -190,6 +190,30 @@ def _padded_ids(token_lists, vocabulary, maxlen, padding):
     return ids
 
 
+def repadded(encoded, padding):
+    """`encoded` with every post's padding moved to `padding`'s side ("pre" or "post").
+
+    The same ids as `encode_newsgroups` gives with that padding (both keep a
+    long post's last `maxlen` ids), without encoding the posts again.
+
+    Example:
+
+    >>> import numpy as np
+    >>> split = EncodedSplit(np.array([[0, 0, 4, 5]]), np.array([1]), np.array([[0, 7, 8, 9]]), np.array([0]), {}, [])
+    >>> repadded(split, "post").x_train.tolist(), repadded(split, "post").x_val.tolist()
+    ([[4, 5, 0, 0]], [[7, 8, 9, 0]])
+    """
+    _check_side("padding", padding)
+
+    def moved(ids):
+        real = ids != 0
+        # A stable sort on which side each id belongs to keeps the real ids in their order.
+        order = np.argsort(real if padding == "pre" else ~real, axis=1, kind="stable")
+        return np.take_along_axis(ids, order, axis=1)
+
+    return dataclasses.replace(encoded, x_train=moved(encoded.x_train), x_val=moved(encoded.x_val))
+
+
 def _check_side(name, value):
     if value not in _PADDING_SIDES:
         raise ValueError(f"{name} must be 'pre' or 'post'; received {name}={value!r}")

@@ -13,66 +13,27 @@ registry without it): Keras and padzero load at the first model built.
 """
 
 import dataclasses
-import importlib
+import functools
 from typing import Callable, Optional
 
+from padzero_study.embeddings import EMBEDDINGS
+from padzero_study.encoders import ENCODERS, classes_head
+from padzero_study.encoders import flatten as flatten_encoder
+from padzero_study.lazy_import import ImportedOnFirstUse
 from padzero_study.registry import register
 
-
-class _ImportedOnFirstUse:
-    """Stands for a module and imports it at its first attribute access.
-
-    Not `importlib.util.LazyLoader`: that registers a placeholder in
-    `sys.modules` at once, so `"keras" in sys.modules` would say Keras is
-    loaded (and its backend chosen) when it is not. This imports the real
-    module, once, where a model is first built.
-    """
-
-    def __init__(self, name):
-        self._name = name
-
-    def __getattr__(self, attribute):
-        return getattr(importlib.import_module(self._name), attribute)
-
-
-keras = _ImportedOnFirstUse("keras")
-padzero_layers = _ImportedOnFirstUse("padzero")  # not `padzero`: that is a variant's builder
-
-
-def padding_mask(ids):
-    """1.0 for real tokens, 0.0 for padding, shaped to broadcast over embeddings."""
-    real = keras.ops.cast(keras.ops.greater(ids, 0), "float32")
-    return keras.ops.expand_dims(real, -1)
-
-
-def _classes_head(hidden, num_classes, dropout):
-    hidden = keras.layers.Dropout(dropout, name="dropout")(hidden)
-    return keras.layers.Dense(num_classes, activation="softmax", name="classes")(hidden)
+keras = ImportedOnFirstUse("keras")
+padzero_layers = ImportedOnFirstUse("padzero")  # not `padzero`: that is a variant's builder
 
 
 def _dense_head(features, num_classes, hidden_units, dropout, **unused):
     hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
-    return _classes_head(hidden, num_classes, dropout)
+    return classes_head(hidden, {"num_classes": num_classes, "dropout": dropout})
 
 
 def _flatten_head(ids, embedding, shape, masked=False):
-    """`embedding` (times the padding mask if `masked`) -> Flatten -> the dense head.
-
-    On the fast path, `padzero.EmbeddingFlattenDense` computes the same three
-    layers in one, with the same weights, multiplying only the blocks of
-    positions that hold real tokens.
-    """
-    if shape["fast_path"]:
-        hidden = padzero_layers.EmbeddingFlattenDense(
-            embedding, shape["hidden_units"], shape["maxlen"], zero_padding=True if masked else None,
-            activation="relu", name="hidden",
-        )(ids)
-        return _classes_head(hidden, shape["num_classes"], shape["dropout"])
-    embedded = embedding(ids)
-    if masked:  # the reference workaround: a Lambda computes the mask, Multiply applies it
-        mask = keras.layers.Lambda(padding_mask, name="padding_mask")(ids)
-        embedded = keras.layers.Multiply(name="zero_padding")([embedded, mask])
-    return _dense_head(keras.layers.Flatten(name="flatten")(embedded), **shape)
+    """`embedding` (times the padding mask if `masked`) -> Flatten -> Dense(hidden) -> the classes head."""
+    return classes_head(flatten_encoder.features(embedding, ids, shape, zero_padding=masked), shape)
 
 
 # The widest embedding init the study takes: Keras's default is 0.05; far wider inits blow training up.
@@ -185,6 +146,14 @@ class Variant:
             (`--init-scale`) sets; False for a variant with an init of its own.
         flattens: bool, True when the model holds Embedding -> Flatten ->
             Dense, which `fast_path` (`--fast-path`) computes as one layer.
+        encoder: str, the name in `padzero_study.encoders.ENCODERS` of what
+            the model does between its embedding and its classes (default
+            "flatten"), whose memory estimate the study checks.
+        embedding: str or None, the name in
+            `padzero_study.embeddings.EMBEDDINGS` of an encoder study cell's
+            embedding; None for the padding study's own variants.
+        padding: "pre", "post" or None (default): the padding this variant
+            trains with; None takes the study's. A cell's is its own.
     """
 
     name: str
@@ -194,6 +163,9 @@ class Variant:
     reference: Optional[dict] = None
     keras_default_init: bool = True
     flattens: bool = True
+    encoder: str = "flatten"
+    embedding: Optional[str] = None
+    padding: Optional[str] = None
 
 
 # Report order: the study's seven, then the ablations.
@@ -246,7 +218,7 @@ for _variant in (
     ),
     Variant(
         "masked_average", "padzero.Embedding + its mask -> masked average over real tokens -> the same head",
-        masked_average, flattens=False,
+        masked_average, flattens=False, encoder="average",
     ),
     # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
     Variant(
@@ -260,6 +232,62 @@ for _variant in (
 ):
     register_variant(_variant)
 del _variant
+
+
+# ---------------------------------------------------------------- the encoder study's cells: encoder x embedding
+
+
+def cell_name(encoder, embedding, padding="pre"):
+    """The variant name of one encoder study cell: "encoder/embedding", and "/post" for post-padding.
+
+    Example:
+
+    >>> cell_name("lstm", "padzero_mask", "post")
+    'lstm/padzero_mask/post'
+    """
+    return f"{encoder}/{embedding}" + ("/post" if padding == "post" else "")
+
+
+def encoder_cells(encoders):
+    """The cells of the encoder study for `encoders` (names in `ENCODERS`): each encoder x every embedding
+    choice x each of the encoder's paddings, in report order.
+
+    Example:
+
+    >>> encoder_cells(["cnn"])
+    ('cnn/keras', 'cnn/keras_mask', 'cnn/padzero', 'cnn/padzero_mask')
+    """
+    return tuple(cell_name(encoder, embedding, padding) for encoder in encoders
+                 for padding in ENCODERS[encoder].paddings for embedding in EMBEDDINGS)
+
+
+def _build_cell(ids, vocab_size, embedding_dim, *, encoder, embedding, **shape):
+    layer = EMBEDDINGS[embedding].build(vocab_size, embedding_dim, _default_initializer(shape))
+    return classes_head(ENCODERS[encoder].build(layer, ids, {"embedding_dim": embedding_dim, **shape}), shape)
+
+
+def _cell(name):
+    """The `Variant` of an encoder study cell named by `cell_name`, or None for a name that is not one."""
+    parts = name.split("/")
+    if len(parts) not in (2, 3) or parts[0] not in ENCODERS or parts[1] not in EMBEDDINGS:
+        return None
+    encoder, embedding = ENCODERS[parts[0]], EMBEDDINGS[parts[1]]
+    padding = parts[2] if len(parts) == 3 else "pre"
+    if padding not in encoder.paddings or name != cell_name(encoder.name, embedding.name, padding):
+        return None
+    return Variant(
+        name, f"{encoder.description}; {embedding.description}" + (", post-padded" if padding == "post" else ""),
+        functools.partial(_build_cell, encoder=encoder.name, embedding=embedding.name),
+        in_study=False, flattens=encoder.name == "flatten", encoder=encoder.name, embedding=embedding.name,
+        padding=padding,
+    )
+
+
+def get_variant(name):
+    """The `Variant` named `name`: a registered one, or an encoder study cell ("cnn/padzero"); None for neither."""
+    if not isinstance(name, str):
+        return None
+    return VARIANTS.get(name) or _cell(name)
 
 
 def build_model(
@@ -312,14 +340,15 @@ def build_model(
     """
     from padzero.validation import check_positive_int  # importing padzero imports Keras: here, not at the top
 
-    if variant not in VARIANTS:
-        raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}.")
+    if get_variant(variant) is None:
+        raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}, or an encoder study cell "
+                         "such as 'cnn/padzero'.")
     sizes = {"vocab_size": vocab_size, "maxlen": maxlen, "num_classes": num_classes,
              "embedding_dim": embedding_dim, "hidden_units": hidden_units}
     for name, value in sizes.items():
         check_positive_int(name, value)
     ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")
-    outputs = VARIANTS[variant].build(
+    outputs = get_variant(variant).build(
         ids,
         vocab_size,
         embedding_dim,
@@ -330,7 +359,7 @@ def build_model(
         fast_path=fast_path,
         embedding_init_scale=embedding_init_scale,
     )
-    return keras.Model(ids, outputs, name=variant)
+    return keras.Model(ids, outputs, name=variant.replace("/", "."))  # Keras names may not hold "/"
 
 
 def plain_weights(model):

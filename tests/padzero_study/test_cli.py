@@ -253,6 +253,9 @@ def extracted_data_in(folder):
         # Flags the run would ignore while config.json recorded them.
         (["--data", "{tmp}/data"], "--data: --dataset synthetic reads no data files, so PATH would be ignored; drop "
                                    "--data, or use --dataset 20news to train on PATH."),
+        (["--encoders", "cnn,nope"], "argument --encoders: unknown encoder 'nope'; choose from flatten, average, cnn,"),
+        (["--encoders", "cnn", "--variants", "baseline"], "argument --variants: not allowed with argument --encoders"),
+        (["--encoders", "lstm", "--padding", "post"], "--padding post: each encoder study cell has its own padding"),
         (["--variants", "uniform,uniform_nonneg", "--init-scale", "0.5"],
          "--init-scale widens Keras's default embedding init, which none of --variants uniform,uniform_nonneg starts"),
     ],
@@ -458,11 +461,12 @@ def test_unknown_variant(capsys, tmp_path):
 
 def captured_config(monkeypatch, capsys, argv):
     """The StudyConfig and folder that `padzero ARGV` would run, without running it."""
-    from padzero_study import runner
+    from padzero_study import folder_report, runner
 
     calls = []
     monkeypatch.setattr(runner, "run_study", lambda config, out_dir, **kwargs: calls.append((config, out_dir))
-                        or {"report_markdown": "report.md", "diagnostics_plot": None})
+                        or out_dir)
+    monkeypatch.setattr(folder_report, "write_report", lambda out_dir: {"report_markdown": "report.md"})
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
     (call,) = calls

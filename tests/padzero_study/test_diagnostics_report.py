@@ -155,7 +155,8 @@ def _diagnose_folder(tmp_path):
 
 
 def test_a_report_without_diagnostics_lines_removes_the_stale_plot_and_table(tmp_path, caplog):
-    from padzero_study.diagnostics_report import build_report_with_diagnostics, missing_diagnostics
+    from padzero_study.diagnostics_report import build_report_with_diagnostics
+    from padzero_study.results import missing_diagnostics
 
     folder = _diagnose_folder(tmp_path)
     written = build_report_with_diagnostics(folder)

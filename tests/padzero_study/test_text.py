@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from padzero_study.data import Newsgroups, load_newsgroups
-from padzero_study.text import EncodedSplit, _padded_ids, _vocabulary_from_tokens, encode_newsgroups, tokenize
+from padzero_study.data import Newsgroups, load_newsgroups, make_synthetic_newsgroups
+from padzero_study.text import (EncodedSplit, _padded_ids, _vocabulary_from_tokens, encode_newsgroups, repadded,
+                                tokenize)
 
 
 @pytest.mark.parametrize(
@@ -213,3 +214,16 @@ def test_encode_real_newsgroups(newsgroups_archive):
     ids = np.concatenate([encoded.x_train, encoded.x_val])
     assert 0.8 < np.mean(ids == 0) < 0.92
     assert ids.max() == 20_000
+
+
+@pytest.mark.parametrize("padding", ["pre", "post"])
+def test_repadded_is_what_encoding_with_that_padding_gives(padding):
+    # Synthetic posts are of many lengths, some past maxlen: both paddings keep a post's last maxlen ids.
+    posts = make_synthetic_newsgroups(num_docs=80, num_classes=4, seed=3)
+    other = "post" if padding == "pre" else "pre"
+    encoded = encode_newsgroups(posts, maxlen=40, padding=other)
+    expected = encode_newsgroups(posts, maxlen=40, padding=padding)
+    moved = repadded(encoded, padding)
+    np.testing.assert_array_equal(moved.x_train, expected.x_train)
+    np.testing.assert_array_equal(moved.x_val, expected.x_val)
+    assert moved.y_train is encoded.y_train and (encoded.x_train != expected.x_train).any()
