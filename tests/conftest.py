@@ -1,5 +1,6 @@
 """Shared fixtures. The backend is chosen by KERAS_BACKEND before keras is imported."""
 
+import importlib.util
 import os
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def backend():
     import keras
 
     return keras.backend.backend()
+
+
+@pytest.fixture
+def one_backend_suffices(backend):
+    """Skips a `per_backend` test except on torch, for a test whose subject is the same on every backend (results
+    files, folders, settings) but that trains a model: torch starts and trains such tiny models fastest. Where
+    torch is not installed, the test runs on every backend."""
+    if backend != "torch" and importlib.util.find_spec("torch") is not None:
+        pytest.skip("backend-independent: runs on torch")
 
 
 def _table_gradient(layer, ids, upstream):

@@ -70,6 +70,8 @@ def test_the_study_modules_that_run_without_keras_do_not_import_it():
         "import sys\n"
         "import padzero_study, padzero_study.cli, padzero_study.report, padzero_study.results\n"
         "import padzero_study.variants, padzero_study.datasets, padzero_study.diagnostics_report\n"
+        "import padzero_study.encoders, padzero_study.embeddings, padzero_study.encoders_report\n"
+        "import padzero_study.folder_report\n"
         "print(sorted({name.split('.')[0] for name in sys.modules} & {'keras', 'padzero', 'tensorflow', 'jax', 'torch'}))"
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

@@ -174,9 +174,10 @@ def compiled_reference_model(variant, fast_path, optimizer=None):
     """The reference model at `SHAPE`, seeded as every bench case is, compiled with `optimizer` (default Adam)."""
     import keras
 
+    from padzero_study.seeding import set_random_seed
     from padzero_study.variants import build_model
 
-    keras.utils.set_random_seed(0)
+    set_random_seed(0)
     model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"],
                         embedding_dim=SHAPE["embedding_dim"], fast_path=fast_path)
     model.compile(optimizer=optimizer or keras.optimizers.Adam(), loss="sparse_categorical_crossentropy")

@@ -465,17 +465,6 @@ def import_quietly(module="keras"):
             sys.stderr.flush()
 
 
-def import_tensorflow_quietly():
-    """Imports TensorFlow, when installed, holding back its start-up lines (`import_quietly`), on any backend.
-
-    `keras.utils.set_random_seed` imports it to seed it too, at each run's start: its start-up lines would
-    otherwise land in the run's log on the jax and torch backends. Called once the settings have passed, so
-    that a refused setting does not wait for it.
-    """
-    if "tensorflow" in installed_backends():
-        import_quietly("tensorflow")
-
-
 def reproduce(args):
     reuse_freed_memory()  # before Keras starts its threads
     backend = activate_backend(args.backend)  # before anything imports Keras
@@ -486,7 +475,6 @@ def reproduce(args):
     from padzero_study import folder_report, runner
 
     config = study_config(args, "quick" if args.quick else "full")
-    import_tensorflow_quietly()
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     out_dir = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
     # Other shards may still be running: the report holds what all results files have so far.
@@ -503,7 +491,6 @@ def diagnose(args):
     from padzero_study import folder_report, runner
 
     config = study_config(args, "diagnose")
-    import_tensorflow_quietly()
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     out_dir = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, diagnose=True)
     written = folder_report.write_report(out_dir)

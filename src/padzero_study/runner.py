@@ -32,6 +32,7 @@ from padzero_study import progress as progress_module
 from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
 from padzero_study.paths import missing_folders, remove_empty_folders
+from padzero_study.seeding import set_random_seed
 from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
 from padzero_study.encoders import BYTES_PER_WEIGHT, ENCODERS
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, get_variant, study_variants
@@ -454,7 +455,7 @@ def diagnostics_recorder(encoded, out_dir, identity, seed):
 
 def build_run_model(config, encoded, variant, seed):
     """The model of one (variant, seed) run, seeded: the same initial weights every time."""
-    keras.utils.set_random_seed(seed)
+    set_random_seed(seed)
     return build_model(
         variant,
         vocab_size=encoded.vocab_size,

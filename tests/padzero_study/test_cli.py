@@ -634,6 +634,7 @@ def test_distribute_on_a_backend_without_keras_distribution(capsys, tmp_path, ba
 
 
 @pytest.mark.per_backend
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
     out = tmp_path / "out"
     tiny = [*SYNTHETIC, "--variants", "padzero", "--seeds", "1", "--out", str(out)]
@@ -646,6 +647,7 @@ def test_foreign_out_dir_is_refused_and_kept(capsys, tmp_path):
 
 
 @pytest.mark.per_backend
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_report_rebuilds_a_trained_study(capsys, tmp_path):
     out = tmp_path / "out"
     code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,baseline", "--epochs", "1", "--out", str(out)], capsys)

@@ -223,8 +223,9 @@ def test_load_fifo_raises_without_opening_it(tmp_path):
     try:
         message = _assert_one_line_data_error(fifo, "is not a regular file or folder")
     finally:
-        os.close(os.open(fifo, os.O_RDONLY | os.O_NONBLOCK))  # lets the writer go if nothing read
-        writer.join(timeout=10)
+        reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)  # lets the writer go if nothing read
+        writer.join(timeout=10)  # with the reader open: closed at once, the writer could miss it and wait on
+        os.close(reader)
     assert str(fifo) in message
 
 

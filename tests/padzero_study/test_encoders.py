@@ -85,7 +85,7 @@ def test_a_masked_encoder_ignores_the_padding_length_and_side(encoder):
     model = cell_model(f"{encoder}/padzero_mask", maxlen=16)
     post = np.array([[5, 9, 2, 17]], "int32")
     unpadded = keras.ops.convert_to_numpy(model(post, training=False))
-    for width in (6, 11, 16):
+    for width in (6, 16):
         pads = np.zeros((1, width - post.shape[1]), "int32")
         for padded in (np.concatenate([pads, post], axis=1), np.concatenate([post, pads], axis=1)):
             eager = keras.ops.convert_to_numpy(model(padded, training=False))

@@ -86,6 +86,7 @@ def test_more_seeds_extends_the_same_folder(finished_study, tmp_path):
     assert max(keys.values()) == 1
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
     run_and_report(config, tmp_path)
@@ -101,10 +102,9 @@ def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
     assert json.loads((tmp_path / "interrupted.jsonl").read_text().splitlines()[0])["seed"] == 1
 
 
-def test_kill_mid_study_then_resume_loses_nothing(tmp_path, backend):
+@pytest.mark.usefixtures("one_backend_suffices")  # what survives a kill is the results files' business
+def test_kill_mid_study_then_resume_loses_nothing(tmp_path):
     """A real SIGKILL in a subprocess, then the same command again."""
-    if backend != "torch":  # what survives a kill is the results files' business, the same on every backend
-        pytest.skip("backend-independent: runs on torch, where a run starts fastest")
     command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--variants", "padzero,baseline", "--out", str(tmp_path)]
     results = tmp_path / "results.jsonl"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -135,6 +135,7 @@ def test_kill_mid_study_then_resume_loses_nothing(tmp_path, backend):
     }
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
     import csv
 
@@ -171,6 +172,7 @@ def test_bad_shard_is_rejected_before_anything_is_written(shard, tmp_path):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_different_settings_are_refused_then_moved_aside_with_force(finished_study, tmp_path):
     _, out_dir, _ = finished_study
     copy = tmp_path / "copy"
@@ -392,6 +394,7 @@ def test_force_moves_every_file_of_the_previous_study_aside(finished_study, tmp_
 
 
 @pytest.mark.parametrize("content", ["[]", "garbage", "null", '{"run_settings": 3}'])
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_a_config_json_that_is_not_one_is_named_and_force_moves_it_aside(tmp_path, content):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1})
     (tmp_path / "config.json").write_text(content)
@@ -414,6 +417,7 @@ def test_a_results_line_of_the_wrong_shape_stops_the_study_naming_it(tmp_path, l
     assert (tmp_path / "results.jsonl").read_text() == line + "\n" and len(list(tmp_path.iterdir())) == 1
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
     from padzero_study import diagnostics_report
 
@@ -460,6 +464,7 @@ def test_limits_follow_this_machines_memory(monkeypatch):
         study.StudyConfig(**{**TINY, "maxlen": 1_001, "max_docs": None})
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_the_dataset_comes_from_its_registry(tmp_path, monkeypatch):
     from padzero_study import data, datasets
 
@@ -524,6 +529,7 @@ def changeable_data(monkeypatch):
     return config, posts
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_a_rerun_on_other_data_is_refused_then_started_over_with_force(changeable_data, tmp_path):
     # The same settings on other posts (the data was edited, or another copy given) once merged into one report.
     config, posts = changeable_data
@@ -630,6 +636,7 @@ def test_one_class_data_is_refused_before_any_run(tmp_path, monkeypatch, caplog)
     assert "\n" not in str(error.value) and not (tmp_path / "out").exists()
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_more_posts_asked_than_the_data_has_is_logged(tmp_path, monkeypatch, caplog):
     from padzero_study import data, datasets
 
@@ -684,6 +691,7 @@ def test_force_moves_a_foreign_results_file_aside(tmp_path):
     assert {r["variant"] for r in records_of(tmp_path / "results.jsonl")} == {"padzero"}
 
 
+@pytest.mark.usefixtures("one_backend_suffices")
 def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
     run_and_report(config, tmp_path, diagnose=True)
