@@ -49,16 +49,19 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to 
 }
 
 # JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
-# tests and the study's, started first so that the shorter runs fill in beside them.
+# tests and the study's. The order keeps two lanes about even (2 vCPU, 2026-12-04: jax-study 227 s and
+# jax-library 187 s in one lane; once 149 s, tensorflow 160 s, torch 104 s in the other).
 LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
 STUDY_TESTS=(tests/padzero_study src/padzero_study)
-names=()
+has_jax=""
+for backend in "${backends[@]}"; do [ "$backend" = jax ] && has_jax=1; done
+names=(${has_jax:+jax-study} once)
 for backend in "${backends[@]}"; do
-    if [ "$backend" = jax ]; then names+=(jax-study jax-library); fi
+    if [ "$backend" = tensorflow ]; then names+=(tensorflow); fi
 done
-names+=(once)
+names+=(${has_jax:+jax-library})
 for backend in "${backends[@]}"; do
-    if [ "$backend" != jax ]; then names+=("$backend"); fi
+    case "$backend" in jax|tensorflow) ;; *) names+=("$backend") ;; esac
 done
 for name in "${names[@]}"; do
     case "$name" in

@@ -16,6 +16,8 @@ _EXPORTS = {
     "make_synthetic_newsgroups": "padzero_study.data",
     "encode_newsgroups": "padzero_study.text",
     "build_report": "padzero_study.report",
+    "write_report": "padzero_study.folder_report",
+    "register_encoder": "padzero_study.encoders",
 }
 __all__ = list(_EXPORTS)
 
