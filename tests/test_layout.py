@@ -36,6 +36,33 @@ def test_the_library_never_imports_the_study_or_its_dependencies():
         assert not imports & {"padzero_study", "sklearn", "matplotlib"}, f"{path.name} imports {imports}"
 
 
+def study_modules_imported(path):
+    """The padzero_study modules a file of the study imports, by module name ('report', 'encoders', ...)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and node.module == "padzero_study":
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("padzero_study."):
+            names.add(node.module.split(".")[1])
+    return names
+
+
+def test_the_runner_trains_and_records_and_no_report_module_is_its():
+    # Arrows point down: the command asks for the report once the runner has trained and recorded.
+    reports = {"report", "diagnostics_report", "encoders_report", "folder_report", "cli"}
+    assert not study_modules_imported(STUDY / "runner.py") & reports
+    assert {"folder_report"} <= study_modules_imported(STUDY / "cli.py")
+
+
+def test_an_encoder_is_one_module_and_one_registration():
+    modules = sorted(path.stem for path in (STUDY / "encoders").glob("*.py") if path.stem not in ("__init__", "positions"))
+    package = (STUDY / "encoders" / "__init__.py").read_text(encoding="utf-8")
+    for name in modules:
+        assert f"from padzero_study.encoders import {name} " in package, name
+        assert (STUDY / "encoders" / f"{name}.py").read_text(encoding="utf-8").count("register_encoder(Encoder(") == 1
+
+
 def test_the_library_depends_on_keras_and_numpy_only():
     import tomllib
 

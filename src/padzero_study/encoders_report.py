@@ -16,7 +16,7 @@ from pathlib import Path
 from padzero_study import report, results
 from padzero_study.embeddings import EMBEDDINGS
 from padzero_study.encoders import ENCODERS
-from padzero_study.variants import get_variant
+from padzero_study.variants import cell_name, get_variant
 
 PLOT_FILE = "encoders.png"
 # The trainable padding vector with nothing to hide it, and the same model with the vector at zero.
@@ -118,9 +118,11 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
     """The "Encoders" section of report.md: the grid table, seconds per epoch, the device, and a finding per
     encoder."""
     cells = cell_runs(records)
+    steady = steady_epoch_seconds(records)
     choices = [name for name in EMBEDDINGS if any(name in row for row in cells.values())]
     lines = ["## Encoders: does padding hurt other models?", "",
-             "Validation accuracy at epoch 1 / best epoch, mean over seeds (lowest–highest seed). Embeddings: "
+             "Validation accuracy at epoch 1 / best epoch, mean over seeds (lowest–highest seed); s / epoch: the "
+             "mean of the row's epochs after the first (which also compiles). Embeddings: "
              + "; ".join(f"`{name}`: {EMBEDDINGS[name].description}" for name in choices) + ".", "",
              "| encoder | mask | " + " | ".join(f"`{name}` epoch 1 / best" for name in choices) + " | s / epoch |",
              "|---|---|" + "---|" * len(choices) + "---:|"]
@@ -130,7 +132,8 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
             runs = by_embedding.get(name, [])
             row.append(f"{_spread_text(_values(runs, 'epoch1'))} / {_spread_text(_values(runs, 'best'))}"
                        if runs else "not run")
-        seconds = [run["seconds"] for runs in by_embedding.values() for run in runs if not math.isnan(run["seconds"])]
+        variants = [cell_name(encoder, embedding, padding) for embedding in by_embedding]
+        seconds = [steady[variant] for variant in variants if variant in steady]
         row.append(f"{statistics.fmean(seconds):.1f}" if seconds else "–")
         lines.append("| " + " | ".join(row) + " |")
     ends = [record for record in records if record["record"] == "run_end"]
@@ -143,6 +146,22 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
     lines += [encoder_finding(encoder, padding, by_embedding) for (encoder, padding), by_embedding in cells.items()]
     lines += ["", f"![Epoch-1 and best validation accuracy per encoder and embedding]({plot_name})", ""]
     return "\n".join(lines)
+
+
+def steady_epoch_seconds(records):
+    """{variant: mean seconds of its finished runs' epochs after the first}, or of the first where a run has
+    only one: the first epoch also compiles the model's programs."""
+    finished = {(r["variant"], r["backend"], r["seed"]) for r in records if r["record"] == "run_end"}
+    by_run = {}
+    for record in records:
+        key = (record["variant"], record["backend"], record["seed"])
+        if record["record"] == "epoch" and key in finished and "epoch_seconds" in record:
+            by_run.setdefault(key, {})[record["epoch"]] = record["epoch_seconds"]
+    by_variant = {}
+    for (variant, _, _), seconds in by_run.items():
+        later = [value for epoch, value in seconds.items() if epoch > 1] or list(seconds.values())
+        by_variant.setdefault(variant, []).append(statistics.fmean(later))
+    return {variant: statistics.fmean(values) for variant, values in by_variant.items()}
 
 
 def _device(run_dir):

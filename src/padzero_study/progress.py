@@ -60,6 +60,10 @@ class StudyProgress:
         patience: early stopping's patience: no run ends before `patience + 1` epochs.
         known_run_epochs: epochs of finished runs from earlier (the folder's records).
         known_epoch_seconds: epoch times from earlier runs of the same settings.
+        run_variants: the variant of each run to do, in order, or None. Given, each run's epochs are
+            timed by its own variant's epochs (an LSTM's epoch is not a Flatten model's), with
+            `known_variant_seconds` ({variant: [seconds]}) from earlier; a variant not timed yet counts
+            at the mean of all epochs known, and the estimate says so.
 
     Example:
 
@@ -69,9 +73,14 @@ class StudyProgress:
     >>> progress = StudyProgress(runs=2, max_epochs=30, patience=5, known_run_epochs=[10], known_epoch_seconds=[60.0])
     >>> progress.eta()
     '~20 min (at most 1 h 00 min if every run lasts 30 epochs)'
+    >>> progress = StudyProgress(runs=2, max_epochs=30, patience=5, known_run_epochs=[10], known_epoch_seconds=[6.0],
+    ...                          run_variants=["cnn/keras", "lstm/keras"], known_variant_seconds={"cnn/keras": [6.0]})
+    >>> progress.eta()
+    '~2 min (at most 6 min if every run lasts 30 epochs); lstm/keras: no epoch timed yet, counted at the mean epoch so far'
     """
 
-    def __init__(self, runs, max_epochs, patience, known_run_epochs=(), known_epoch_seconds=()):
+    def __init__(self, runs, max_epochs, patience, known_run_epochs=(), known_epoch_seconds=(), run_variants=None,
+                 known_variant_seconds=None):
         self.runs_left = runs
         self.max_epochs = max_epochs
         self.shortest_run = min(patience + 1, max_epochs)
@@ -79,10 +88,22 @@ class StudyProgress:
         self.epoch_seconds = []
         self.run_epochs = list(known_run_epochs)
         self.epochs_in_current_run = 0
+        self.run_variants = list(run_variants) if run_variants is not None else None
+        self.variant_seconds = {variant: list(seconds) for variant, seconds in (known_variant_seconds or {}).items()}
 
     def epoch_done(self, seconds):
         self.epoch_seconds.append(seconds)
+        if self.run_variants is not None and self.runs_left:
+            self.variant_seconds.setdefault(self._variants_left()[0], []).append(seconds)
         self.epochs_in_current_run += 1
+
+    def _variants_left(self):
+        return self.run_variants[len(self.run_variants) - self.runs_left:]
+
+    def _untimed_variants(self):
+        if self.run_variants is None:
+            return []
+        return list(dict.fromkeys(v for v in self._variants_left() if not self.variant_seconds.get(v)))
 
     def run_done(self):
         self.run_epochs.append(self.epochs_in_current_run)
@@ -103,10 +124,28 @@ class StudyProgress:
         if not timings or not self.runs_left:
             return None if not timings else 0.0
         current_left = max(epochs_per_run - self.epochs_in_current_run - epoch_share, 0)
-        return sum(timings) / len(timings) * (current_left + (self.runs_left - 1) * epochs_per_run)
+        mean = sum(timings) / len(timings)
+        if self.run_variants is None:
+            return mean * (current_left + (self.runs_left - 1) * epochs_per_run)
+
+        def per_epoch(variant):
+            seconds = self.variant_seconds.get(variant)
+            return sum(seconds) / len(seconds) if seconds else mean
+
+        current, *later = self._variants_left()
+        return per_epoch(current) * current_left + sum(per_epoch(variant) * epochs_per_run for variant in later)
 
     def eta(self, epoch_share=0.0, epoch_seconds_guess=None):
-        """The time left in words: an estimate with its upper bound, or the bounds alone (see `seconds_left`)."""
+        """The time left in words: an estimate with its upper bound, or the bounds alone (see `seconds_left`),
+        and the variants left with no epoch timed yet."""
+        estimate = self._eta(epoch_share, epoch_seconds_guess)
+        untimed = self._untimed_variants()
+        if not untimed or estimate.startswith("unknown"):
+            return estimate
+        named = ", ".join(untimed[:3]) + (f" and {len(untimed) - 3} more" if len(untimed) > 3 else "")
+        return f"{estimate}; {named}: no epoch timed yet, counted at the mean epoch so far"
+
+    def _eta(self, epoch_share, epoch_seconds_guess):
         def left(epochs_per_run):
             return self.seconds_left(epochs_per_run, epoch_share, epoch_seconds_guess)
 
@@ -133,11 +172,11 @@ def _about(seconds):
 
 
 def known_progress(config, out_dir, records):
-    """(run lengths, epoch times) already known for this study: its finished runs in `out_dir`, and
-    the lengths of the runs of an earlier study of the same epochs and patience moved aside in it."""
+    """(run lengths, epoch times, epoch times by variant) already known for this study: its finished runs in
+    `out_dir`, and the lengths of the runs of an earlier study of the same epochs and patience moved aside in it."""
     run_epochs = [r["epochs_run"] for r in records if r["record"] == "run_end" and r["backend"] == config.backend]
-    epoch_seconds = [r["epoch_seconds"] for r in records
-                     if r["record"] == "epoch" and "epoch_seconds" in r and r["backend"] == config.backend]
+    timed = [r for r in records if r["record"] == "epoch" and "epoch_seconds" in r and r["backend"] == config.backend]
+    epoch_seconds = [r["epoch_seconds"] for r in timed]
     for folder in sorted(out_dir.glob("previous-*")):
         try:
             earlier = results.load_results(results.results_files(folder))
@@ -146,7 +185,10 @@ def known_progress(config, out_dir, records):
         run_epochs += [r["epochs_run"] for r in earlier if r["record"] == "run_end"
                        and (r.get("config") or {}).get("epochs") == config.epochs
                        and (r.get("config") or {}).get("patience", 5) == config.patience]
-    return run_epochs, epoch_seconds
+    variant_seconds = {}
+    for record in timed:
+        variant_seconds.setdefault(record["variant"], []).append(record["epoch_seconds"])
+    return run_epochs, epoch_seconds, variant_seconds
 
 
 class StepProgress(keras.callbacks.Callback):

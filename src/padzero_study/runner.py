@@ -668,8 +668,11 @@ def _train(config, encoded, facts, out_dir, results_path, todo, previous, move_a
         "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
         len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
     )
-    progress = progress_module.StudyProgress(len(todo), config.epochs, config.patience,
-                                            *progress_module.known_progress(config, out_dir, previous))
+    run_epochs, epoch_seconds, variant_seconds = progress_module.known_progress(config, out_dir, previous)
+    # Each variant's epochs timed on their own: an encoder study's LSTM epoch is many of its average's.
+    progress = progress_module.StudyProgress(len(todo), config.epochs, config.patience, run_epochs, epoch_seconds,
+                                            run_variants=[variant for variant, _ in todo],
+                                            known_variant_seconds=variant_seconds)
     logger.info("%s to do; study ETA %s", count_of(len(todo), "run"), progress.eta())
     by_padding = {config.padding: encoded}  # an encoder study cell may train with the other padding
     with distribution_scope(config):

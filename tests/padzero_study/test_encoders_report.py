@@ -75,3 +75,11 @@ def test_a_padding_study_folder_gets_no_encoder_section(tmp_path):
     written = folder_report.write_report(tmp_path)
     assert "encoders_plot" not in written and "## Encoders" not in (tmp_path / "report.md").read_text()
     assert not encoders_report.is_encoder_study(records)
+
+
+def test_seconds_per_epoch_leave_out_the_first_epoch_which_compiles():
+    records = run_records("cnn/keras", 0, [0.1, 0.2, 0.3]) + run_records("cnn/keras", 1, [0.1])
+    for record in records:
+        if record["record"] == "epoch" and record["seed"] == 0:
+            record["epoch_seconds"] = {1: 30.0, 2: 2.0, 3: 4.0}[record["epoch"]]
+    assert encoders_report.steady_epoch_seconds(records) == {"cnn/keras": (3.0 + 2.0) / 2}

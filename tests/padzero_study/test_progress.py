@@ -88,3 +88,15 @@ def test_step_progress_draws_in_place_on_a_terminal_and_clears_before_the_epoch_
     assert "\n" not in stream.text and stream.text.count("\r") == 10  # 9 draws, one clearing
     assert "baseline seed 1 epoch 1 [==================  ] step 9/10" in stream.text
     assert stream.text.endswith("\r\x1b[K") and not caplog.records
+
+
+def test_each_variant_is_timed_by_its_own_epochs():
+    # An encoder study: a cnn run, then two LSTM runs whose epochs take ten times as long.
+    progress = progress_module.StudyProgress(runs=3, max_epochs=2, patience=5, run_variants=["cnn", "lstm", "lstm"])
+    progress.epoch_done(6.0)
+    progress.epoch_done(6.0)
+    progress.run_done()
+    assert "lstm: no epoch timed yet" in progress.eta()
+    progress.epoch_done(60.0)
+    assert progress.seconds_left(2) == 60.0 * (1 + 2)  # not the mean of all epochs so far, 24 s
+    assert "no epoch timed yet" not in progress.eta()
