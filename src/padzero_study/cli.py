@@ -356,6 +356,12 @@ def check_study_flags(args, backend):
         raise UsageError(f"--variants: unknown {'variant' if len(unknown) == 1 else 'variants'} "
                          f"{', '.join(map(repr, unknown))}; choose from {', '.join(VARIANTS)}, or 'all' "
                          "(names are lowercase).")
+    unmeasured = [name for name in args.variants
+                  if args.command == "diagnose" and get_variant(name).embedding and get_variant(name).encoder != "flatten"]
+    if unmeasured:
+        raise UsageError(f"--variants {', '.join(unmeasured)}: diagnose measures the hidden Dense layer of the "
+                         "padding study's models, which these encoder study cells do not have; choose variants of "
+                         "the padding study, or flatten/... cells.")
     if args.distribute and backend != "jax":
         raise UsageError(f"--distribute needs the jax backend (keras.distribution supports JAX only); this run is "
                          f"on {backend}. Use --backend jax, or drop --distribute.")

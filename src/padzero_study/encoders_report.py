@@ -213,14 +213,20 @@ def plot_encoders(records, path):
     return Path(path)
 
 
-def build_encoders_report(run_dir, results_paths=None):
+def build_encoders_report(run_dir, results_paths=None, records=None):
     """`padzero_study.report.build_report` with the "Encoders" section, and encoders.png.
+
+    Args:
+        run_dir: the encoder study's folder.
+        results_paths: results files to merge; default the folder's own.
+        records: those files' records, when the caller has read them already.
 
     Returns:
         The paths written: `build_report`'s and `encoders_plot`.
     """
     run_dir = Path(run_dir)
-    paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
-    records = results.load_results(paths_read, follow_links=bool(results_paths))
+    if records is None:
+        paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
+        records = results.load_results(paths_read, follow_links=bool(results_paths))
     written = report.build_report(run_dir, results_paths, appendix=encoders_markdown(records, run_dir))
     return {**written, "encoders_plot": plot_encoders(records, run_dir / PLOT_FILE)}

@@ -24,5 +24,5 @@ def write_report(run_dir, results_paths=None):
         paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
         records = results.load_results(paths_read, follow_links=bool(results_paths))
         if encoders_report.is_encoder_study(records):
-            return encoders_report.build_encoders_report(run_dir, results_paths)
+            return encoders_report.build_encoders_report(run_dir, results_paths, records)
     return diagnostics_report.build_report_with_diagnostics(run_dir, results_paths)

@@ -454,6 +454,12 @@ def test_init_scale_is_a_positive_number_of_at_most_one(value, capsys, tmp_path)
     assert not (tmp_path / "out").exists()
 
 
+def test_diagnose_refuses_encoder_cells_without_the_hidden_layer(capsys, tmp_path):
+    code, _, err = run_cli(["diagnose", "--dataset", "synthetic", "--variants", "baseline,cnn/keras,flatten/keras",
+                            "--out", str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, "--variants cnn/keras: diagnose measures the hidden Dense layer", tmp_path / "out")
+
+
 def test_unknown_variant(capsys, tmp_path):
     code, _, err = run_cli([*SYNTHETIC, "--variants", "padzero,nope", "--out", str(tmp_path / "out")], capsys)
     assert_one_line_error(code, err, "--variants: unknown variant 'nope'; choose from", tmp_path / "out")
