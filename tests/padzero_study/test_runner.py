@@ -719,3 +719,18 @@ def test_config_names_the_device_the_runs_trained_on(finished_study):
     config, out_dir, _ = finished_study
     saved = json.loads((out_dir / "config.json").read_text())
     assert saved["device"] == machine.training_device(config.backend)[1]
+
+
+@pytest.mark.usefixtures("one_backend_suffices")
+def test_an_encoder_cell_trains_on_its_own_padding(tmp_path, monkeypatch):
+    # The post-padded LSTM cells are the trap they measure only if their posts really are post-padded.
+    seen = {}
+    monkeypatch.setattr(study, "train_one_run", lambda config, encoded, variant, *args, **kwargs:
+                        seen.setdefault(variant, (encoded.x_train, encoded.x_val)))
+    config = study.StudyConfig(variants=("lstm/padzero", "lstm/padzero/post"), **{**TINY, "seeds": 1})
+    study.run_study(config, tmp_path)
+    for variant, real_column in (("lstm/padzero", -1), ("lstm/padzero/post", 0)):
+        for ids in seen[variant]:
+            assert (ids[:, real_column] != 0).all() and (ids == 0).any(), variant
+    pre, post = seen["lstm/padzero"][0], seen["lstm/padzero/post"][0]
+    assert [row[row != 0].tolist() for row in pre] == [row[row != 0].tolist() for row in post]
