@@ -31,10 +31,10 @@ from padzero_study import diagnostics, machine, results, text
 from padzero_study import progress as progress_module
 from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
-from padzero_study.paths import missing_folders, remove_empty_folders
-from padzero_study.seeding import set_random_seed
-from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
 from padzero_study.encoders import BYTES_PER_WEIGHT, ENCODERS
+from padzero_study.paths import missing_folders, remove_empty_folders
+from padzero_study.results import CONFIG_FILE, DIAGNOSTICS_FILE, RESULTS_FILE, SHARD_RESULTS_FILE
+from padzero_study.seeding import set_random_seed
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, build_model, get_variant, study_variants
 
 logger = logging.getLogger("padzero")
