@@ -356,9 +356,9 @@ def check_study_flags(args, backend):
         raise UsageError(f"--variants: unknown {'variant' if len(unknown) == 1 else 'variants'} "
                          f"{', '.join(map(repr, unknown))}; choose from {', '.join(VARIANTS)}, or 'all' "
                          "(names are lowercase).")
-    unmeasured = [name for name in args.variants
-                  if args.command == "diagnose" and get_variant(name).embedding and get_variant(name).encoder != "flatten"]
-    if unmeasured:
+    # Encoder study cells have the hidden Dense layer diagnose measures only where they flatten.
+    unmeasured = [name for name in args.variants if get_variant(name).embedding and not get_variant(name).flattens]
+    if args.command == "diagnose" and unmeasured:
         raise UsageError(f"--variants {', '.join(unmeasured)}: diagnose measures the hidden Dense layer of the "
                          "padding study's models, which these encoder study cells do not have; choose variants of "
                          "the padding study, or flatten/... cells.")

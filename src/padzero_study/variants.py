@@ -23,7 +23,6 @@ from padzero_study.lazy_import import ImportedOnFirstUse
 from padzero_study.registry import register
 
 keras = ImportedOnFirstUse("keras")
-padzero_layers = ImportedOnFirstUse("padzero")  # not `padzero`: that is a variant's builder
 
 
 def _dense_head(features, num_classes, hidden_units, dropout, **unused):
@@ -48,25 +47,19 @@ def _default_initializer(shape):
 
 def baseline(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding: the padding id gets a random, trainable vector."""
-    embedding = keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding"
-    )
+    embedding = EMBEDDINGS["keras"].build(vocab_size, embedding_dim, _default_initializer(shape))
     return _flatten_head(ids, embedding, shape)
 
 
 def mask_zero(ids, vocab_size, embedding_dim, **shape):
     """Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask."""
-    embedding = keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), mask_zero=True, name="embedding"
-    )
+    embedding = EMBEDDINGS["keras_mask"].build(vocab_size, embedding_dim, _default_initializer(shape))
     return _flatten_head(ids, embedding, shape)
 
 
 def multiply(ids, vocab_size, embedding_dim, **shape):
     """The reference workaround: embeddings times a Lambda-computed padding mask."""
-    embedding = keras.layers.Embedding(
-        vocab_size, embedding_dim, embeddings_initializer=_default_initializer(shape), name="embedding"
-    )
+    embedding = EMBEDDINGS["keras"].build(vocab_size, embedding_dim, _default_initializer(shape))
     return _flatten_head(ids, embedding, shape, masked=True)
 
 
@@ -104,18 +97,13 @@ def uniform_nonneg_unmasked(ids, vocab_size, embedding_dim, **shape):
 
 def padzero(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
-    embedding = padzero_layers.Embedding(
-        vocab_size, embedding_dim, padding_idx=0, embeddings_initializer=_default_initializer(shape), name="embedding"
-    )
+    embedding = EMBEDDINGS["padzero"].build(vocab_size, embedding_dim, _default_initializer(shape))
     return _flatten_head(ids, embedding, shape)
 
 
 def masked_average(ids, vocab_size, embedding_dim, **shape):
     """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
-    embedded = padzero_layers.Embedding(
-        vocab_size, embedding_dim, padding_idx=0, mask_zero=True,
-        embeddings_initializer=_default_initializer(shape), name="embedding",
-    )(ids)
+    embedded = EMBEDDINGS["padzero_mask"].build(vocab_size, embedding_dim, _default_initializer(shape))(ids)
     # The mask leaves padding out of the average, so trimmed batches need no other change.
     features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
     return _dense_head(features, **shape)
