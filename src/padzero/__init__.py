@@ -7,7 +7,8 @@ which this package never imports.
 """
 
 from padzero.embedding import Embedding
+from padzero.embedding_bag import EmbeddingBag
 from padzero.embedding_flatten_dense import EmbeddingFlattenDense
 
 __version__ = "0.2.0"
-__all__ = ["Embedding", "EmbeddingFlattenDense", "__version__"]
+__all__ = ["Embedding", "EmbeddingBag", "EmbeddingFlattenDense", "__version__"]

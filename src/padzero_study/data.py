@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from padzero_study.counts import count_of
+from padzero_study.newsgroups_checksums import BYDATE_POSTS, posts_checksum
 from padzero_study.paths import missing_folders, remove_empty_folders, shown
 
 logger = logging.getLogger(__name__)
@@ -27,6 +28,11 @@ NEWSGROUPS = (
 )
 _ENCODING = "latin-1"
 _HOW_TO_FIX_PATH = "pass the original 20news-bydate.tar.gz or its extracted folder"
+_HOW_TO_GET_A_SOUND_COPY = ("pass the original 20news-bydate.tar.gz (`gzip -t` must pass) or its extracted folder, "
+                            "or use scikit-learn's download (omit --data where there is network access)")
+# Past the last member a tar archive holds only zero blocks (two, then padding to its record size, 10 KB by
+# default): anything else there, or more than this, is a damaged header that `tarfile` took for the end.
+_MAX_TRAILING_ZERO_BYTES = 2**20
 # The largest real post is 157 KB and all 18,846 take 34 MB: a post past 4 MB is not a post
 # (a gzip bomb inflates a 1 MB archive to GBs), and posts past 512 MB in all are not 20 Newsgroups.
 MAX_POST_BYTES = 4 * 2**20
@@ -72,7 +78,7 @@ class Newsgroups:
             )
 
 
-def load_newsgroups(data_path=None, *, data_home=None, download=True):
+def load_newsgroups(data_path=None, *, data_home=None, download=True, verify=True):
     """Loads all 18,846 posts of 20 Newsgroups "bydate" (train, then test).
 
     Tries, in order: `data_path` if given (no fallback when it fails), then
@@ -85,14 +91,26 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     larger than `MAX_POST_BYTES` (4 MB; judged from the tar header, before
     reading: no real post is near it), and a source whose posts exceed
     `MAX_TOTAL_BYTES` (512 MB) in all is refused. Directly under
-    `20news-bydate-{train,test}/` only the 20 `NEWSGROUPS` may be: any other
-    file or folder is refused, never read as one more newsgroup.
+    `20news-bydate-{train,test}/` only the 20 `NEWSGROUPS` may be, and in a
+    newsgroup's folder only posts, named by number: anything else (a
+    `.DS_Store`, a study's results) is refused, never read as data.
+
+    A damaged copy is refused, never read in part: an archive is read to the
+    end of its gzip stream (its CRC and length checked) and past the last tar
+    header (only zero blocks may follow). With `verify`, the posts must then
+    be exactly 20 Newsgroups "bydate": each newsgroup's number of posts in
+    each half, and a checksum of its posts (`newsgroups_checksums`), so a
+    flipped bit or a changed file in an extracted folder is caught whatever
+    the packing.
 
     Args:
         data_path: `str` or path-like, default `None`. The original
             `20news-bydate.tar.gz`, a folder holding the extracted
             `20news-bydate-train/` and `20news-bydate-test/`, or a folder
             one level above those (such as scikit-learn's `20news_home`).
+        verify: Boolean, default `True`. Whether the posts must be those of
+            20 Newsgroups "bydate", newsgroup by newsgroup. `False` reads a
+            subset or a look-alike laid out the same way.
         data_home: Passed to `sklearn.datasets.fetch_20newsgroups`;
             `None` means `$SCIKIT_LEARN_DATA` or `~/scikit_learn_data`.
         download: Boolean, default `True`. Whether scikit-learn may download
@@ -104,10 +122,11 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
     Raises:
         DataError: with a one-line message saying what was wrong and what to provide: a
             path that does not exist or is not a regular file or folder, an unreadable archive,
-            a file or folder beside the newsgroups, too many bytes of posts, or no posts.
+            a file or folder beside the newsgroups or a file in one that is not a post, too many
+            bytes of posts, no posts, or (with `verify`) posts that are not 20 Newsgroups'.
     """
     if data_path is not None:
-        return _load_from_path(Path(data_path).expanduser())
+        return _load_from_path(Path(data_path).expanduser(), verify)
     from sklearn import datasets
 
     home = scikit_learn_data_home(data_home)
@@ -128,6 +147,9 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True):
             continue
         source = f"scikit-learn's data home {shown(home)}"
         _check_newsgroup_names(bunch.target_names, source)
+        if verify:
+            _check_bydate_posts(_posts_of_bunch(bunch), source, "delete scikit-learn's cached "
+                                "20news-bydate_py3.pkz in it so that it downloads the archive again")
         return Newsgroups(list(bunch.data), bunch.target, list(bunch.target_names), source)
     remove_empty_folders(created)
     # In the command's words: the command always lets scikit-learn download; a caller may not have.
@@ -192,13 +214,49 @@ def check_data_path(data_path):
                         f"{_HOW_TO_FIX_PATH}")
 
 
-def _load_from_path(path):
+def _load_from_path(path, verify):
     check_data_path(path)
     if path.is_dir():
         root = _find_bydate_root(path)
         posts = _read_folder(root) if root else []
-        return _newsgroups_from_posts(posts, source=f"extracted folder {root or path}")
-    return _newsgroups_from_posts(_read_archive(path), source=f"archive {path}")
+        source = f"extracted folder {shown(root or path)}"
+    else:
+        posts = _read_archive(path)
+        source = f"archive {shown(path)}"
+    if verify and posts:
+        _check_bydate_posts(posts, source, _HOW_TO_GET_A_SOUND_COPY)
+    return _newsgroups_from_posts(posts, source=source)
+
+
+def _posts_of_bunch(bunch):
+    """scikit-learn's posts as `(subset index, group, file name, text)`, from the file names it records."""
+    posts = []
+    for file_name, label, text in zip(bunch.filenames, bunch.target, bunch.data):
+        *_, subset, group, name = Path(file_name).parts
+        subset_index = _SUBSET_FOLDERS.index(subset) if subset in _SUBSET_FOLDERS else -1
+        posts.append((subset_index, bunch.target_names[label], name, text))
+    return posts
+
+
+def _check_bydate_posts(posts, source, fix):
+    """Refuses posts that are not 20 Newsgroups "bydate": each newsgroup's count and checksum, in each half."""
+    by_folder = {}
+    for subset_index, group, name, text in sorted(posts, key=lambda post: post[:3]):
+        subset = _SUBSET_FOLDERS[subset_index] if subset_index >= 0 else "?"
+        by_folder.setdefault(f"{subset}/{group}", []).append((name, text))
+    expected = {f"{subset}/{group}": reference for subset, groups in BYDATE_POSTS.items()
+                for group, reference in groups.items()}
+    differing = []
+    for folder in sorted(set(expected) | set(by_folder)):
+        count, checksum = expected.get(folder, (0, None))
+        found = by_folder.get(folder, [])
+        if len(found) != count:
+            differing.append(f"{folder} holds {count_of(len(found), 'post')} where 20 Newsgroups has {count:,}")
+        elif posts_checksum(found) != checksum:
+            differing.append(f"the posts of {folder} differ from 20 Newsgroups' (same number, other bytes)")
+    if differing:
+        more = f" (and {count_of(len(differing) - 1, 'other folder')} differ)" if len(differing) > 1 else ""
+        raise DataError(f"{source} is not a sound copy of 20 Newsgroups: {differing[0]}{more}; {fix}")
 
 
 def _member_parts(member_name):
@@ -223,20 +281,47 @@ def _read_archive(path):
                 if member.issym() or member.islnk():
                     links.append(member.name)
                     continue
-                if not in_subset or len(parts) != 3 or not member.isfile():
-                    continue  # not 20news-bydate-{train,test}/<group>/<file>: not read
+                if not in_subset or len(parts) < 3:
+                    continue  # not under 20news-bydate-{train,test}/<group>/: not read
+                if len(parts) > 3 or not parts[2].isdigit():
+                    raise _not_a_post(source, "/".join(parts[:4]), _HOW_TO_FIX_PATH)
+                if not member.isfile():
+                    continue
                 if member.size > MAX_POST_BYTES:  # from the header, before a byte of it is inflated
                     too_large.append(member.name)
                     continue
                 total.add(member.size)
                 posts.append((_SUBSET_FOLDERS.index(parts[0]), parts[1], parts[2],
                               archive.extractfile(member).read().decode(_ENCODING)))
+            _read_to_the_end(archive, source)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise DataError(f"{shown(path)} is not a readable .tar.gz archive ({reason}); {_HOW_TO_FIX_PATH}") from error
+        raise DataError(f"{shown(path)} is not a readable .tar.gz archive ({reason}): it is damaged or not "
+                        f"20 Newsgroups; {_HOW_TO_GET_A_SOUND_COPY}") from error
     _warn_of_skipped_links(links, source)
     _warn_of_skipped_large_posts(too_large, source)
     return posts
+
+
+def _read_to_the_end(archive, source):
+    """Reads what follows the last tar header to the end of the gzip stream, which checks its CRC and length.
+
+    `tarfile` takes a damaged header for the end of the archive and stops there without a word: 42 KB of garbage
+    in the middle of the archive once gave 9,619 of its 18,846 posts. Only zero blocks may follow the last member.
+    """
+    archive.fileobj.seek(archive.offset)
+    trailing = 0
+    while chunk := archive.fileobj.read(2**16):
+        trailing += len(chunk)
+        if chunk.count(0) != len(chunk) or trailing > _MAX_TRAILING_ZERO_BYTES:
+            raise DataError(f"{source} is damaged: a tar header at byte {archive.offset:,} of its contents cannot "
+                            f"be read, so the posts after it would be lost; {_HOW_TO_GET_A_SOUND_COPY}")
+
+
+def _not_a_post(source, entry, fix):
+    """The error for a file in a newsgroup's folder that is not a post (posts are named by number), or a folder."""
+    return DataError(f"{source} holds {entry!r}, which is not a post (posts are files named by number, such as "
+                     f"20news-bydate-train/sci.med/58043) and would be read as one; remove it, or {fix}")
 
 
 def _not_a_newsgroup(source, entry, fix, others=0):
@@ -323,9 +408,10 @@ def _read_folder(root):
             raise _not_a_newsgroup(f"folder {shown(subset_folder)}", strays[0], "move it out of the data folder "
                                    "(a study's --out belongs outside --data)", others=len(strays) - 1)
         for group_folder in _entries(entries, links):
-            for post_path in _entries(group_folder.iterdir(), links) if group_folder.is_dir() else ():
-                if not post_path.is_file():
-                    continue
+            for post_path in _entries(sorted(group_folder.iterdir()), links) if group_folder.is_dir() else ():
+                if not post_path.name.isdigit() or not post_path.is_file():
+                    raise _not_a_post(f"folder {shown(root)}", str(post_path.relative_to(root)),
+                                      "pass the original archive")
                 try:
                     size = post_path.stat().st_size
                     if size > MAX_POST_BYTES:

@@ -62,8 +62,8 @@ class StudyProgress:
         known_epoch_seconds: epoch times from earlier runs of the same settings.
         run_variants: the variant of each run to do, in order, or None. Given, each run's epochs are
             timed by its own variant's epochs (an LSTM's epoch is not a Flatten model's), with
-            `known_variant_seconds` ({variant: [seconds]}) from earlier; a variant not timed yet counts
-            at the mean of all epochs known, and the estimate says so.
+            `known_variant_seconds` ({variant: [seconds]}) from earlier; a variant not timed yet is left
+            out of the estimate, which names it as unknown.
 
     Example:
 
@@ -76,7 +76,7 @@ class StudyProgress:
     >>> progress = StudyProgress(runs=2, max_epochs=30, patience=5, known_run_epochs=[10], known_epoch_seconds=[6.0],
     ...                          run_variants=["cnn/keras", "lstm/keras"], known_variant_seconds={"cnn/keras": [6.0]})
     >>> progress.eta()
-    '~2 min (at most 6 min if every run lasts 30 epochs); lstm/keras: no epoch timed yet, counted at the mean epoch so far'
+    '~1 min (at most 3 min if every run lasts 30 epochs) for the cells timed so far, plus lstm/keras: no epoch timed yet, time unknown'
     """
 
     def __init__(self, runs, max_epochs, patience, known_run_epochs=(), known_epoch_seconds=(), run_variants=None,
@@ -100,10 +100,13 @@ class StudyProgress:
     def _variants_left(self):
         return self.run_variants[len(self.run_variants) - self.runs_left:]
 
-    def _untimed_variants(self):
-        if self.run_variants is None:
+    def _untimed_variants(self, epoch_seconds_guess=None):
+        """The variants left with no epoch timed; the current one counts as timed once its first epoch is."""
+        if self.run_variants is None or not self.runs_left:
             return []
-        return list(dict.fromkeys(v for v in self._variants_left() if not self.variant_seconds.get(v)))
+        current, *later = self._variants_left()
+        untimed = [] if self.variant_seconds.get(current) or epoch_seconds_guess else [current]
+        return list(dict.fromkeys(untimed + [v for v in later if not self.variant_seconds.get(v)]))
 
     def run_done(self):
         self.run_epochs.append(self.epochs_in_current_run)
@@ -124,26 +127,29 @@ class StudyProgress:
         if not timings or not self.runs_left:
             return None if not timings else 0.0
         current_left = max(epochs_per_run - self.epochs_in_current_run - epoch_share, 0)
-        mean = sum(timings) / len(timings)
         if self.run_variants is None:
+            mean = sum(timings) / len(timings)
             return mean * (current_left + (self.runs_left - 1) * epochs_per_run)
 
-        def per_epoch(variant):
+        # An encoder's epoch can take a hundred times another's: a variant not timed yet is left out (the
+        # estimate says so), never counted at the mean of the others.
+        def per_epoch(variant, guess=None):
             seconds = self.variant_seconds.get(variant)
-            return sum(seconds) / len(seconds) if seconds else mean
+            return sum(seconds) / len(seconds) if seconds else (guess or 0.0)
 
         current, *later = self._variants_left()
-        return per_epoch(current) * current_left + sum(per_epoch(variant) * epochs_per_run for variant in later)
+        return (per_epoch(current, epoch_seconds_guess) * current_left
+                + sum(per_epoch(variant) * epochs_per_run for variant in later))
 
     def eta(self, epoch_share=0.0, epoch_seconds_guess=None):
         """The time left in words: an estimate with its upper bound, or the bounds alone (see `seconds_left`),
         and the variants left with no epoch timed yet."""
         estimate = self._eta(epoch_share, epoch_seconds_guess)
-        untimed = self._untimed_variants()
+        untimed = self._untimed_variants(epoch_seconds_guess)
         if not untimed or estimate.startswith("unknown"):
             return estimate
         named = ", ".join(untimed[:3]) + (f" and {len(untimed) - 3} more" if len(untimed) > 3 else "")
-        return f"{estimate}; {named}: no epoch timed yet, counted at the mean epoch so far"
+        return f"{estimate} for the cells timed so far, plus {named}: no epoch timed yet, time unknown"
 
     def _eta(self, epoch_share, epoch_seconds_guess):
         def left(epochs_per_run):

@@ -27,7 +27,7 @@ import keras
 import numpy as np
 
 from padzero.validation import check_positive_int
-from padzero_study import diagnostics, machine, results, text
+from padzero_study import diagnostics, interrupts, machine, results, text
 from padzero_study import progress as progress_module
 from padzero_study.counts import count_of
 from padzero_study.datasets import DATASETS
@@ -501,10 +501,10 @@ def train_one_run(config, encoded, variant, seed, results_path, progress, verbos
     if diagnose:  # measures only (inference mode, no random draws): the training numbers stay the same
         callbacks.append(diagnostics_recorder(encoded, results_path.parent, identity, seed))
     started = time.perf_counter()
-    with keras_mask_warning_held_back():
+    with keras_mask_warning_held_back(), interrupts.sigint_noted() as interrupted:
         history = model.fit(
             **training_data(config, encoded),
-            epochs=config.epochs, callbacks=callbacks, verbose=0,
+            epochs=config.epochs, callbacks=[*callbacks, interrupts.InterruptAtBatchEnd(interrupted)], verbose=0,
         )
     epochs_run = len(history.history["loss"])
     results.append_record(results_path, {

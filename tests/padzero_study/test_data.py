@@ -39,6 +39,11 @@ FAKE_POSTS = {
 }
 
 
+def load_look_alike(*args, **kwargs):
+    """`load_newsgroups` for the fake posts: laid out like 20 Newsgroups, not its posts, so not verified."""
+    return load_newsgroups(*args, verify=False, **kwargs)
+
+
 def _expected_order():
     """Reference order: train before test, then group, then file name (as text, like sklearn's load_files)."""
     return sorted(FAKE_POSTS, key=lambda key: (key[0] != "20news-bydate-train", key[1], key[2]))
@@ -80,7 +85,7 @@ def _assert_fake_posts(newsgroups):
 
 
 def test_load_archive_reads_texts_labels_and_order(tmp_path):
-    newsgroups = load_newsgroups(_write_archive(tmp_path / "20news-bydate.tar.gz"))
+    newsgroups = load_look_alike(_write_archive(tmp_path / "20news-bydate.tar.gz"))
     _assert_fake_posts(newsgroups)
     assert "caf\xe9" in newsgroups.texts[0]  # comp.graphics/100 comes first: "100" < "38" as text
     assert str(tmp_path) in newsgroups.source
@@ -90,8 +95,8 @@ def test_load_archive_reads_texts_labels_and_order(tmp_path):
 def test_load_extracted_folder_matches_archive(tmp_path, subfolder):
     root = tmp_path / "data"
     _write_folder(root / subfolder if subfolder else root)
-    from_folder = load_newsgroups(str(root))  # a str works as well as a Path
-    from_archive = load_newsgroups(_write_archive(tmp_path / "20news-bydate.tar.gz"))
+    from_folder = load_look_alike(str(root))  # a str works as well as a Path
+    from_archive = load_look_alike(_write_archive(tmp_path / "20news-bydate.tar.gz"))
     _assert_fake_posts(from_folder)
     assert from_folder.texts == from_archive.texts
     np.testing.assert_array_equal(from_folder.labels, from_archive.labels)
@@ -112,7 +117,6 @@ def test_load_archive_skips_unsafe_and_unrelated_members(tmp_path, monkeypatch):
         _file("/20news-bydate-train/sci.space/1"),  # right layout, but absolute
         _file("20news-bydate-train/../evil"),  # three parts, but one is ".."
         _file("20news-bydate-train/sci.space/../../evil"),
-        _file("20news-bydate-train/sci.space/deeper/2"),
         _file("README"),
         _link("20news-bydate-train/sci.space/3", "/etc/passwd", tarfile.SYMTYPE),
         _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE),
@@ -122,7 +126,7 @@ def test_load_archive_skips_unsafe_and_unrelated_members(tmp_path, monkeypatch):
     work_folder.mkdir()
     monkeypatch.chdir(work_folder)
     files_before = sorted(tmp_path.rglob("*"))
-    newsgroups = load_newsgroups(archive)
+    newsgroups = load_look_alike(archive)
     _assert_fake_posts(newsgroups)  # none of the extra members became a post
     assert "evil" not in " ".join(newsgroups.texts)
     assert sorted(tmp_path.rglob("*")) == files_before  # nothing extracted anywhere nearby
@@ -139,7 +143,7 @@ def test_load_archive_says_how_many_links_it_skipped(tmp_path, caplog):
              _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE)]
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=links)
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
-        _assert_fake_posts(load_newsgroups(archive))
+        _assert_fake_posts(load_look_alike(archive))
     (message,) = _skipped_links_warnings(caplog)
     assert message.startswith(f"Skipped 2 links in archive {archive}")
 
@@ -154,7 +158,7 @@ def test_load_folder_never_follows_links_out_of_it(tmp_path, caplog):
     (root / "20news-bydate-train" / "sci.space" / "99999").symlink_to(outside / "passwd")
     (root / "20news-bydate-train" / "sci.crypt").symlink_to(outside / "sci.crypt", target_is_directory=True)
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
-        newsgroups = load_newsgroups(root)
+        newsgroups = load_look_alike(root)
     _assert_fake_posts(newsgroups)
     assert "secret" not in " ".join(newsgroups.texts)
     (message,) = _skipped_links_warnings(caplog)
@@ -174,13 +178,13 @@ def test_load_folder_whose_subset_is_a_link_reads_nothing_through_it(tmp_path, c
 
 def test_load_folder_without_links_warns_of_nothing(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
-        _assert_fake_posts(load_newsgroups(_write_folder(tmp_path / "data")))
+        _assert_fake_posts(load_look_alike(_write_folder(tmp_path / "data")))
     assert _skipped_links_warnings(caplog) == []
 
 
-def _assert_one_line_data_error(path, match):
+def _assert_one_line_data_error(path, match, verify=False):
     with pytest.raises(DataError, match=match) as error:
-        load_newsgroups(path)
+        load_newsgroups(path, verify=verify)
     assert "\n" not in str(error.value)
     return str(error.value)
 
@@ -243,7 +247,7 @@ def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp
     monkeypatch.setattr(tarfile.TarFile, "extractfile",
                         lambda self, member: read_sizes.append(member.size) or real_extractfile(self, member))
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
-        _assert_fake_posts(load_newsgroups(archive))
+        _assert_fake_posts(load_look_alike(archive))
     assert max(read_sizes) <= data_module.MAX_POST_BYTES
     (message,) = [record.getMessage() for record in caplog.records if "larger than" in record.getMessage()]
     assert message.startswith(f"Skipped 1 file larger than 4 MB in archive {archive}")
@@ -254,7 +258,7 @@ def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
     with open(root / "20news-bydate-train" / "sci.space" / "9", "wb") as file:
         file.truncate(data_module.MAX_POST_BYTES + 1)  # sparse: costs no disk
     with caplog.at_level(logging.WARNING, logger="padzero_study.data"):
-        _assert_fake_posts(load_newsgroups(root))
+        _assert_fake_posts(load_look_alike(root))
     assert any("Skipped 1 file larger than 4 MB" in record.getMessage() for record in caplog.records)
 
 
@@ -325,6 +329,65 @@ def test_load_archive_refuses_an_entry_beside_the_newsgroups(tmp_path, member):
     assert f"archive {archive} holds {entry!r}" in message and "pass the original 20news-bydate.tar.gz" in message
 
 
+@pytest.mark.parametrize("name", [".DS_Store", "deeper/2", "notes.txt"])
+def test_load_archive_refuses_a_file_in_a_newsgroup_that_is_not_a_post(tmp_path, name):
+    # A stray .DS_Store once became post 18,847, with no word in it.
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz",
+                             extra_members=[_file(f"20news-bydate-train/sci.med/{name}")])
+    message = _assert_one_line_data_error(archive, "which is not a post")
+    assert f"'20news-bydate-train/sci.med/{name}'" in message
+
+
+@pytest.mark.parametrize("kind", ["file", "folder"])
+def test_load_folder_refuses_an_entry_in_a_newsgroup_that_is_not_a_post(tmp_path, kind):
+    root = _write_folder(tmp_path / "data")
+    stray = root / "20news-bydate-test" / "sci.space" / ".DS_Store"
+    stray.mkdir() if kind == "folder" else stray.write_bytes(b"\x00\x00\x00\x01Bud1")
+    message = _assert_one_line_data_error(root, "which is not a post")
+    assert "'20news-bydate-test/sci.space/.DS_Store'" in message
+
+
+def _tar_bytes(posts=FAKE_POSTS):
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for (subset, group, name), data in posts.items():
+            archive.addfile(_member(f"{subset}/{group}/{name}", size=len(data)), io.BytesIO(data))
+    return bytearray(buffer.getvalue())
+
+
+def test_load_archive_with_a_damaged_header_is_refused_not_read_in_part(tmp_path):
+    # tarfile takes a damaged header after the first member for the end of the archive, without a word:
+    # 42 KB of garbage in the real archive once gave 9,619 of its 18,846 posts.
+    contents = _tar_bytes()
+    third_header = 2 * (512 + 512)  # each fake post fits one 512-byte block after its header
+    contents[third_header + 148 : third_header + 156] = b"garbage!"  # the header's checksum field
+    archive = tmp_path / "20news-bydate.tar.gz"
+    archive.write_bytes(gzip.compress(bytes(contents)))
+    message = _assert_one_line_data_error(archive, "is damaged: a tar header at byte 2,048")
+    assert "gzip -t" in message
+
+
+@pytest.mark.parametrize("position", ["crc", "length"])
+def test_load_archive_whose_gzip_check_fails_is_refused(tmp_path, position):
+    # One flipped bit once changed 29 posts unnoticed: the gzip trailer's CRC-32 and length were never read.
+    compressed = bytearray(gzip.compress(bytes(_tar_bytes()) + bytes(10240)))
+    compressed[-8 if position == "crc" else -4] ^= 1
+    archive = tmp_path / "20news-bydate.tar.gz"
+    archive.write_bytes(bytes(compressed))
+    message = _assert_one_line_data_error(archive, "is not a readable .tar.gz archive")
+    assert ("CRC check failed" if position == "crc" else "Incorrect length") in message and "gzip -t" in message
+
+
+def test_load_verifies_the_posts_are_20_newsgroups(tmp_path):
+    # The fake posts are laid out like 20 Newsgroups, but are not its posts: refused unless verify=False.
+    archive = _write_archive(tmp_path / "20news-bydate.tar.gz")
+    with pytest.raises(DataError, match="is not a sound copy of 20 Newsgroups: 20news-bydate-test/alt.atheism holds "
+                       "1 post where 20 Newsgroups has 319 .and 39 other folders differ.") as error:
+        load_newsgroups(archive)
+    assert "\n" not in str(error.value)
+    _assert_fake_posts(load_look_alike(archive))
+
+
 # --- scikit-learn fallback --------------------------------------------------------------
 
 
@@ -347,7 +410,7 @@ def test_sklearn_fallback_failure_says_what_to_provide(monkeypatch, download):
     failures = [OSError("20Newsgroups dataset not found"), OSError("<urlopen error no network>")]
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch(failures, calls))
     with pytest.raises(DataError) as error:
-        load_newsgroups(data_home="/nowhere/sklearn", download=download)
+        load_look_alike(data_home="/nowhere/sklearn", download=download)
     message = str(error.value)
     for hint in ("--data PATH", "SCIKIT_LEARN_DATA", "/nowhere/sklearn", "network access", "--dataset synthetic"):
         assert hint in message
@@ -362,7 +425,7 @@ def test_sklearn_fallback_failure_is_said_in_the_command_words(monkeypatch, down
     # It once ended "(download=True)": the keyword of load_newsgroups, which no flag of the command is.
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([OSError("missing")] * 2, []))
     with pytest.raises(DataError) as error:
-        load_newsgroups(data_home="/nowhere/sklearn", download=download)
+        load_look_alike(data_home="/nowhere/sklearn", download=download)
     assert "download=" not in str(error.value)
 
 
@@ -376,7 +439,7 @@ def test_sklearn_fallback_failure_leaves_no_folder_it_created(monkeypatch, tmp_p
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", fetch_20newsgroups)
     for home in (tmp_path / "new" / "sklearn", tmp_path / "old"):
         with pytest.raises(DataError, match="20 Newsgroups not found"):
-            load_newsgroups(data_home=str(home))
+            load_look_alike(data_home=str(home))
     assert sorted(tmp_path.rglob("*")) == [tmp_path / "old"]  # what was there before stays
 
 
@@ -385,7 +448,7 @@ def test_sklearn_posts_of_a_folder_that_is_not_a_newsgroup_are_refused(monkeypat
     bunch = Bunch(data=["orbit", "results"], target=np.array([0, 1]), target_names=["sci.space", "zz.out"])
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([bunch], []))
     with pytest.raises(DataError, match="holds 'zz.out', which is not one of the 20 newsgroups") as error:
-        load_newsgroups(data_home="/nowhere/sklearn")
+        load_look_alike(data_home="/nowhere/sklearn")
     assert "20news-bydate_py3.pkz" in str(error.value) and "\n" not in str(error.value)
 
 
@@ -394,17 +457,26 @@ def test_sklearn_data_home_is_used_before_downloading(monkeypatch, download, exp
     calls = []
     bunch = Bunch(data=["orbit", "pixels"], target=np.array([1, 0]), target_names=["comp.graphics", "sci.space"])
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([bunch], calls))
-    newsgroups = load_newsgroups(download=download)
+    newsgroups = load_look_alike(download=download)
     assert len(calls) == expected_calls and calls[0]["download_if_missing"] is False
     assert newsgroups.texts == ["orbit", "pixels"] and newsgroups.labels.dtype == np.int64
     assert newsgroups.label_names == ["comp.graphics", "sci.space"]
+
+
+def test_sklearn_posts_are_verified(monkeypatch):
+    names = ["/home/sk/20news_home/20news-bydate-train/sci.space/60151"]
+    bunch = Bunch(data=["orbit"], target=np.array([0]), target_names=["sci.space"], filenames=np.array(names))
+    monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([bunch], []))
+    with pytest.raises(DataError, match="20news-bydate-test/alt.atheism holds 0 posts where") as error:
+        load_newsgroups(data_home="/nowhere/sklearn")
+    assert "20news-bydate_py3.pkz" in str(error.value)
 
 
 def test_sklearn_download_is_tried_only_when_allowed(monkeypatch):
     calls = []
     bunch = Bunch(data=["orbit"], target=np.array([0]), target_names=["sci.space"])
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([OSError("missing"), bunch], calls))
-    assert load_newsgroups(download=True).texts == ["orbit"]
+    assert load_look_alike(download=True).texts == ["orbit"]
     assert [call["download_if_missing"] for call in calls] == [False, True]
 
 
@@ -412,7 +484,7 @@ def test_explicit_data_path_never_falls_back_to_sklearn(tmp_path, monkeypatch):
     calls = []
     monkeypatch.setattr(sklearn.datasets, "fetch_20newsgroups", _fake_fetch([], calls))
     with pytest.raises(DataError, match="does not exist"):
-        load_newsgroups(tmp_path / "missing.tar.gz")
+        load_look_alike(tmp_path / "missing.tar.gz")
     assert calls == []
 
 
@@ -532,3 +604,19 @@ def test_load_real_archive(newsgroups_archive):
     train_labels, test_labels = newsgroups.labels[:11_314], newsgroups.labels[11_314:]
     np.testing.assert_array_equal(np.bincount(train_labels), posts_per_subset["20news-bydate-train"])
     np.testing.assert_array_equal(np.bincount(test_labels), posts_per_subset["20news-bydate-test"])
+
+
+@pytest.mark.slow
+def test_load_real_folder_with_a_changed_or_missing_post_is_refused(newsgroups_archive, tmp_path):
+    with tarfile.open(newsgroups_archive, mode="r:gz") as archive:
+        archive.extractall(tmp_path, filter="data")
+    assert len(load_newsgroups(tmp_path).texts) == 18_846  # sound, extracted: accepted
+    post = sorted((tmp_path / "20news-bydate-train" / "sci.med").iterdir())[10]
+    content = bytearray(post.read_bytes())
+    content[100] ^= 1  # one flipped bit
+    post.write_bytes(bytes(content))
+    _assert_one_line_data_error(tmp_path, "the posts of 20news-bydate-train/sci.med differ from 20 Newsgroups'", True)
+    post.unlink()
+    _assert_one_line_data_error(tmp_path, "20news-bydate-train/sci.med holds 593 posts where 20 Newsgroups has 594",
+                                True)
+    assert len(load_look_alike(tmp_path).texts) == 18_845  # what verify=False is for
