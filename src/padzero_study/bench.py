@@ -269,9 +269,18 @@ def check_choices(parts, backends):
     missing = [message for message in map(not_installed, backends) if message]
     if missing:
         raise BenchError(missing[0])
-    if "model" in parts and importlib.util.find_spec("torch") is None:
-        raise BenchError("the model part's anchor is native PyTorch, which is not installed; "
-                         "install it with: pip install 'padzero[torch]', or run --parts layer")
+
+
+def left_out(parts):
+    """One line on the rows the installed packages leave out, and how to add them; None when nothing is."""
+    if "model" in parts and not has_native_torch():
+        return ("bench: the native PyTorch rows (the model part's anchor) are left out: PyTorch is not installed; "
+                "add them with: pip install 'padzero[torch]'")
+    return None
+
+
+def has_native_torch():
+    return importlib.util.find_spec("torch") is not None
 
 
 def planned_measurements(parts, backends):
@@ -282,7 +291,7 @@ def planned_measurements(parts, backends):
     if "model" in parts:
         plan += [{"part": "model", "backend": b, "case": c} for b in backends for c in KERAS_MODEL_CASES]
         plan += [{"part": "model", "backend": "jax", "case": FLOOR_CASE}] if "jax" in backends else []
-        plan += [{"part": "model", "backend": "torch", "case": c} for c in TORCH_MODEL_CASES]
+        plan += [{"part": "model", "backend": "torch", "case": c} for c in TORCH_MODEL_CASES if has_native_torch()]
     return plan
 
 

@@ -34,6 +34,8 @@ from padzero_study.embeddings import EMBEDDINGS
 from padzero_study.encoders import ENCODERS
 from padzero_study.variants import MAX_INIT_SCALE, VARIANTS, encoder_cells, get_variant, study_variants
 
+logger = logging.getLogger(__name__)
+
 SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
 DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
 # Embeddings start uniform in (-S, S); Keras's default is 0.05. Past 1 the vectors dwarf what training moves them
@@ -106,10 +108,14 @@ def variant_names(text):
     return names
 
 
+class AllEncoders(tuple):
+    """`--encoders all`: every registered encoder, which `--quick` may narrow on a CPU (names given are kept)."""
+
+
 def encoder_names(text):
-    """'a,b' -> ('a', 'b'); 'all' -> every registered encoder, for --encoders."""
+    """'a,b' -> ('a', 'b'); 'all' -> every registered encoder (an `AllEncoders`), for --encoders."""
     if text.strip() == "all":
-        return tuple(ENCODERS)
+        return AllEncoders(ENCODERS)
     names = tuple(dict.fromkeys(name.strip() for name in non_empty(text).split(",") if name.strip()))
     if not names:
         raise argparse.ArgumentTypeError(f"expected comma-separated encoder names, received {text!r}")
@@ -480,6 +486,8 @@ def reproduce(args):
     import_quietly()
     from padzero_study import folder_report, runner
 
+    if args.quick and isinstance(args.encoders, AllEncoders):
+        args.variants = encoder_cells(quick_encoders(backend))
     config = study_config(args, "quick" if args.quick else "full")
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     out_dir = runner.run_study(config, study_out_dir(args, backend), force=args.force, verbose=1, shard=args.shard)
@@ -487,6 +495,20 @@ def reproduce(args):
     written = folder_report.write_report(out_dir)
     print(f"report: {written['report_markdown']}" + (f"; encoders: {written['encoders_plot']}"
                                                      if "encoders_plot" in written else ""))
+
+
+def quick_encoders(backend):
+    """The encoders `--encoders all --quick` trains: on a CPU, those whose quick epoch takes seconds, saying which
+    it leaves out and how to train them."""
+    from padzero_study import machine
+
+    if machine.training_device(backend)[0] != "cpu":
+        return tuple(ENCODERS)
+    slow = [name for name, encoder in ENCODERS.items() if not encoder.quick_on_cpu]
+    if slow:
+        logger.info("--quick on a CPU leaves out %s: an epoch of them takes a minute to hours here; name them in "
+                    "--encoders to train them too", ", ".join(slow))
+    return tuple(name for name in ENCODERS if name not in slow)
 
 
 def diagnose(args):
@@ -531,6 +553,8 @@ def bench(args):
     backends = sorted(installed_backends(), key=BACKENDS.index) if args.backends is None else args.backends
     benchmarks.check_output_file(args.out)
     benchmarks.check_choices(args.parts, backends)
+    if benchmarks.left_out(args.parts):
+        logger.info(benchmarks.left_out(args.parts))
     if args.steps is not None and "model" not in args.parts:
         raise UsageError(f"--steps counts the training steps of the model part, which --parts {','.join(args.parts)} "
                          "leaves out; drop --steps, or add model to --parts.")

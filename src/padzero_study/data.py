@@ -452,6 +452,7 @@ _SHORTEST_POST, _LONGEST_POST = 3, 20_000
 # several 8-byte arrays), and encoding the posts for a study several times
 # that, so 200,000 posts (ten times the real 18,846) stay within a few GB.
 SYNTHETIC_MAX_DOCS = 200_000
+SYNTHETIC_MAX_DOCS_HINT = "a synthetic post takes about 7 KB to generate and more to encode"
 
 
 def synthetic_post_lengths(count, seed=0):
@@ -507,8 +508,7 @@ def make_synthetic_newsgroups(num_docs=2000, num_classes=20, seed=0):
     # Imported here, not at the top: importing padzero imports Keras, which loading data does not need.
     from padzero.validation import check_positive_int
 
-    check_positive_int("num_docs", num_docs, maximum=SYNTHETIC_MAX_DOCS,
-                       hint="a synthetic post takes about 7 KB to generate and more to encode")
+    check_positive_int("num_docs", num_docs, maximum=SYNTHETIC_MAX_DOCS, hint=SYNTHETIC_MAX_DOCS_HINT)
     if isinstance(num_classes, bool) or not isinstance(num_classes, (int, np.integer)) or num_classes < 2:
         raise ValueError(f"num_classes must be an int >= 2; received num_classes={num_classes!r}")
     rng = np.random.default_rng(seed)

@@ -42,6 +42,10 @@ class Dataset:
             the resolved folder whose files `load` reads (None for a file),
             which no study may write into; or `None` (the default) for a
             dataset that reads no files: it takes no `--data`.
+        max_docs: int or `None` (the default: no limit but the data's own),
+            the most posts it can give; `StudyConfig` refuses a larger
+            `max_docs` before any work, with `max_docs_hint` as the reason.
+        max_docs_hint: str, why `max_docs` is the limit.
     """
 
     name: str
@@ -50,6 +54,8 @@ class Dataset:
     load: Callable
     run_defaults: dict = dataclasses.field(default_factory=lambda: STUDY_RUN_DEFAULTS)
     data_folder: Optional[Callable] = None
+    max_docs: Optional[int] = None
+    max_docs_hint: str = ""
 
 
 DATASETS = {}
@@ -84,4 +90,6 @@ register_dataset(Dataset(
     20,
     _load_synthetic,
     run_defaults={"full": _SMOKE_TEST_SIZES, "quick": _SMOKE_TEST_SIZES, "diagnose": _SMOKE_TEST_SIZES},
+    max_docs=data.SYNTHETIC_MAX_DOCS,
+    max_docs_hint=data.SYNTHETIC_MAX_DOCS_HINT,
 ))

@@ -159,8 +159,7 @@ def steady_epoch_seconds(records):
             by_run.setdefault(key, {})[record["epoch"]] = record["epoch_seconds"]
     by_variant = {}
     for (variant, _, _), seconds in by_run.items():
-        later = [value for epoch, value in seconds.items() if epoch > 1] or list(seconds.values())
-        by_variant.setdefault(variant, []).append(statistics.fmean(later))
+        by_variant.setdefault(variant, []).append(report.epoch_seconds_after_compile(seconds))
     return {variant: statistics.fmean(values) for variant, values in by_variant.items()}
 
 

@@ -118,9 +118,9 @@ class StudyConfig:
             named = ", ".join(map(repr, unknown)) or "(none given)"
             raise StudyError(f"Unknown variant{'s' * (len(unknown) > 1)} {named}; choose from {', '.join(VARIANTS)}, "
                              "or encoder study cells such as 'cnn/padzero' (names are lowercase).")
-        self._check_sizes()  # after the variants: each one's encoder says what memory it needs
         if not isinstance(self.dataset, str) or self.dataset not in DATASETS:
             raise StudyError(f"dataset must be one of {', '.join(map(repr, DATASETS))}; received dataset={self.dataset!r}.")
+        self._check_sizes()  # after the variants and the dataset: what memory and how many posts they allow
         if self.distribute and self.backend != "jax":
             raise StudyError(
                 f"distribute needs the jax backend (keras.distribution supports JAX only); received backend={self.backend!r}. "
@@ -136,8 +136,10 @@ class StudyConfig:
         """maxlen and max_docs such that the padded id matrices (and the posts' text) fit in memory."""
         _positive_int("maxlen", self.maxlen)
         if self.max_docs is not None:
-            # Any positive count: too few posts to fill both splits is refused when the data is encoded.
-            _positive_int("max_docs", self.max_docs)
+            # The dataset's own limit, here rather than where it generates posts: before any work. Too few posts
+            # to fill both splits is refused when the data is encoded.
+            dataset = DATASETS[self.dataset]
+            _positive_int("max_docs", self.max_docs, dataset.max_docs, dataset.max_docs_hint or None)
         memory = machine.total_memory_bytes()
         if not memory:  # the platform does not say: nothing to check against
             return

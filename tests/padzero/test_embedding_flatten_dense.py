@@ -761,3 +761,13 @@ def test_a_built_layer_refuses_ids_of_another_rank(how, shape):
             fused.stateless_call(*values(fused), ids)
         else:
             compiled_call(fused, ids)
+
+
+@pytest.mark.parametrize("padding_idx", [0, None])
+def test_an_empty_batch_gives_zero_rows_like_the_plain_layers(padding_idx):
+    # On PyTorch it once raised "Can not infer total number of classes from empty tensor" (a one-hot of 0 classes).
+    layer = EmbeddingFlattenDense(padzero.Embedding(VOCAB, FEATURES, padding_idx=padding_idx), UNITS, maxlen=MAXLEN)
+    plain = keras.Sequential([keras.Input((MAXLEN,), dtype="int32"), padzero.Embedding(VOCAB, FEATURES),
+                              keras.layers.Flatten(), keras.layers.Dense(UNITS)])
+    empty = np.zeros((0, MAXLEN), "int32")
+    assert tuple(layer(empty).shape) == tuple(plain(empty).shape) == (0, UNITS)

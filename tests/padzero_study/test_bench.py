@@ -3,8 +3,10 @@
 Only the last tests need Keras (the step count's validator) or spawn measurements.
 """
 
+import importlib
 import importlib.util
 import json
+import logging
 import os
 import stat
 import subprocess
@@ -58,6 +60,19 @@ def test_bad_arguments(extra, fragment, capsys, tmp_path, measurements):
     code, _, err = run_cli(["bench", *extra, "--out", str(tmp_path / "bench.json")], capsys)
     assert_one_line_error(code, err, fragment)
     assert not (tmp_path / "bench.json").exists() and measurements == []
+
+
+def test_without_torch_the_model_part_runs_without_its_anchor_and_says_so(monkeypatch, capsys, caplog, tmp_path,
+                                                                         measurements):
+    # After the README's JAX-only quick start, `padzero bench --quick` once failed: its anchor needs torch.
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    assert [p for p in bench.planned_measurements(["model"], ["jax"]) if p["backend"] == "torch"] == []
+    with caplog.at_level(logging.INFO, logger="padzero_study"):
+        code, _, err = run_cli(["bench", "--quick", "--backends", "jax", "--out", str(tmp_path / "b.json")], capsys)
+    assert code == 0, err
+    assert "native PyTorch rows (the model part's anchor) are left out" in caplog.text
+    assert "pip install 'padzero[torch]'" in caplog.text
 
 
 def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path, measurements):

@@ -8,6 +8,7 @@ is chosen (argument errors), or run commands that never import Keras (`--help`,
 import gzip
 import io
 import json
+import logging
 import os
 import re
 import subprocess
@@ -680,3 +681,29 @@ def test_backend_flag_chooses_keras_backend_in_a_new_process(tmp_path, backend):
     result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other
+
+
+@pytest.mark.per_backend
+def test_quick_encoder_study_on_a_cpu_trains_the_encoders_that_take_seconds(monkeypatch, capsys, caplog):
+    # `--encoders all --quick` once projected about 2 hours on a 2-core CPU: the Transformer's epoch alone took 11 min.
+    with caplog.at_level(logging.INFO, logger="padzero_study"):
+        config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--encoders", "all",
+                                                          "--quick", "--out", "somewhere"])
+    assert {variant.split("/")[0] for variant in config.variants} == {"flatten", "average"}
+    assert "--quick on a CPU leaves out cnn, lstm, transformer" in caplog.text
+    # Named, they are trained: the user asked for them.
+    config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--encoders",
+                                                      "flatten,transformer", "--quick", "--out", "somewhere"])
+    assert {variant.split("/")[0] for variant in config.variants} == {"flatten", "transformer"}
+
+
+@pytest.mark.per_backend
+@pytest.mark.usefixtures("one_backend_suffices")
+@pytest.mark.parametrize("max_docs", ["300000", "10000000"])
+def test_max_docs_has_one_limit_checked_before_any_work(max_docs, capsys, tmp_path):
+    # 10,000,000 once said "at most 735,456" (memory), and 300,000 then started the study and failed with 200,000.
+    code, _, err = run_cli(["reproduce", "--dataset", "synthetic", "--max-docs", max_docs, "--out",
+                            str(tmp_path / "out")], capsys)
+    assert_one_line_error(code, err, f"max_docs must be a positive integer of at most 200,000; received "
+                          f"max_docs={max_docs}; a synthetic post takes about 7 KB", tmp_path / "out")
+    assert "runs finished" not in err and not (tmp_path / "out").exists()

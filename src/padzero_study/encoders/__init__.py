@@ -43,6 +43,10 @@ class Encoder:
             through a training step (kept for the backward pass), roughly.
         paddings: tuple of "pre" / "post": the paddings the study trains it
             with. Default: the study's own.
+        quick_on_cpu: bool, default True. Whether `--encoders all --quick`
+            trains it on a CPU, where a quick run must take minutes: False
+            for an encoder whose epoch of the quick run's posts takes a
+            minute or more on a 2-core CPU (docs/encoders/cpu-timing).
     """
 
     name: str
@@ -52,6 +56,7 @@ class Encoder:
     weights: Callable
     activations: Callable
     paddings: tuple = ("pre",)
+    quick_on_cpu: bool = True
 
     def memory_bytes(self, sizes, batch_size):
         """About how much memory a training step takes, besides the embedding table: weights with Adam's

@@ -38,6 +38,7 @@ def _activations(sizes):
     return length * (10 * width + 2 * FEED_FORWARD_UNITS) + 3 * HEADS * length * length  # scores, softmax, grads
 
 
+# About 11 min an epoch of the quick run's 4,000 posts on a 2-core CPU: not quick there.
 register_encoder(Encoder(
     "transformer",
     f"token + position embeddings -> MultiHeadAttention({HEADS} heads, the mask as its padding mask) -> "
@@ -46,4 +47,5 @@ register_encoder(Encoder(
     uses_mask=True,
     weights=_weights,
     activations=_activations,
+    quick_on_cpu=False,
 ))
