@@ -584,6 +584,11 @@ COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "ben
 STUDY_LOGGERS = ("padzero", "padzero_study")
 COMMANDS_WITHOUT_KERAS = ("report",)
 # The paths each command writes to, for an OSError that no check caught.
+# What a Ctrl-C leaves, by command.
+INTERRUPTED = {"reproduce": "finished runs are kept, rerun the same command to resume",
+               "diagnose": "finished runs are kept, rerun the same command to resume",
+               "report": "rerun the same command to write the report (its files are replaced whole)",
+               "bench": "nothing was written, rerun the same command to measure"}
 PATH_ARGUMENTS = {"reproduce": "--out", "diagnose": "--out", "report": "DIR", "bench": "--out"}
 
 
@@ -612,7 +617,7 @@ def main(argv=None):
     try:
         COMMANDS[args.command](args)
     except KeyboardInterrupt:
-        print("padzero: interrupted; finished runs are kept, rerun the same command to resume", file=sys.stderr)
+        print(f"padzero: interrupted; {INTERRUPTED[args.command]}", file=sys.stderr)
         return 130
     except OSError as error:
         print(f"padzero: error: {os_error_message(error, args)}", file=sys.stderr)

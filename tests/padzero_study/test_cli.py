@@ -707,3 +707,16 @@ def test_max_docs_has_one_limit_checked_before_any_work(max_docs, capsys, tmp_pa
     assert_one_line_error(code, err, f"max_docs must be a positive integer of at most 200,000; received "
                           f"max_docs={max_docs}; a synthetic post takes about 7 KB", tmp_path / "out")
     assert "runs finished" not in err and not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("command, said", [("report", "rerun the same command to write the report"),
+                                           ("bench", "nothing was written")])
+def test_an_interrupt_says_what_it_leaves_for_each_command(command, said, monkeypatch, capsys, tmp_path):
+    # A Ctrl-C during the report or the bench once said "finished runs are kept", which neither has.
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setitem(cli.COMMANDS, command, interrupted)
+    argv = [command, str(tmp_path)] if command == "report" else [command, "--out", str(tmp_path / "b.json")]
+    code, _, err = run_cli(argv, capsys)
+    assert code == 130 and err == f"padzero: interrupted; {cli.INTERRUPTED[command]}\n" and said in err

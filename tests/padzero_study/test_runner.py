@@ -431,7 +431,7 @@ def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
 
 @pytest.mark.parametrize("changes, message", [
     ({"seeds": 10**12}, "seeds must be a positive integer of at most 1,000; received seeds=1000000000000; "),
-    ({"max_docs": 10**12}, "max_docs must be a positive integer of at most [0-9,]+; received max_docs=1000000000000; "
+    ({"max_docs": 10**12, "dataset": "20news"}, "max_docs must be a positive integer of at most [0-9,]+; received max_docs=1000000000000; "
                            ".*must fit in this machine's [0-9.]+ GiB of memory"),
     ({"maxlen": 10**9}, "maxlen must be a positive integer of at most [0-9,]+; received maxlen=1000000000; "
                         "the padded ids of 200 posts .*GiB of memory"),
@@ -442,7 +442,7 @@ def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
      r"The transformer model would need about [0-9,.]+ GiB .*batch's activations"),
     ({"seeds": True}, "seeds must be a positive integer"),
     ({"hidden_units": 0}, "hidden_units must be a positive integer"),
-    ({"max_docs": 0}, "max_docs must be a positive integer; received max_docs=0"),
+    ({"max_docs": 0}, "max_docs must be a positive integer of at most 200,000; received max_docs=0"),
     ({"epochs": 10**6 + 1}, "epochs must be a positive integer of at most 1,000,000; received epochs=1000001"),
     ({"patience": 10**7}, "patience must be a positive integer of at most 1,000,000"),
     ({"dropout": 1.5}, "dropout must be a number in"),
