@@ -501,13 +501,15 @@ def quick_encoders(backend):
     """The encoders `--encoders all --quick` trains: on a CPU, those whose quick epoch takes seconds, saying which
     it leaves out and how to train them."""
     from padzero_study import machine
+    from padzero_study.report import format_duration
 
     if machine.training_device(backend)[0] != "cpu":
         return tuple(ENCODERS)
     slow = [name for name, encoder in ENCODERS.items() if not encoder.quick_on_cpu]
     if slow:
-        logger.info("--quick on a CPU leaves out %s: an epoch of them takes a minute to hours here; name them in "
-                    "--encoders to train them too", ", ".join(slow))
+        costs = ", ".join(f"{name} ~{format_duration(ENCODERS[name].cpu_epoch_seconds)}" for name in slow)
+        logger.info("--quick on a CPU leaves out %s: an epoch of the study's posts takes %s on a 2 vCPU CPU; name "
+                    "them in --encoders to train them too", ", ".join(slow), costs)
     return tuple(name for name in ENCODERS if name not in slow)
 
 

@@ -99,6 +99,24 @@ def encoder_finding(encoder, padding, by_embedding):
         _mask_finding(encoder, by_embedding)
 
 
+def waiting_encoders(records, reported):
+    """A line per registered encoder with no finished run: waiting, and what its runs would cost on a CPU."""
+    ends = [record for record in records if record["record"] == "run_end"]
+    seeds = max((len({r["seed"] for r in ends if r["variant"] == variant}) for variant in {r["variant"] for r in ends}),
+                default=3)
+    epochs = statistics.fmean([r["epochs_run"] for r in ends]) if ends else 10.0
+    lines = []
+    for name, encoder in ENCODERS.items():
+        if name in reported:
+            continue
+        runs = len(EMBEDDINGS) * len(encoder.paddings) * seeds
+        hours = runs * epochs * encoder.cpu_epoch_seconds / 3600
+        lines.append(f"- **{name}**: waiting: no finished run yet. Its {runs} runs at ~{epochs:.0f} epochs each "
+                     f"would take about {hours:,.0f} h on a 2 vCPU CPU (~{report.format_duration(encoder.cpu_epoch_seconds)} "
+                     "an epoch, docs/encoders/cpu-timing): a GPU's work.")
+    return lines
+
+
 def _mask_finding(encoder, by_embedding):
     """For an encoder that reads the mask: what the mask adds to zero padding, beyond the seeds' spread or not."""
     masked = f"{ZERO}_mask"
@@ -144,6 +162,7 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
               "What it shows, per encoder (\"beyond the seeds' spread\": every seed of one above every seed of "
               "the other):", ""]
     lines += [encoder_finding(encoder, padding, by_embedding) for (encoder, padding), by_embedding in cells.items()]
+    lines += waiting_encoders(records, {encoder for encoder, _ in cells})
     lines += ["", f"![Epoch-1 and best validation accuracy per encoder and embedding]({plot_name})", ""]
     return "\n".join(lines)
 

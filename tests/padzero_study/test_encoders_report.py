@@ -54,6 +54,15 @@ def test_the_verdicts_name_what_is_beyond_the_seeds_spread_and_what_fixes_it(tmp
     assert rows[1].startswith("| cnn | drops it | 0.053 (0.050–0.060) / 0.810 (0.800–0.820) |")
 
 
+def test_encoders_without_results_are_named_as_waiting_with_their_cost(tmp_path):
+    markdown = encoders_report.encoders_markdown(encoder_study(tmp_path), tmp_path)
+    waiting = [line for line in markdown.splitlines() if "waiting: no finished run yet" in line]
+    assert [line.split("**")[1] for line in waiting] == ["flatten", "lstm", "transformer"]
+    # 4 embeddings x 2 paddings x 3 seeds at the folder's 2 epochs a run, ~3.9 min an epoch on a CPU.
+    lstm = waiting[1]
+    assert "Its 24 runs at ~2 epochs each would take about 3 h on a 2 vCPU CPU (~4 min an epoch" in lstm
+
+
 def test_one_seed_is_too_few_to_judge():
     records = [r for variant in ("cnn/keras", "cnn/padzero") for r in run_records(variant, 0, [0.05, 0.8])]
     (line,) = [line for line in encoders_report.encoders_markdown(records, "nowhere").splitlines()

@@ -21,6 +21,10 @@ keras = ImportedOnFirstUse("keras")
 # Every Keras float is 4 bytes; a trainable weight holds its value, gradient and Adam's two moments.
 BYTES_PER_FLOAT = 4
 BYTES_PER_WEIGHT = 16
+# The longest a full-size epoch may take on a 2 vCPU CPU for `--encoders all --quick` to train the encoder there: a
+# quick run's 4,000 posts then take under 10 s an epoch (flatten ~21 s and average ~9 s at full size; the CNN
+# ~1.8 min, the LSTM ~4 min, the Transformer ~42 min).
+QUICK_CPU_EPOCH_SECONDS = 40
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,10 +47,12 @@ class Encoder:
             through a training step (kept for the backward pass), roughly.
         paddings: tuple of "pre" / "post": the paddings the study trains it
             with. Default: the study's own.
-        quick_on_cpu: bool, default True. Whether `--encoders all --quick`
-            trains it on a CPU, where a quick run must take minutes: False
-            for an encoder whose epoch of the quick run's posts takes a
-            minute or more on a 2-core CPU (docs/encoders/cpu-timing).
+        cpu_epoch_seconds: float, about how long an epoch of the study's
+            15,076 training posts takes on a 2 vCPU CPU (measured on 512
+            posts and scaled: docs/encoders/cpu-timing, 2026-12-04). It
+            sizes what a CPU can run: `--encoders all --quick` there trains
+            the encoders under `QUICK_CPU_EPOCH_SECONDS`, and the report
+            gives the cost of encoders still waiting for their runs.
     """
 
     name: str
@@ -56,7 +62,12 @@ class Encoder:
     weights: Callable
     activations: Callable
     paddings: tuple = ("pre",)
-    quick_on_cpu: bool = True
+    cpu_epoch_seconds: float = 0.0
+
+    @property
+    def quick_on_cpu(self):
+        """Whether an epoch of a quick run's posts takes seconds on a CPU, not minutes."""
+        return self.cpu_epoch_seconds <= QUICK_CPU_EPOCH_SECONDS
 
     def memory_bytes(self, sizes, batch_size):
         """About how much memory a training step takes, besides the embedding table: weights with Adam's

@@ -38,7 +38,7 @@ def _activations(sizes):
     return length * (10 * width + 2 * FEED_FORWARD_UNITS) + 3 * HEADS * length * length  # scores, softmax, grads
 
 
-# About 11 min an epoch of the quick run's 4,000 posts on a 2-core CPU: not quick there.
+# An epoch of the study's posts: ~42 min on a 2 vCPU CPU (docs/encoders/cpu-timing).
 register_encoder(Encoder(
     "transformer",
     f"token + position embeddings -> MultiHeadAttention({HEADS} heads, the mask as its padding mask) -> "
@@ -47,5 +47,5 @@ register_encoder(Encoder(
     uses_mask=True,
     weights=_weights,
     activations=_activations,
-    quick_on_cpu=False,
+    cpu_epoch_seconds=2520,
 ))
