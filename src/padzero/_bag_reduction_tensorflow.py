@@ -16,7 +16,7 @@ def _real_ids(ids, padding_idx, per_sample_weights):
     """(ids, bags, weights, batch) of the real ids, bags sorted; weights `None` when not given."""
     if isinstance(ids, tf.RaggedTensor):
         batch = ids.nrows(out_type=tf.int32)
-        bags = ids.value_rowids(out_type=tf.int32)
+        bags = tf.cast(ids.value_rowids(), tf.int32)
         flat = ids.flat_values
         weights = None if per_sample_weights is None else tf.reshape(per_sample_weights.flat_values, [-1])
     else:

@@ -77,8 +77,9 @@ def reduce_bags(table, ids, mode, padding_idx, per_sample_weights=None):
     `per_sample_weights`) may also be `tf.RaggedTensor`s, one bag a row.
     """
     backend = keras.backend.backend()
+    # Each form imports its backend, so only this backend's form is imported.
     if backend == "jax":
-        from padzero import _bag_reduction_jax as form  # each form imports its backend: only on that backend
+        from padzero import _bag_reduction_jax as form
     elif backend == "tensorflow":
         from padzero import _bag_reduction_tensorflow as form
     elif backend == "torch":

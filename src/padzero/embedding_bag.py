@@ -3,6 +3,7 @@
 import contextvars
 
 import keras
+import numpy as np
 from keras import ops
 
 from padzero.bag_reduction import MODES, reduce_bags
@@ -11,7 +12,8 @@ from padzero.validation import check_positive_int
 
 # The ids that `EmbeddingBag.__call__` has just checked, so that `call` does not check them again.
 # The default is no id value at all, so that `None` passed as ids is checked too.
-_CHECKED_IDS = contextvars.ContextVar("padzero_bag_checked_ids", default=object())
+_NO_IDS = object()
+_CHECKED_IDS = contextvars.ContextVar("padzero_bag_checked_ids", default=_NO_IDS)
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -135,12 +137,13 @@ class EmbeddingBag(keras.layers.Layer):
 
     def __call__(self, *args, **kwargs):
         # Keras converts NumPy ids to tensors before `call` sees them, and on JAX (64-bit off) that
-        # conversion wraps int64 ids >= 2**32 into range: the ids are checked here, as given.
+        # conversion wraps int64 ids >= 2**32 into range: the ids are checked here, as given. Checked
+        # before Keras's own `__call__`, the errors stay one line (Keras wraps those raised in `call`).
         if args:
-            ids = self._checked_ids(args[0])
+            ids = self._checked_call(args[0], args[1] if len(args) > 1 else kwargs.get("per_sample_weights"))
             args = (ids, *args[1:])
         elif "inputs" in kwargs:
-            ids = kwargs["inputs"] = self._checked_ids(kwargs["inputs"])
+            ids = kwargs["inputs"] = self._checked_call(kwargs["inputs"], kwargs.get("per_sample_weights"))
         else:
             return super().__call__(*args, **kwargs)
         token = _CHECKED_IDS.set(ids)
@@ -149,16 +152,18 @@ class EmbeddingBag(keras.layers.Layer):
         finally:
             _CHECKED_IDS.reset(token)
 
-    def _checked_ids(self, ids):
-        return checked_ids(ids, self.input_dim, self.padding_idx, self.name)
+    def _checked_call(self, ids, per_sample_weights):
+        """`ids` ready for Keras, after one-line errors for bad ids, a bad shape or weights that do not apply."""
+        ids = checked_ids(ids, self.input_dim, self.padding_idx, self.name)
+        self._check_ids_shape(ids.shape)
+        if per_sample_weights is not None:
+            self._check_per_sample_weights(ids, per_sample_weights)
+        return ids
 
     def call(self, inputs, per_sample_weights=None):
         ids = inputs
         if ids is not _CHECKED_IDS.get():  # `stateless_call` reaches here without `__call__`
-            ids = self._checked_ids(ids)
-        self._check_ids_shape(ids.shape)
-        if per_sample_weights is not None:
-            self._check_per_sample_weights(ids, per_sample_weights)
+            ids = self._checked_call(ids, per_sample_weights)
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")
         table = ops.convert_to_tensor(self.embeddings)
@@ -180,8 +185,10 @@ class EmbeddingBag(keras.layers.Layer):
                 f"per_sample_weights work only with mode='sum', as in PyTorch; layer '{self.name}' has "
                 f"mode={self.mode!r}. Use EmbeddingBag(..., mode='sum') to weight each id."
             )
-        weights_shape, ids_shape = tuple(per_sample_weights.shape), tuple(ids.shape)
-        if weights_shape != ids_shape:
+        weights_shape, ids_shape = tuple(np.shape(per_sample_weights)), tuple(ids.shape)
+        # A size unknown until run time (None: a symbolic batch, a ragged row) matches any.
+        sizes_agree = all(a == b or a is None or b is None for a, b in zip(weights_shape, ids_shape))
+        if len(weights_shape) != len(ids_shape) or not sizes_agree:
             raise ValueError(
                 f"per_sample_weights must have the shape of the ids, one weight per id; received per_sample_weights "
                 f"of shape {weights_shape} for ids of shape {ids_shape} in layer '{self.name}'."

@@ -1,9 +1,9 @@
 """The ids an embedding reads: its `padding_idx` argument, and the check of the ids of an eager call.
 
-`padzero.EmbeddingBag` checks its ids here. The rules and the words are those of
-`padzero.Embedding` (which still holds its own copy of them): ids are checked as
-given, before any conversion could change them, with one reduction and one host
-sync for a tensor; traced and symbolic ids have only their dtype checked.
+`padzero.Embedding` and `padzero.EmbeddingBag` check their ids here, with the same
+rules and words: ids are checked as given, before any conversion could change
+them, with one reduction and one host sync for a tensor; traced and symbolic ids
+have only their dtype checked.
 """
 
 import numbers
@@ -51,10 +51,10 @@ def check_padding_idx(padding_idx, input_dim):
 
     >>> check_padding_idx(-1, input_dim=10)
     9
-    >>> check_padding_idx(10, input_dim=10)
+    >>> check_padding_idx(10, input_dim=10)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: padding_idx must be None or an int in [-input_dim, input_dim) = [-10, 10); received padding_idx=10 (of type int) with input_dim=10.
+    ValueError: padding_idx must be None or an int in [-input_dim, input_dim) = [-10, 10); received padding_idx=10 ...
     """
     if padding_idx is None:
         return None
@@ -130,11 +130,11 @@ class _IdRules:
         if kind is not None:  # bool (read as 0 and 1, as Keras does) or ml_dtypes' int4
             return host.astype(np.int64)
         if host.dtype.kind == "O":
-            items = host.reshape(-1)
             # NumPy keeps Python ints beyond 64 bits, such as 2**64, as objects: out of range, named as given.
-            item = next((item for item in items if not isinstance(item, numbers.Integral)), None)
-            if item is None:
+            non_integers = [item for item in host.reshape(-1) if not isinstance(item, numbers.Integral)]
+            if not non_integers:
                 return host
+            item = non_integers[0]
             strings = isinstance(item, (str, bytes))
             self.raise_wrong_kind(f"ids of dtype object holding {item!r} ({type(item).__name__})", strings=strings)
         strings = host.dtype.kind in "US"
@@ -220,13 +220,13 @@ class _IdRules:
         elif not float(bad).is_integer():  # NaN, inf, 1.7
             raise ValueError(
                 f"Embedding ids must be whole numbers in [0, input_dim) = [0, {self.input_dim}); "
-                f"received id {str(bad)} ({ids.dtype.name}) in layer '{self.layer_name}'. Give the ids an "
+                f"received id {bad!s} ({ids.dtype.name}) in layer '{self.layer_name}'. Give the ids an "
                 "integer dtype (after rounding them) before calling the layer."
             )
-        # str(), not an f-string's format(): float32 1.7 then reads "1.7".
+        # str() (`!s`), not an f-string's format(): float32 1.7 then reads "1.7".
         raise ValueError(
             f"Embedding ids must be in [0, input_dim) = [0, {self.input_dim}); "
-            f"received id {str(bad)} in layer '{self.layer_name}'. Raise input_dim or map "
+            f"received id {bad!s} in layer '{self.layer_name}'. Raise input_dim or map "
             "out-of-vocabulary words to a valid id before calling the layer."
         )
 
@@ -250,9 +250,9 @@ def checked_ids(ids, input_dim, padding_idx, layer_name):
 
     Example:
 
-    >>> checked_ids([[0, 3, 12]], input_dim=10, padding_idx=0, layer_name="bag")
+    >>> checked_ids([[0, 3, 12]], input_dim=10, padding_idx=0, layer_name="bag")  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    ValueError: Embedding ids must be in [0, input_dim) = [0, 10); received id 12 in layer 'bag'. Raise input_dim or map out-of-vocabulary words to a valid id before calling the layer.
+    ValueError: Embedding ids must be in [0, input_dim) = [0, 10); received id 12 in layer 'bag'. Raise input_dim ...
     """
     return _IdRules(input_dim, padding_idx, layer_name).checked(ids)

@@ -99,11 +99,14 @@ def encoder_finding(encoder, padding, by_embedding):
         _mask_finding(encoder, by_embedding)
 
 
-def waiting_encoders(records, reported):
-    """A line per registered encoder with no finished run: waiting, and what its runs would cost on a CPU."""
+def waiting_encoders(records, reported, seeds=None):
+    """A line per registered encoder with no finished run: waiting, and what its runs would cost on a CPU.
+
+    `seeds` is the study's (its config.json); without it, the most seeds a finished cell has, else 3.
+    """
     ends = [record for record in records if record["record"] == "run_end"]
-    seeds = max((len({r["seed"] for r in ends if r["variant"] == variant}) for variant in {r["variant"] for r in ends}),
-                default=3)
+    seeds = seeds or max((len({r["seed"] for r in ends if r["variant"] == variant})
+                          for variant in {r["variant"] for r in ends}), default=3)
     epochs = statistics.fmean([r["epochs_run"] for r in ends]) if ends else 10.0
     lines = []
     for name, encoder in ENCODERS.items():
@@ -162,7 +165,7 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
               "What it shows, per encoder (\"beyond the seeds' spread\": every seed of one above every seed of "
               "the other):", ""]
     lines += [encoder_finding(encoder, padding, by_embedding) for (encoder, padding), by_embedding in cells.items()]
-    lines += waiting_encoders(records, {encoder for encoder, _ in cells})
+    lines += waiting_encoders(records, {encoder for encoder, _ in cells}, _config_entry(run_dir, "seeds", int))
     lines += ["", f"![Epoch-1 and best validation accuracy per encoder and embedding]({plot_name})", ""]
     return "\n".join(lines)
 
@@ -182,15 +185,20 @@ def steady_epoch_seconds(records):
     return {variant: statistics.fmean(values) for variant, values in by_variant.items()}
 
 
-def _device(run_dir):
+def _config_entry(run_dir, key, kind):
+    """`config.json`'s `key` where it holds a `kind`, else None (no config, or one that does not say)."""
     path = Path(run_dir) / results.CONFIG_FILE
     if not os.path.lexists(path):
         return None
     try:
-        device = results.read_config(path).get("device")
+        value = results.read_config(path).get(key)
     except results.ResultsError:
         return None
-    return device if isinstance(device, str) else None
+    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+
+
+def _device(run_dir):
+    return _config_entry(run_dir, "device", str)
 
 
 def plot_encoders(records, path):

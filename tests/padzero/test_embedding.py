@@ -412,14 +412,14 @@ def test_each_call_checks_the_ids_once(monkeypatch):
     layer = padzero.Embedding(10, 3)
     layer.build()
     checks = []
-    check = padzero.Embedding._check_tensor_ids
-    monkeypatch.setattr(padzero.Embedding, "_check_tensor_ids", lambda self, ids: checks.append(1) or check(self, ids))
+    check = padzero.embedding.checked_ids
+    monkeypatch.setattr(padzero.embedding, "checked_ids", lambda *args: checks.append(1) or check(*args))
     layer(ops.convert_to_tensor(np.array([[0, 3]], "int32")))
     assert len(checks) == 1  # by __call__; `call` does not check again
     layer(np.array([[0, 3]], "int64"))
-    assert len(checks) == 1  # NumPy ids are checked on the host, not again as a tensor
+    assert len(checks) == 2  # NumPy ids are checked on the host, not again as a tensor
     layer.stateless_call([layer.embeddings.value], [], ops.convert_to_tensor(np.array([[0, 3]], "int32")))
-    assert len(checks) == 2  # without __call__, `call` checks
+    assert len(checks) == 3  # without __call__, `call` checks
 
 
 @pytest.mark.parametrize("dtype", ["float32", "int32"])
