@@ -3,7 +3,7 @@
     padzero reproduce [--quick] [--data PATH | --dataset synthetic] [--shard K/N] [...]
     padzero diagnose [--variants ...] [--padding post] [--maxlen N] [...]
     padzero report DIR
-    padzero bench [--quick] [--parts layer,model] [--backends jax,tensorflow,torch] [--data PATH]
+    padzero bench [--quick] [--parts layer,model,bag] [--backends jax,tensorflow,torch] [--data PATH]
 
 Keras reads its backend once, at import, so the backend is chosen
 (`padzero_study.backends.activate_backend`) before anything imports Keras;
@@ -295,19 +295,22 @@ def build_parser():
     bench = commands.add_parser(
         "bench", help="time the layer and the reference model on each backend, side by side",
         description="Times padzero.Embedding against keras.layers.Embedding and the mask x multiply workaround "
-        "(forward + backward), and training steps of the reference model (Keras baseline, padzero, padzero fast "
+        "(forward + backward), training steps of the reference model (Keras baseline, padzero, padzero fast "
         "path, the fast path on padding-only batches as the floor of any pad-skipping step on JAX, native "
-        "PyTorch), each in a fresh process, one run; prints a table of ratios and writes JSON.",
+        "PyTorch), and with --parts bag the average model's padzero.EmbeddingBag(mean) against Keras's "
+        "Embedding(mask_zero=True) -> GlobalAveragePooling1D and PyTorch's nn.EmbeddingBag (the layer's forward + "
+        "backward and the model's training step), each in a fresh process, one run; prints tables of ratios and "
+        "writes JSON.",
     )
-    bench.add_argument("--parts", type=comma_list, default="layer,model", help="comma-separated: layer, model "
-                       "(default: layer,model)")
+    bench.add_argument("--parts", type=comma_list, default="layer,model", help="comma-separated: layer, model, bag "
+                       "(the average model's bag layer) (default: layer,model)")
     bench.add_argument("--backends", type=comma_list, help=f"comma-separated Keras backends among {','.join(BACKENDS)} "
                        "(default: every one installed)")
     bench.add_argument("--quick", action="store_true", help="20 steps x 3 repeats instead of 100 x 5 (noisier)")
     bench.add_argument("--data", type=non_empty, metavar="PATH", help="draw post lengths from this "
                        "20news-bydate.tar.gz or folder (default: synthetic lengths shaped like the real posts')")
-    bench.add_argument("--steps", type=integer, metavar="N", help="training steps per timed repeat "
-                       "(default: 100; 20 with --quick)")
+    bench.add_argument("--steps", type=integer, metavar="N", help="training steps per timed repeat of the model "
+                       "and bag parts (default: 100; 20 with --quick)")
     bench.add_argument("--repeats", type=integer, metavar="N", help="timed repeats, median reported "
                        "(default: 5; 3 with --quick)")
     bench.add_argument("--out", type=non_empty, metavar="FILE", default="bench.json", help="JSON results, written "
@@ -557,9 +560,9 @@ def bench(args):
     benchmarks.check_choices(args.parts, backends)
     if benchmarks.left_out(args.parts):
         logger.info(benchmarks.left_out(args.parts))
-    if args.steps is not None and "model" not in args.parts:
-        raise UsageError(f"--steps counts the training steps of the model part, which --parts {','.join(args.parts)} "
-                         "leaves out; drop --steps, or add model to --parts.")
+    if args.steps is not None and not {"model", "bag"} & set(args.parts):
+        raise UsageError(f"--steps counts the training steps of the model and bag parts, which --parts "
+                         f"{','.join(args.parts)} leaves out; drop --steps, or add model or bag to --parts.")
     if args.data:
         check_data_flag(args.data)
         check_out_outside_data(args.out, args, DATASETS["20news"])

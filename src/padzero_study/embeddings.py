@@ -3,8 +3,9 @@
 The four choices a Keras user has for the padding id 0: Keras's `Embedding`
 (a random, trainable padding vector), with `mask_zero=True` (the same vector,
 plus a mask for the layers that read one), `padzero.Embedding` (exactly zero,
-no gradient), and `padzero.Embedding` with its mask. Importing this module
-does not import Keras.
+no gradient), and `padzero.Embedding` with its mask. Each choice also builds
+the average of its embedded ids as one `padzero.EmbeddingBag` (`build_average`),
+for the models that average. Importing this module does not import Keras.
 """
 
 import dataclasses
@@ -35,6 +36,41 @@ class EmbeddingChoice:
     build: Callable
     zero_padding: bool
     masks: bool
+
+    def build_average(self, vocab_size, embedding_dim, initializer, length):
+        """`GlobalAveragePooling1D` of this choice's embedded ids, as one `padzero.EmbeddingBag` named "embedding".
+
+        The same average as `build`'s layer and the pooling give, without a
+        `(batch, length, embedding_dim)` tensor: over the real ids where the
+        choice masks, over all `length` positions where it does not (the
+        padding vector counted as a word; where padding embeds to zero, the
+        real ids' sum over `length`). A post of padding only averages to zeros
+        where Keras's masked pooling gives NaN. The bag draws its table as
+        `build`'s layer does, from `initializer` in the same place in the
+        model; where the choice masks, its padding row then starts at zero,
+        and a mask keeps that row out of every output and gradient anyway.
+
+        Args:
+            vocab_size: int, rows of the table (words + the padding id 0).
+            embedding_dim: int, the width of each vector.
+            initializer: the table's Keras initializer, as for `build`.
+            length: int, the ids per post (the model's maxlen).
+
+        Returns:
+            A callable from ids `(batch, length)` to `(batch, embedding_dim)`.
+        """
+        if self.masks:
+            mode, padding_idx = "mean", 0
+        elif self.zero_padding:
+            mode, padding_idx = "sum", 0
+        else:
+            mode, padding_idx = "mean", None  # every position reduced, the trainable padding vector included
+        bag = padzero_layers.EmbeddingBag(vocab_size, embedding_dim, mode=mode, padding_idx=padding_idx,
+                                          embeddings_initializer=initializer, name="embedding")
+        if mode == "mean":
+            return bag
+        scale = keras.layers.Rescaling(1 / length, name="average")
+        return lambda ids: scale(bag(ids))
 
 
 EMBEDDINGS = {}

@@ -3,7 +3,9 @@
 Embedding(V, 300, padding_idx=0) -> Flatten -> Linear(25) -> ReLU -> Dropout(0.3)
 -> Linear(20), trained with Adam and cross-entropy, initialised as Keras
 initialises it (uniform(-0.05, 0.05) embeddings, Glorot-uniform kernels, zero
-biases), so its numbers are comparable to the Keras models'.
+biases), so its numbers are comparable to the Keras models'. `AverageModel`,
+EmbeddingBag(V, 300, mean, padding_idx=0) -> Linear(20), is the anchor of the
+average model's bag, initialised the same way.
 """
 
 import torch
@@ -45,6 +47,36 @@ class ReferenceModel(nn.Module):
         """Class logits (the softmax is inside the loss, as usual in PyTorch)."""
         hidden = torch.relu(self.hidden(self.embedding(ids).flatten(1)))
         return self.classes(self.dropout(hidden))
+
+
+class AverageModel(nn.Module):
+    """The average model with PyTorch's own `nn.EmbeddingBag`: the mean of the real ids' vectors -> class logits.
+
+    Args:
+        vocab_size: int, rows of the embedding table (words + padding id 0).
+        num_classes: int, default 20.
+        embedding_dim: int, default 300.
+
+    Example:
+
+    >>> model = AverageModel(vocab_size=50, num_classes=3)
+    >>> model(torch.tensor([[0, 0, 4, 7], [0, 0, 0, 0]])).shape
+    torch.Size([2, 3])
+    """
+
+    def __init__(self, vocab_size, num_classes=20, embedding_dim=300):
+        super().__init__()
+        self.bag = nn.EmbeddingBag(vocab_size, embedding_dim, mode="mean", padding_idx=0)
+        self.classes = nn.Linear(embedding_dim, num_classes)
+        with torch.no_grad():
+            nn.init.uniform_(self.bag.weight, -0.05, 0.05)
+            self.bag.weight[0].zero_()
+            nn.init.xavier_uniform_(self.classes.weight)
+            nn.init.zeros_(self.classes.bias)
+
+    def forward(self, ids):
+        """Class logits (the softmax is inside the loss, as usual in PyTorch)."""
+        return self.classes(self.bag(ids))
 
 
 def make_training_step(model, fused=False):

@@ -2,8 +2,9 @@
 
 Every variant is the reference architecture, Embedding(V, 300) -> Flatten ->
 Dense(25, relu) -> Dropout(0.3) -> Dense(20, softmax), except for how it
-embeds the padding id 0 (and `masked_average`, which pools instead of
-flattening). Each record's `build` maps the ids input to class probabilities;
+embeds the padding id 0 (and `masked_average`, which averages the real
+tokens' vectors in one `padzero.EmbeddingBag` instead of flattening). Each
+record's `build` maps the ids input to class probabilities;
 `build_model(variant, ...)` is the one entry point.
 
 Adding a variant is one `register_variant(Variant(...))`: `--variants all`,
@@ -102,11 +103,10 @@ def padzero(ids, vocab_size, embedding_dim, **shape):
 
 
 def masked_average(ids, vocab_size, embedding_dim, **shape):
-    """padzero.Embedding + its mask -> masked average over real tokens -> the same head."""
-    embedded = EMBEDDINGS["padzero_mask"].build(vocab_size, embedding_dim, _default_initializer(shape))(ids)
-    # The mask leaves padding out of the average, so trimmed batches need no other change.
-    features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
-    return _dense_head(features, **shape)
+    """padzero.Embedding + its mask -> masked average over real tokens, as one padzero.EmbeddingBag -> the same head."""
+    average = EMBEDDINGS["padzero_mask"].build_average(vocab_size, embedding_dim, _default_initializer(shape),
+                                                       shape["maxlen"])
+    return _dense_head(average(ids), **shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,7 +205,7 @@ for _variant in (
                    "note": "expected to behave like baseline, since Flatten ignores masks"},
     ),
     Variant(
-        "masked_average", "padzero.Embedding + its mask -> masked average over real tokens -> the same head",
+        "masked_average", "padzero.EmbeddingBag(mean): masked average over real tokens -> the same head",
         masked_average, flattens=False, encoder="average",
     ),
     # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
@@ -250,8 +250,12 @@ def encoder_cells(encoders):
 
 
 def _build_cell(ids, vocab_size, embedding_dim, *, encoder, embedding, **shape):
-    layer = EMBEDDINGS[embedding].build(vocab_size, embedding_dim, _default_initializer(shape))
-    return classes_head(ENCODERS[encoder].build(layer, ids, {"embedding_dim": embedding_dim, **shape}), shape)
+    choice, initializer = EMBEDDINGS[embedding], _default_initializer(shape)
+    if ENCODERS[encoder].averages:  # one bag layer: the embedded posts, (batch, maxlen, dim), are never held
+        embedder = choice.build_average(vocab_size, embedding_dim, initializer, shape["maxlen"])
+    else:
+        embedder = choice.build(vocab_size, embedding_dim, initializer)
+    return classes_head(ENCODERS[encoder].build(embedder, ids, {"embedding_dim": embedding_dim, **shape}), shape)
 
 
 def _cell(name):

@@ -5,6 +5,7 @@ Only the last tests need Keras (the step count's validator) or spawn measurement
 
 import importlib
 import importlib.util
+import io
 import json
 import logging
 import os
@@ -67,11 +68,11 @@ def test_without_torch_the_model_part_runs_without_its_anchor_and_says_so(monkey
     # After the README's JAX-only quick start, `padzero bench --quick` once failed: its anchor needs torch.
     real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
-    assert [p for p in bench.planned_measurements(["model"], ["jax"]) if p["backend"] == "torch"] == []
+    assert [p for p in bench.planned_measurements(["model", "bag"], ["jax"]) if p["backend"] == "torch"] == []
     with caplog.at_level(logging.INFO, logger="padzero_study"):
         code, _, err = run_cli(["bench", "--quick", "--backends", "jax", "--out", str(tmp_path / "b.json")], capsys)
     assert code == 0, err
-    assert "native PyTorch rows (the model part's anchor) are left out" in caplog.text
+    assert "native PyTorch rows (the anchor of the model and bag parts) are left out" in caplog.text
     assert "pip install 'padzero[torch]'" in caplog.text
 
 
@@ -214,6 +215,69 @@ def test_synthetic_batches_are_pre_padded_to_the_drawn_lengths():
         assert not row[: len(row) - length].any() and row[len(row) - length :].all()
 
 
+def test_the_bag_part_measures_each_case_twice_on_every_backend_and_native_torch_once():
+    plan = bench.planned_measurements(["bag"], ["jax", "torch"])
+    assert {p["part"] for p in plan} == {"bag"}
+    measured = [(p["backend"], p["case"], p["measure"]) for p in plan]
+    assert len(measured) == len(set(measured)) == 2 * 2 * 2 + 2
+    for backend in ("jax", "torch"):
+        for case in bench.BAG_CASES:
+            assert {m for b, c, m in measured if (b, c) == (backend, case)} == {"layer", "step"}
+    assert [m for _, c, m in measured if c == bench.NATIVE_BAG] == ["layer", "step"]
+    assert bench.KERAS_POOLING in bench.BAG_CASES and bench.planned_measurements(["layer"], ["jax"])[0]["case"] is None
+
+
+def bag_measurements(times):
+    """What `run_in_turn` returns for the bag part: one row per (backend, case, measure), from {(b, c): (layer, step)}."""
+    return [{"part": "bag", "backend": backend, "case": case, "measure": measure, "ms": ms, "peak_mb": 100.0 + ms,
+             "device": "2 x test CPU", **({"xla_temp_mb": 1.5} if (backend, measure) == ("jax", "layer") else {})}
+            for (backend, case), pair in times.items() for measure, ms in zip(bench.BAG_MEASURES, pair)]
+
+
+BAG, POOLING, NATIVE = "padzero.EmbeddingBag(mean)", bench.KERAS_POOLING, bench.NATIVE_BAG
+
+
+def test_bag_rows_hold_both_measures_and_their_ratios_to_pooling_and_to_native_torch():
+    times = {("jax", BAG): (1.0, 4.0), ("jax", POOLING): (2.0, 8.0), ("tensorflow", BAG): (3.0, 6.0),
+             ("tensorflow", POOLING): (1.5, 2.0), ("torch", NATIVE): (0.5, 16.0)}
+    rows = {(r["backend"], r["case"]): r for r in bench.with_ratios(bench.bag_rows(bag_measurements(times)))}
+    assert list(rows) == list(times)
+    bag = rows[("jax", BAG)]
+    assert (bag["layer_ms"], bag["step_ms"], bag["layer_peak_mb"], bag["step_peak_mb"]) == (1.0, 4.0, 101.0, 104.0)
+    assert bag["xla_temp_mb"] == 1.5 and rows[("tensorflow", BAG)]["xla_temp_mb"] is None
+    assert (bag["layer_ratio"], bag["step_ratio"]) == (0.5, 0.5) and bag["ratio_to"] == f"jax {POOLING}"
+    assert (bag["layer_torch_ratio"], bag["step_torch_ratio"]) == (2.0, 0.25)
+    assert (rows[("tensorflow", BAG)]["layer_ratio"], rows[("tensorflow", BAG)]["step_ratio"]) == (2.0, 3.0)
+    assert rows[("jax", POOLING)]["layer_ratio"] == 1.0
+    native = rows[("torch", NATIVE)]
+    assert native["layer_ratio"] is None and native["ratio_to"] is None and native["step_torch_ratio"] == 1.0
+
+
+def test_without_pooling_or_native_torch_the_bag_ratios_are_left_empty():
+    rows = bench.with_ratios(bench.bag_rows(bag_measurements({("jax", BAG): (1.0, 4.0)})))
+    assert [rows[0][key] for key in ("layer_ratio", "step_ratio", "layer_torch_ratio", "step_torch_ratio",
+                                     "ratio_to")] == [None] * 5
+
+
+def test_the_bag_part_has_a_table_of_its_own():
+    times = {("jax", BAG): (1.0, 4.0), ("jax", POOLING): (2.0, 8.0), ("torch", NATIVE): (0.5, 16.0)}
+    rows = bench.with_ratios(bench.bag_rows(bag_measurements(times)))
+    for row in rows:
+        row["epoch_seconds"] = row["step_ms"] * 472 / 1e3
+    results = {**FAKE_RESULTS, "rows": [*FAKE_RESULTS["rows"], *rows]}
+    table = bench.format_table(results).splitlines()
+    assert table[4].startswith("| layer | jax |")  # the layer and model parts' table first
+    bag_lines = [line for line in table if line.startswith(("| jax |", "| torch |"))]
+    assert bag_lines == [
+        f"| jax | CPU | {BAG} | 1.00 ms | 0.50x | 2.00x | 4.00 ms (2 s/epoch) | 0.50x | 0.25x | 101 / 104 MB | 1.5 MB |",
+        (f"| jax | CPU | {POOLING} | 2.00 ms | 1.00x | 4.00x | 8.00 ms (4 s/epoch) | 1.00x | 0.50x | 102 / 108 MB "
+         "| 1.5 MB |"),
+        f"| torch | CPU | {NATIVE} | 0.50 ms | - | 1.00x | 16.00 ms (8 s/epoch) | - | 1.00x | 100 / 116 MB | - |",
+    ]
+    only_bag = bench.format_table({**results, "rows": rows})
+    assert "| part |" not in only_bag and only_bag.count("| jax |") == 2
+
+
 # ---------------------------------------------------------------- with Keras
 
 
@@ -243,6 +307,26 @@ def test_the_floor_case_runs_once_on_jax_and_sees_padding_only(backends, tmp_pat
 
 
 @pytest.mark.per_backend
+def test_the_bag_parts_measures_run_on_this_backend_and_in_native_torch(tmp_path, monkeypatch, backend):
+    # Each bag case's process, in this one: the passes its driver would time, at a hundredth of the study's sizes.
+    for key, value in {"vocab_size": 201, "maxlen": 30, "embedding_dim": 8}.items():
+        monkeypatch.setitem(bench.SHAPE, key, value)
+    batches = tmp_path / "batches.npz"
+    ids, labels = bench.make_batches(bench.synthetic_lengths(64), 2)
+    np.savez(batches, ids=ids, labels=labels)
+    cases = [*bench.BAG_CASES, *([bench.NATIVE_BAG] if backend == "torch" else [])]  # native: on one backend
+    for case in cases:
+        for measure in bench.BAG_MEASURES:
+            replies = io.StringIO()
+            settings = {"part": "bag", "backend": backend, "case": case, "measure": measure, "batches": str(batches)}
+            bench.serve_case(settings, commands=["run\n", "done\n"], replies=replies)
+            ready, timed, done = map(json.loads, replies.getvalue().splitlines())
+            assert ready["ready"] and timed["ms"] > 0 and done["peak_mb"] > 0, (case, measure)
+            has_temporaries = backend == "jax" and measure == "layer" and case != bench.NATIVE_BAG
+            assert ("xla_temp_mb" in ready) == has_temporaries, (case, measure)
+
+
+@pytest.mark.per_backend
 @pytest.mark.parametrize("flag, name, parts", [("--steps", "steps", "model"), ("--repeats", "repeats", "layer")])
 def test_steps_and_repeats_are_checked_by_the_validator(flag, name, parts, capsys, tmp_path):
     code, _, err = run_cli(["bench", "--parts", parts, "--backends", "jax", flag, "0",
@@ -265,9 +349,15 @@ def test_bench_runs_and_writes_ratios(capsys, tmp_path, monkeypatch):
     # One process per case: one Keras case and the anchor are the plumbing; the other cases differ by their model.
     monkeypatch.setattr(bench, "KERAS_MODEL_CASES", {"padzero fast path": bench.KERAS_MODEL_CASES["padzero fast path"]})
     monkeypatch.setattr(bench, "TORCH_MODEL_CASES", ("native torch",))
+    # The bag part's plumbing is one case's two measures (its processes are the model part's; the ratios are tested above).
+    monkeypatch.setattr(bench, "BAG_CASES", ("padzero.EmbeddingBag(mean)",))
+    plan = bench.planned_measurements
+    monkeypatch.setattr(bench, "planned_measurements",
+                        lambda parts, backends: [p for p in plan(parts, backends) if p["case"] != bench.NATIVE_BAG])
     out = tmp_path / "bench.json"
     code, stdout, err = run_cli(
-        ["bench", "--parts", "layer,model", "--backends", backend, "--steps", "2", "--repeats", "1", "--out", str(out)],
+        ["bench", "--parts", "layer,model,bag", "--backends", backend, "--steps", "2", "--repeats", "1", "--out",
+         str(out)],
         capsys,
     )
     assert code == 0, err
@@ -275,7 +365,10 @@ def test_bench_runs_and_writes_ratios(capsys, tmp_path, monkeypatch):
     cases = {(r["part"], r["case"]) for r in rows}
     assert ("model", "padzero fast path") in cases and ("model", "native torch") in cases
     assert ("layer", "padzero.Embedding") in cases
-    assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows)
+    assert ("bag", "padzero.EmbeddingBag(mean)") in cases
+    assert all(r["ms"] > 0 and r["peak_mb"] > 0 for r in rows if r["part"] != "bag")
+    bag = [r for r in rows if r["part"] == "bag"]
+    assert len(bag) == 1 and bag[0]["layer_ms"] > 0 and bag[0]["step_ms"] > 0 and bag[0]["step_peak_mb"] > 0
     # Every row names the device it ran on: here, with no GPU, the machine itself, and the table says CPU.
     from padzero_study import machine
 

@@ -324,8 +324,9 @@ def test_bench_out_inside_the_data_is_refused(capsys, tmp_path):
     (["reproduce", "--dataset", "synthetic", "--variants", "masked_average", "--fast-path"],
      "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop --fast-path"),
     (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: --dataset synthetic reads no data files"),
-    (["bench", "--parts", "layer", "--steps", "3"], "--steps counts the training steps of the model part, which "
-                                                    "--parts layer leaves out; drop --steps, or add model to --parts."),
+    (["bench", "--parts", "layer", "--steps", "3"], "--steps counts the training steps of the model and bag parts, "
+                                                    "which --parts layer leaves out; drop --steps, or add model or bag "
+                                                    "to --parts."),
 ])
 def test_flags_the_command_would_ignore_are_refused(argv, fragment, capsys, tmp_path):
     code, _, err = run_cli([*(part.format(tmp=tmp_path) for part in argv), "--out", str(tmp_path / "out")], capsys)

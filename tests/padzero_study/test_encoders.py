@@ -6,6 +6,7 @@ import json
 import keras
 import numpy as np
 import pytest
+from keras import ops
 
 from padzero_study import cli, variants
 from padzero_study.embeddings import EMBEDDINGS
@@ -102,6 +103,59 @@ def test_without_its_mask_the_lstm_reads_post_padding_as_input():
     post = np.array([[5, 9, 2, 17]], "int32")
     padded = np.concatenate([post, np.zeros((1, 6), "int32")], axis=1)
     assert np.abs(keras.ops.convert_to_numpy(model(post)) - keras.ops.convert_to_numpy(model(padded))).max() > 1e-4
+
+
+def average_cell_before_the_bag(embedding):
+    """An average cell as the study built it from Keras layers before `padzero.EmbeddingBag`: the reference."""
+    ids = keras.Input(shape=(SHAPE["maxlen"],), dtype="int32")
+    layer = EMBEDDINGS[embedding].build(SHAPE["vocab_size"], SHAPE["embedding_dim"], "uniform")
+    features = keras.layers.GlobalAveragePooling1D(name="average")(layer(ids))
+    return keras.Model(ids, classes_head(features, {"dropout": 0.3, "num_classes": SHAPE["num_classes"]}))
+
+
+def posts_of_very_different_lengths(rng):
+    """Pre-padded posts of 1, 3 and every id, a post-padded one, and one of padding only (the last)."""
+    ids = np.zeros((5, SHAPE["maxlen"]), "int32")
+    for row, length in enumerate((1, 3, SHAPE["maxlen"])):
+        ids[row, SHAPE["maxlen"] - length:] = rng.integers(1, SHAPE["vocab_size"], size=length)
+    ids[3, :4] = rng.integers(1, SHAPE["vocab_size"], size=4)
+    return ids
+
+
+@pytest.mark.per_backend
+@pytest.mark.parametrize("embedding", list(EMBEDDINGS))
+def test_an_average_cell_equals_the_keras_layers_it_replaced(embedding, loss_and_gradients):
+    # The same seed draws the same weights; then the same outputs and gradients, except where Keras's masked
+    # average divides by zero: a post of padding only, NaN there, zeros from the bag.
+    choice = EMBEDDINGS[embedding]
+    keras.utils.set_random_seed(3)
+    bag = build_model(f"average/{embedding}", **SHAPE)
+    keras.utils.set_random_seed(3)
+    pooled = average_cell_before_the_bag(embedding)
+    table, pooled_table = bag.get_layer("embedding").get_weights()[0], pooled.get_weights()[0]
+    if choice.masks and not choice.zero_padding:
+        # Keras's Embedding(mask_zero=True) keeps the padding row it drew; the bag zeroes it. The mask keeps that
+        # row out of every output and gradient: its value is never read.
+        assert not table[0].any() and pooled_table[0].any()
+        table = np.concatenate([pooled_table[:1], table[1:]])
+    for bag_weight, pooled_weight in zip([table, *bag.get_weights()[1:]], pooled.get_weights(), strict=True):
+        np.testing.assert_array_equal(bag_weight, pooled_weight)
+    bag.set_weights(pooled.get_weights())
+    rng = np.random.default_rng(3)
+    ids = posts_of_very_different_lengths(rng)
+    labels = rng.integers(0, SHAPE["num_classes"], len(ids))
+    bag_features, pooled_features = (ops.convert_to_numpy(keras.Model(model.input, model.get_layer("dropout").input)(ids))
+                                     for model in (bag, pooled))
+    compared = ids.any(axis=1) if choice.masks else np.ones(len(ids), bool)
+    if choice.masks:
+        assert not bag_features[~compared].any() and np.isnan(pooled_features[~compared]).all()
+    np.testing.assert_allclose(bag_features[compared], pooled_features[compared], rtol=1e-5, atol=1e-7)
+    bag_loss, bag_gradients = loss_and_gradients(bag, ids[compared], labels[compared])
+    pooled_loss, pooled_gradients = loss_and_gradients(pooled, ids[compared], labels[compared])
+    np.testing.assert_allclose(bag_loss, pooled_loss, rtol=1e-5)
+    names = [v.path for v in pooled.trainable_variables]
+    for name, bag_gradient, pooled_gradient in zip(names, bag_gradients, pooled_gradients, strict=True):
+        np.testing.assert_allclose(bag_gradient, pooled_gradient, rtol=1e-4, atol=1e-7, err_msg=name)
 
 
 def average_of_embeddings(embedding, ids, shape):

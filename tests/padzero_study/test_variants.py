@@ -1,6 +1,8 @@
 """Every study variant builds, has the reference's shape, and trains a step on this backend;
 the registry is the one place a variant is declared."""
 
+import dataclasses
+import json
 import subprocess
 import sys
 
@@ -11,6 +13,7 @@ from keras import ops
 
 import padzero
 from padzero_study import variants
+from padzero_study.encoders import classes_head
 from padzero_study.variants import VARIANTS, Variant, build_model, register_variant, study_variants
 
 pytestmark = pytest.mark.per_backend
@@ -122,16 +125,78 @@ def test_uniform_variants_start_non_negative_and_nonneg_stays_so():
         assert (model.get_layer("embedding").get_weights()[0].min() >= 0.0) == constrained, variant
 
 
-def test_masked_average_uses_padzero_mask():
+def test_masked_average_averages_the_real_tokens_in_one_embedding_bag():
     model = build_model("masked_average", **SHAPE)
     layer = model.get_layer("embedding")
-    assert isinstance(layer, padzero.Embedding) and layer.mask_zero and layer.padding_idx == 0
+    assert isinstance(layer, padzero.EmbeddingBag) and layer.mode == "mean" and layer.padding_idx == 0
     ids = pre_padded_ids(np.random.default_rng(5), 4)
-    pooled = ops.convert_to_numpy(keras.Model(model.input, model.get_layer("average").output)(ids))
+    pooled = ops.convert_to_numpy(keras.Model(model.input, layer.output)(ids))
     table = layer.get_weights()[0]
     for row in range(4):
         real = ids[row][ids[row] != 0]
         np.testing.assert_allclose(pooled[row], table[real].mean(axis=0), rtol=1e-5, atol=1e-7)
+
+
+def masked_average_before_the_bag(ids, vocab_size, embedding_dim, **shape):
+    """`masked_average` as the study built it from Keras layers before `padzero.EmbeddingBag`: the reference."""
+    embedded = padzero.Embedding(vocab_size, embedding_dim, mask_zero=True, name="embedding")(ids)
+    features = keras.layers.GlobalAveragePooling1D(name="average")(embedded)
+    hidden = keras.layers.Dense(shape["hidden_units"], activation="relu", name="hidden")(features)
+    return classes_head(hidden, shape)
+
+
+def build_masked_average_from_keras_layers(monkeypatch):
+    """From here to the test's end, `masked_average` is built as it was before the bag."""
+    monkeypatch.setitem(VARIANTS, "masked_average",
+                        dataclasses.replace(VARIANTS["masked_average"], build=masked_average_before_the_bag))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_masked_average_equals_the_keras_layers_it_replaced(seed, loss_and_gradients, monkeypatch):
+    # The same seed draws the same weights; then the same outputs and gradients, except where Keras's masked
+    # average divides by zero: a post of padding only, NaN there, zeros from the bag.
+    keras.utils.set_random_seed(seed)
+    bag = build_model("masked_average", **SHAPE)
+    build_masked_average_from_keras_layers(monkeypatch)
+    keras.utils.set_random_seed(seed)
+    pooled = build_model("masked_average", **SHAPE)
+    assert isinstance(pooled.get_layer("average"), keras.layers.GlobalAveragePooling1D)
+    for bag_weight, pooled_weight in zip(bag.get_weights(), pooled.get_weights(), strict=True):
+        np.testing.assert_array_equal(bag_weight, pooled_weight)
+    rng = np.random.default_rng(seed)
+    ids, labels = awkward_batch(rng, 7), rng.integers(0, SHAPE["num_classes"], 7)  # row 1: padding only
+    real = ids.any(axis=1)
+    bag_features, pooled_features = (ops.convert_to_numpy(keras.Model(model.input, model.get_layer("hidden").input)(ids))
+                                     for model in (bag, pooled))
+    assert not bag_features[~real].any() and np.isnan(pooled_features[~real]).all()
+    np.testing.assert_allclose(bag_features[real], pooled_features[real], rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(ops.convert_to_numpy(bag(ids))[real], ops.convert_to_numpy(pooled(ids))[real],
+                               rtol=1e-5, atol=1e-7)
+    bag_loss, bag_gradients = loss_and_gradients(bag, ids[real], labels[real])
+    pooled_loss, pooled_gradients = loss_and_gradients(pooled, ids[real], labels[real])
+    np.testing.assert_allclose(bag_loss, pooled_loss, rtol=1e-5)
+    names = [v.path for v in pooled.trainable_variables]
+    for name, bag_gradient, pooled_gradient in zip(names, bag_gradients, pooled_gradients, strict=True):
+        np.testing.assert_allclose(bag_gradient, pooled_gradient, rtol=1e-4, atol=1e-7, err_msg=name)
+
+
+def test_a_masked_average_study_gives_the_numbers_of_the_keras_layers(tmp_path, monkeypatch, one_backend_suffices):
+    # The same seed draws the same weights and batches, so the study's losses and accuracies stay those of the
+    # Keras layers the bag replaced (the exactness on each backend is the test above's).
+    from padzero_study import runner
+
+    config = runner.StudyConfig(dataset="synthetic", variants=("masked_average",), seeds=1, epochs=2, maxlen=60,
+                                vocab_size=300, max_docs=200, embedding_dim=8, hidden_units=5, fast_path=False)
+    runner.run_study(config, tmp_path / "bag")
+    build_masked_average_from_keras_layers(monkeypatch)
+    runner.run_study(config, tmp_path / "pooled")
+    bag, pooled = ([json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
+                   for folder in ("bag", "pooled"))
+    bag, pooled = ([r for r in records if r["record"] == "epoch"] for records in (bag, pooled))
+    assert [r["epoch"] for r in bag] == [r["epoch"] for r in pooled] == [1, 2]
+    for bag_epoch, pooled_epoch in zip(bag, pooled):
+        for metric in ("loss", "accuracy", "val_loss", "val_accuracy"):
+            assert bag_epoch[metric] == pytest.approx(pooled_epoch[metric], rel=1e-4, abs=1e-5), metric
 
 
 def test_docstring_example_runs_as_written():

@@ -37,7 +37,9 @@ class Encoder:
         build: callable `(embedding, ids, shape) -> features`: given the
             embedding layer (not yet called), the Keras ids input and the
             model's sizes (`shape`: `maxlen`, `embedding_dim`, `hidden_units`,
-            `fast_path`, ...), returns one vector per post.
+            `fast_path`, ...), returns one vector per post. For an encoder
+            that `averages`, `embedding` is the choice's average instead
+            (`EmbeddingChoice.build_average`), a callable from ids to vectors.
         uses_mask: bool, True when its layers read a Keras mask (padding
             left out); False when they drop it, which the report says.
         weights: callable `(sizes) -> int`, its trainable weights besides the
@@ -45,6 +47,9 @@ class Encoder:
             `hidden_units`.
         activations: callable `(sizes) -> int`, the floats one post holds
             through a training step (kept for the backward pass), roughly.
+        averages: bool, default False. True for an encoder that is the
+            average of the embedded ids: each embedding choice computes it as
+            one bag layer, exactly, never holding `(batch, maxlen, dim)`.
         paddings: tuple of "pre" / "post": the paddings the study trains it
             with. Default: the study's own.
         cpu_epoch_seconds: float, about how long an epoch of the study's
@@ -61,6 +66,7 @@ class Encoder:
     uses_mask: bool
     weights: Callable
     activations: Callable
+    averages: bool = False
     paddings: tuple = ("pre",)
     cpu_epoch_seconds: float = 0.0
 
