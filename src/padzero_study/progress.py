@@ -149,6 +149,8 @@ class StudyProgress:
         if not untimed or estimate.startswith("unknown"):
             return estimate
         named = ", ".join(untimed[:3]) + (f" and {len(untimed) - 3} more" if len(untimed) > 3 else "")
+        if set(untimed) >= set(self._variants_left()):
+            return f"unknown until an epoch of {named} is timed"
         return f"{estimate} for the cells timed so far, plus {named}: no epoch timed yet, time unknown"
 
     def _eta(self, epoch_share, epoch_seconds_guess):
