@@ -345,7 +345,8 @@ def _mixed_settings(configs):
     keys = dict.fromkeys(key for config in configs for key in config if key not in ("backend", "data_path"))
     mixed = {}
     for key in keys:
-        values = dict.fromkeys(json.dumps(config.get(key), sort_keys=True) for config in configs)
+        # A run recorded before a fact was (the data's fingerprint, say) does not differ on it: it does not say.
+        values = dict.fromkeys(json.dumps(config[key], sort_keys=True) for config in configs if key in config)
         if len(values) > 1:
             mixed[key] = list(values)
     return mixed

@@ -506,3 +506,14 @@ def test_compare_studies_pairs_the_same_runs_and_gives_the_reference_seeds_sprea
     table = report.format_comparison(rows, names=("plain", "fast"))
     assert "| baseline | 0 | 0.050 / 0.060 (+0.010) | 0.800 / 0.700 | 0.050–0.850 | 5 / 2 |" in table
     assert table.count("\n") == 2 + len(rows)
+
+
+def test_runs_recorded_before_a_fact_existed_are_not_mixed_settings(tmp_path):
+    # docs/study's masked_average was re-run with the data's fingerprint recorded, which the older runs lack.
+    records = make_run("baseline", 0, [0.05, 0.8]) + make_run("padzero", 0, [0.8, 0.85], fingerprint="sha256:abc")
+    path = tmp_path / "report.md"
+    report.write_report_markdown(report.summarize(records), records, path)
+    assert "Mixed settings" not in path.read_text()
+    records += make_run("multiply", 0, [0.8, 0.85], fingerprint="sha256:def")
+    report.write_report_markdown(report.summarize(records), records, path)
+    assert "Mixed settings" in path.read_text()
