@@ -49,17 +49,19 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to 
 }
 
 # JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
-# tests and the study's. The order keeps two lanes about even (2 vCPU, 2026-12-04: jax-study 227 s and
-# jax-library 187 s in one lane; once 149 s, tensorflow 160 s, torch 104 s in the other).
+# tests and the study's. The order keeps two lanes about even: jax-study and tensorflow start; tensorflow
+# ends first and jax-library follows it, then torch; once follows jax-study (2 vCPU AMD EPYC, CI of
+# 2026-12-07: jax-study 257 s, once 209 s, tensorflow 160 s, jax-library 187 s, torch 111 s; 480 s in the
+# order before this one, about 466 s in this one).
 LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
 STUDY_TESTS=(tests/padzero_study src/padzero_study)
 has_jax=""
 for backend in "${backends[@]}"; do [ "$backend" = jax ] && has_jax=1; done
-names=(${has_jax:+jax-study} once)
+names=(${has_jax:+jax-study})
 for backend in "${backends[@]}"; do
     if [ "$backend" = tensorflow ]; then names+=(tensorflow); fi
 done
-names+=(${has_jax:+jax-library})
+names+=(${has_jax:+jax-library} once)
 for backend in "${backends[@]}"; do
     case "$backend" in jax|tensorflow) ;; *) names+=("$backend") ;; esac
 done

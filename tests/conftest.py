@@ -61,3 +61,20 @@ def loss_and_gradients():
     from padzero_study.diagnostics import loss_and_gradients
 
     return loss_and_gradients
+
+
+@pytest.fixture
+def assert_same_loss_and_gradients(loss_and_gradients):
+    """A function (model, reference, ids, labels) asserting that `model` gives `reference`'s loss and the
+    gradient of each of its weights, in order."""
+    import numpy as np
+
+    def check(model, reference, ids, labels):
+        loss, gradients = loss_and_gradients(model, ids, labels)
+        reference_loss, reference_gradients = loss_and_gradients(reference, ids, labels)
+        np.testing.assert_allclose(loss, reference_loss, rtol=1e-5)
+        names = [variable.path for variable in reference.trainable_variables]
+        for name, gradient, reference_gradient in zip(names, gradients, reference_gradients, strict=True):
+            np.testing.assert_allclose(gradient, reference_gradient, rtol=1e-4, atol=1e-7, err_msg=name)
+
+    return check
