@@ -51,8 +51,8 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to 
 # JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
 # tests and the study's. The order keeps two lanes about even: jax-study and tensorflow start; tensorflow
 # ends first and jax-library follows it, then torch; once follows jax-study (2 vCPU AMD EPYC, CI of
-# 2026-12-07: jax-study 257 s, once 209 s, tensorflow 160 s, jax-library 187 s, torch 111 s; 480 s in the
-# order before this one, about 466 s in this one).
+# 2026-12-07: jax-study 245 s then once 144 s; tensorflow 186 s, jax-library 182 s, torch 89 s; 457 s in all,
+# where the order before took 480 s).
 LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
 STUDY_TESTS=(tests/padzero_study src/padzero_study)
 has_jax=""
