@@ -558,8 +558,8 @@ def bench(args):
     backends = sorted(installed_backends(), key=BACKENDS.index) if args.backends is None else args.backends
     benchmarks.check_output_file(args.out)
     benchmarks.check_choices(args.parts, backends)
-    if benchmarks.left_out(args.parts):
-        logger.info(benchmarks.left_out(args.parts))
+    if left_out := benchmarks.left_out(args.parts):
+        logger.info(left_out)
     if args.steps is not None and not {"model", "bag"} & set(args.parts):
         raise UsageError(f"--steps counts the training steps of the model and bag parts, which --parts "
                          f"{','.join(args.parts)} leaves out; drop --steps, or add model or bag to --parts.")
@@ -588,12 +588,12 @@ COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "ben
 # each study module's own.
 STUDY_LOGGERS = ("padzero", "padzero_study")
 COMMANDS_WITHOUT_KERAS = ("report",)
-# The paths each command writes to, for an OSError that no check caught.
 # What a Ctrl-C leaves, by command.
 INTERRUPTED = {"reproduce": "finished runs are kept, rerun the same command to resume",
                "diagnose": "finished runs are kept, rerun the same command to resume",
                "report": "rerun the same command to write the report (its files are replaced whole)",
                "bench": "nothing was written, rerun the same command to measure"}
+# The paths each command writes to, for an OSError that no check caught.
 PATH_ARGUMENTS = {"reproduce": "--out", "diagnose": "--out", "report": "DIR", "bench": "--out"}
 
 

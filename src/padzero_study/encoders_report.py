@@ -159,13 +159,14 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
         lines.append("| " + " | ".join(row) + " |")
     ends = [record for record in records if record["record"] == "run_end"]
     train_seconds = sum(record.get("train_seconds", 0) for record in ends)
-    device = _device(run_dir)
+    config = _study_config(run_dir)  # read once: the device and the study's seeds
+    device = _entry(config, "device", str)
     lines += ["", f"Training time of the {len(ends)} finished runs: {report.format_duration(train_seconds)}"
               + (f", on {device}." if device else "."), "",
               "What it shows, per encoder (\"beyond the seeds' spread\": every seed of one above every seed of "
               "the other):", ""]
     lines += [encoder_finding(encoder, padding, by_embedding) for (encoder, padding), by_embedding in cells.items()]
-    lines += waiting_encoders(records, {encoder for encoder, _ in cells}, _config_entry(run_dir, "seeds", int))
+    lines += waiting_encoders(records, {encoder for encoder, _ in cells}, _entry(config, "seeds", int))
     lines += ["", f"![Epoch-1 and best validation accuracy per encoder and embedding]({plot_name})", ""]
     return "\n".join(lines)
 
@@ -185,20 +186,21 @@ def steady_epoch_seconds(records):
     return {variant: statistics.fmean(values) for variant, values in by_variant.items()}
 
 
-def _config_entry(run_dir, key, kind):
-    """`config.json`'s `key` where it holds a `kind`, else None (no config, or one that does not say)."""
+def _study_config(run_dir):
+    """The folder's `config.json` as a dict; empty where there is none or it cannot be read."""
     path = Path(run_dir) / results.CONFIG_FILE
     if not os.path.lexists(path):
-        return None
+        return {}
     try:
-        value = results.read_config(path).get(key)
+        return results.read_config(path)
     except results.ResultsError:
-        return None
+        return {}
+
+
+def _entry(config, key, kind):
+    """`config[key]` where it holds a `kind` (a bool is no int), else None."""
+    value = config.get(key)
     return value if isinstance(value, kind) and not isinstance(value, bool) else None
-
-
-def _device(run_dir):
-    return _config_entry(run_dir, "device", str)
 
 
 def plot_encoders(records, path):
