@@ -1,30 +1,11 @@
 """`padzero.Embedding`: a Keras `Embedding` whose padding id embeds to exactly zero."""
 
-import contextvars
-import numbers
-
 import keras
 from keras import ops
 
-from padzero.ids import check_padding_idx, checked_ids
+from padzero.ids import IdsCheckedOnce, check_padding_idx, checked_ids, is_integer, is_sparse
 
-# The ids that `Embedding.__call__` has just checked, so that `call` does not
-# check them a second time (one reduction per call).
-# The default is no id value at all, so that `None` passed as ids is checked too.
-_NO_IDS = object()
-_CHECKED_IDS = contextvars.ContextVar("padzero_checked_ids", default=_NO_IDS)
-
-
-def _is_sparse(tensor):
-    # TF's SparseTensor and JAX's BCOO carry an `indices` array; torch tensors
-    # have an `indices()` method instead, hence the callable test.
-    indices = getattr(tensor, "indices", None)
-    return indices is not None and not callable(indices)
-
-
-def _is_integer(value):
-    # bool is an Integral too, but `padding_idx=True` is always a mistake.
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+_IDS_CHECKED_ONCE = IdsCheckedOnce("padzero_checked_ids")
 
 
 def zero_padding_positions(ids, outputs, padding_idx):
@@ -116,8 +97,8 @@ class Embedding(keras.layers.Embedding):
     def __init__(self, input_dim, output_dim, padding_idx=0, **kwargs):
         # Keras validates its own arguments, with its own messages (a drop-in raises what Keras raises); NumPy
         # integers, which Keras refuses, are taken as the Python ints they hold.
-        input_dim, output_dim = (int(size) if _is_integer(size) else size for size in (input_dim, output_dim))
-        if padding_idx is not None and _is_integer(input_dim) and input_dim > 0:
+        input_dim, output_dim = (int(size) if is_integer(size) else size for size in (input_dim, output_dim))
+        if padding_idx is not None and is_integer(input_dim) and input_dim > 0:
             # Only a valid input_dim gives padding_idx a range; any other is refused by Keras's __init__ below.
             padding_idx = check_padding_idx(padding_idx, input_dim)
         self.padding_idx = padding_idx
@@ -142,23 +123,10 @@ class Embedding(keras.layers.Embedding):
         return zero_padding_positions(ids, outputs, self.padding_idx)
 
     def __call__(self, *args, **kwargs):
-        # Keras converts NumPy ids to tensors before `call` sees them, and on
-        # JAX (64-bit off) that conversion wraps int64 ids >= 2**32 into range.
-        # The ids are checked here, as given, before any conversion or cast.
+        # The ids are checked as given, before Keras converts them (`padzero.ids.IdsCheckedOnce`).
         if self.padding_idx is None:
             return super().__call__(*args, **kwargs)
-        if args:
-            ids = self._checked_ids(args[0])
-            args = (ids, *args[1:])
-        elif "inputs" in kwargs:
-            ids = kwargs["inputs"] = self._checked_ids(kwargs["inputs"])
-        else:
-            return super().__call__(*args, **kwargs)
-        token = _CHECKED_IDS.set(ids)
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            _CHECKED_IDS.reset(token)
+        return _IDS_CHECKED_ONCE.call(super().__call__, self._checked_ids, args, kwargs)
 
     def _checked_ids(self, ids):
         """Raises on ids outside [0, input_dim) when their values can be read; returns ids ready for Keras."""
@@ -166,7 +134,7 @@ class Embedding(keras.layers.Embedding):
 
     def _as_ids(self, inputs):
         # `stateless_call` and the quantized calls reach here without `__call__`.
-        if self.padding_idx is not None and inputs is not _CHECKED_IDS.get():
+        if self.padding_idx is not None and not _IDS_CHECKED_ONCE.already_checked(inputs):
             inputs = self._checked_ids(inputs)
         if keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
@@ -195,7 +163,7 @@ class Embedding(keras.layers.Embedding):
         `python benchmarks/embedding_formulations.py`. With a small batch and
         a large vocabulary the output pass is the cheaper one.
         """
-        if _is_sparse(ids):
+        if is_sparse(ids):
             return True  # `take` handles sparse ids, elementwise `where` does not
         number_of_ids = 1
         for size in ids.shape:

@@ -1,19 +1,14 @@
 """`padzero.EmbeddingBag`: PyTorch's `nn.EmbeddingBag` for Keras 3, one vector per bag of ids."""
 
-import contextvars
-
 import keras
 import numpy as np
 from keras import ops
 
 from padzero.bag_reduction import MODES, reduce_bags
-from padzero.ids import check_padding_idx, checked_ids
+from padzero.ids import IdsCheckedOnce, check_padding_idx, checked_ids
 from padzero.validation import check_positive_int
 
-# The ids that `EmbeddingBag.__call__` has just checked, so that `call` does not check them again.
-# The default is no id value at all, so that `None` passed as ids is checked too.
-_NO_IDS = object()
-_CHECKED_IDS = contextvars.ContextVar("padzero_bag_checked_ids", default=_NO_IDS)
+_IDS_CHECKED_ONCE = IdsCheckedOnce("padzero_bag_checked_ids")
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -136,21 +131,10 @@ class EmbeddingBag(keras.layers.Layer):
         self.built = True
 
     def __call__(self, *args, **kwargs):
-        # Keras converts NumPy ids to tensors before `call` sees them, and on JAX (64-bit off) that
-        # conversion wraps int64 ids >= 2**32 into range: the ids are checked here, as given. Checked
-        # before Keras's own `__call__`, the errors stay one line (Keras wraps those raised in `call`).
-        if args:
-            ids = self._checked_call(args[0], args[1] if len(args) > 1 else kwargs.get("per_sample_weights"))
-            args = (ids, *args[1:])
-        elif "inputs" in kwargs:
-            ids = kwargs["inputs"] = self._checked_call(kwargs["inputs"], kwargs.get("per_sample_weights"))
-        else:
-            return super().__call__(*args, **kwargs)
-        token = _CHECKED_IDS.set(ids)
-        try:
-            return super().__call__(*args, **kwargs)
-        finally:
-            _CHECKED_IDS.reset(token)
+        # The ids are checked as given, before Keras converts them (`padzero.ids.IdsCheckedOnce`).
+        per_sample_weights = args[1] if len(args) > 1 else kwargs.get("per_sample_weights")
+        return _IDS_CHECKED_ONCE.call(super().__call__, lambda ids: self._checked_call(ids, per_sample_weights),
+                                      args, kwargs)
 
     def _checked_call(self, ids, per_sample_weights):
         """`ids` ready for Keras, after one-line errors for bad ids, a bad shape or weights that do not apply."""
@@ -162,7 +146,7 @@ class EmbeddingBag(keras.layers.Layer):
 
     def call(self, inputs, per_sample_weights=None):
         ids = inputs
-        if ids is not _CHECKED_IDS.get():  # `stateless_call` reaches here without `__call__`
+        if not _IDS_CHECKED_ONCE.already_checked(ids):  # `stateless_call` comes without `__call__`
             ids = self._checked_call(ids, per_sample_weights)
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")

@@ -5,7 +5,8 @@ import numpy as np
 from keras import ops
 
 from padzero.block_dense import block_bounds, block_dense, check_ids_shape
-from padzero.embedding import Embedding, _is_integer
+from padzero.embedding import Embedding
+from padzero.ids import is_integer
 from padzero.validation import check_positive_int
 
 
@@ -139,7 +140,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         own_padding = getattr(embedding, "padding_idx", None) if isinstance(embedding, Embedding) else None
         if padding_idx is None:
             padding_idx = 0 if own_padding is None else own_padding
-        if not _is_integer(padding_idx) or not 0 <= padding_idx < embedding.input_dim:
+        if not is_integer(padding_idx) or not 0 <= padding_idx < embedding.input_dim:
             raise ValueError(
                 f"padding_idx must be an int in [0, input_dim) = [0, {embedding.input_dim}). "
                 f"Received: padding_idx={padding_idx!r}"

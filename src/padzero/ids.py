@@ -6,6 +6,7 @@ them, with one reduction and one host sync for a tensor; traced and symbolic ids
 have only their dtype checked.
 """
 
+import contextvars
 import numbers
 
 import keras
@@ -19,21 +20,62 @@ from keras import ops
 _NO_VALUE_YET = (TypeError, NotImplementedError, RuntimeError)
 
 
-def _is_integer(value):
-    # bool is an Integral too, but `padding_idx=True` is always a mistake.
+def is_integer(value):
+    """True for Python and NumPy integers, not bools: `padding_idx=True` is always a mistake."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
-def _is_sparse(tensor):
-    # TF's SparseTensor and JAX's BCOO carry an `indices` array; torch tensors
-    # have an `indices()` method instead, hence the callable test.
+def is_sparse(tensor):
+    """True for TF's SparseTensor and JAX's BCOO, which carry an `indices` array (torch tensors have an
+    `indices()` method instead, hence the callable test)."""
     indices = getattr(tensor, "indices", None)
     return indices is not None and not callable(indices)
 
 
 def _is_tensor(value):
     """True for this backend's tensors (traced ones too), Keras symbolic tensors and any library's sparse tensors."""
-    return ops.is_tensor(value) or keras.backend.is_keras_tensor(value) or _is_sparse(value)
+    return ops.is_tensor(value) or keras.backend.is_keras_tensor(value) or is_sparse(value)
+
+
+# No ids were checked in this context: `None` passed as ids is checked too.
+_NO_IDS = object()
+
+
+class IdsCheckedOnce:
+    """Checks a layer's ids as given, before Keras's `Layer.__call__` converts them, and once only.
+
+    Keras converts NumPy ids to tensors before `call` sees them, and on JAX
+    (64-bit off) that conversion wraps int64 ids >= 2**32 into range, so the
+    ids are checked before it; errors raised there also stay one line (Keras
+    wraps those raised in `call`). `call` then asks `already_checked` and skips
+    a second check (one reduction per call); `stateless_call` and the
+    quantized calls reach `call` without `__call__`, and check there.
+
+    Args:
+        name: str, the name of the context variable: one instance per layer class.
+    """
+
+    def __init__(self, name):
+        self._checked = contextvars.ContextVar(name, default=_NO_IDS)
+
+    def call(self, keras_call, check, args, kwargs):
+        """`keras_call(*args, **kwargs)` with its ids (the first argument, or `inputs=`) replaced by `check(ids)`."""
+        if args:
+            ids = check(args[0])
+            args = (ids, *args[1:])
+        elif "inputs" in kwargs:
+            ids = kwargs["inputs"] = check(kwargs["inputs"])
+        else:
+            return keras_call(*args, **kwargs)
+        token = self._checked.set(ids)
+        try:
+            return keras_call(*args, **kwargs)
+        finally:
+            self._checked.reset(token)
+
+    def already_checked(self, ids):
+        """True when `ids` are those `call` has just checked."""
+        return ids is self._checked.get()
 
 
 def check_padding_idx(padding_idx, input_dim):
@@ -58,7 +100,7 @@ def check_padding_idx(padding_idx, input_dim):
     """
     if padding_idx is None:
         return None
-    if not _is_integer(padding_idx) or not -input_dim <= padding_idx < input_dim:
+    if not is_integer(padding_idx) or not -input_dim <= padding_idx < input_dim:
         raise ValueError(
             "padding_idx must be None or an int in [-input_dim, input_dim) = "
             f"[{-input_dim}, {input_dim}); received padding_idx={padding_idx!r} "
@@ -154,7 +196,7 @@ class _IdRules:
         # A TensorFlow RaggedTensor: its ids are its flat values.
         ids = getattr(ids, "flat_values", ids)
         dtype = self.tensor_dtype(ids)
-        if keras.backend.is_keras_tensor(ids) or _is_sparse(ids) or 0 in tuple(ids.shape):
+        if keras.backend.is_keras_tensor(ids) or is_sparse(ids) or 0 in tuple(ids.shape):
             return  # symbolic: no values yet; sparse ids are left to Keras; an empty batch holds no bad id
         if keras.backend.backend() == "torch" and dtype in ("uint16", "uint32", "uint64"):
             # torch cannot compare these dtypes; it can copy them to the host.
