@@ -46,6 +46,7 @@ def sigint_noted():
     Example:
 
     >>> import os
+    >>> saved = signal.signal(signal.SIGINT, signal.default_int_handler)  # Python's own, as in a terminal
     >>> try:
     ...     with sigint_noted() as interrupted:
     ...         os.kill(os.getpid(), signal.SIGINT)
@@ -53,6 +54,7 @@ def sigint_noted():
     ... except KeyboardInterrupt:
     ...     print(f"noted: {noted}; raised as the block ended")
     noted: True; raised as the block ended
+    >>> _ = signal.signal(signal.SIGINT, saved)
     """
     interrupted = threading.Event()
     ours = threading.current_thread() is threading.main_thread() and (

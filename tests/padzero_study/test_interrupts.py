@@ -30,10 +30,20 @@ def sigint_after_first_epoch(results, sent):
         time.sleep(0.01)
 
 
+@pytest.fixture
+def python_sigint_handler():
+    """Python's own SIGINT handler for the test, as in a terminal: a shell that starts the suite in the background
+    hands it SIGINT ignored, and `sigint_noted` leaves an ignored SIGINT ignored."""
+    saved = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, saved)
+
+
 # The fast path (JAX's default) stops through the same callback as the plain layers: not run again here, for its
 # compile time.
 @pytest.mark.parametrize("command, path", [("reproduce", "plain"), ("diagnose", "default")])
-def test_sigint_mid_epoch_stops_within_seconds_and_keeps_whole_records(command, path, tmp_path, capsys, backend):
+def test_sigint_mid_epoch_stops_within_seconds_and_keeps_whole_records(command, path, tmp_path, capsys, backend,
+                                                                       python_sigint_handler):
     # It was lost on JAX inside Keras's pythonify_logs (a bare except:), and training went on to the run's end.
     results = tmp_path / "results.jsonl"
     sent = []
