@@ -29,7 +29,7 @@ import time
 
 os.environ.setdefault("KERAS_BACKEND", "jax")
 
-from padzero_study.allocator import reuse_freed_memory  # noqa: E402
+from padzero_study.runtime.allocator import reuse_freed_memory  # noqa: E402
 
 reuse_freed_memory()  # before Keras starts XLA's threads
 
@@ -38,7 +38,7 @@ import keras  # noqa: E402
 import numpy as np  # noqa: E402
 
 from padzero_study.bench import SHAPE, compiled_reference_model, make_batches, synthetic_lengths  # noqa: E402
-from padzero_study.machine import describe_machine  # noqa: E402
+from padzero_study.runtime.machine import describe_machine  # noqa: E402
 
 # XLA's own operations in a trace (not the runtime's bookkeeping events).
 OPERATION = re.compile(r"fusion|^wrapped_|^copy|^dot|^sort|^gather|^scatter|^custom")

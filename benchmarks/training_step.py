@@ -10,7 +10,7 @@ import time
 import keras
 import numpy as np
 
-from padzero_study.variants import build_model
+from padzero_study.models.variants import build_model
 
 
 def main():

@@ -6,7 +6,7 @@ ablations in docs/diagnose-ablations (see scripts/diagnose_ablations.sh).
 
 import sys
 
-from padzero_study.diagnostics_report import write_comparison
+from padzero_study.reports.diagnostics_report import write_comparison
 
 if __name__ == "__main__":
     if len(sys.argv) < 3:

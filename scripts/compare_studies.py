@@ -8,7 +8,7 @@ comparison of the fast path with the plain one (docs/study-plain).
 import sys
 from pathlib import Path
 
-from padzero_study.report import compare_studies, format_comparison
+from padzero_study.reports.study_report import compare_studies, format_comparison
 from padzero_study.results import load_results, results_files
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
     python scripts/shared_input_at_init.py --data ../shared/data/20news-bydate.tar.gz > docs/diagnose-ablations/shared_input_at_init.md
 
-`padzero_study.diagnostics.shared_input_l1` on the first 1,000 validation posts, of each run's initial
+`padzero_study.diagnostics.recorder.shared_input_l1` on the first 1,000 validation posts, of each run's initial
 model (the same seeded weights `padzero diagnose` starts from). It needs no training, so it
 also covers the runs recorded before the recorder measured it. Times Adam's learning rate it
 bounds how far the first step shifts a hidden unit's pre-activation the same way for every post. Beside
@@ -14,8 +14,8 @@ import dataclasses
 from pathlib import Path
 
 from padzero_study import results
-from padzero_study import runner as study
-from padzero_study.diagnostics import shared_input_l1
+from padzero_study.study import runner as study
+from padzero_study.diagnostics.recorder import shared_input_l1
 
 SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and scripts/diagnose_ablations.sh
     "diagnose": ({}, ("baseline", "padzero", "uniform_nonneg")),

@@ -2,14 +2,14 @@
 
 Run after `padzero report docs/study`: `python scripts/update_readme_results.py`.
 Descriptions and the original experiment's numbers (in brackets) come from
-`padzero_study.variants.VARIANTS`; means ± std over seeds from summary.csv.
+`padzero_study.models.variants.VARIANTS`; means ± std over seeds from summary.csv.
 """
 
 import csv
 import math
 from pathlib import Path
 
-from padzero_study.variants import VARIANTS
+from padzero_study.models.variants import VARIANTS
 
 ROOT = Path(__file__).resolve().parents[1]
 TABLE_HEADER = "| variant | what it is | epoch-1 val acc | best val acc |"

@@ -41,7 +41,7 @@ def _table_gradient(layer, ids, upstream):
     """d sum(layer(ids) * upstream) / d layer.embeddings, as a NumPy array, on any backend."""
     from keras import ops
 
-    from padzero_study.gradients import value_and_gradients
+    from layer_gradients import value_and_gradients
 
     _, (gradient,) = value_and_gradients(
         layer, lambda outputs: ops.sum(ops.multiply(outputs, upstream)), ids, variables=[layer._embeddings]
@@ -58,7 +58,7 @@ def table_gradient():
 @pytest.fixture
 def loss_and_gradients():
     """A function (model, ids, labels) -> (mean cross-entropy, gradients of every trainable variable)."""
-    from padzero_study.diagnostics import loss_and_gradients
+    from padzero_study.diagnostics.recorder import loss_and_gradients
 
     return loss_and_gradients
 

@@ -50,17 +50,17 @@ def study_modules_imported(path):
 
 def test_the_runner_trains_and_records_and_no_report_module_is_its():
     # Arrows point down: the command asks for the report once the runner has trained and recorded.
-    reports = {"report", "diagnostics_report", "encoders_report", "folder_report", "cli"}
-    assert not study_modules_imported(STUDY / "runner.py") & reports
-    assert {"folder_report"} <= study_modules_imported(STUDY / "cli.py")
+    reports = {"reports", "cli"}
+    assert not study_modules_imported(STUDY / "study" / "runner.py") & reports
+    assert {"reports"} <= study_modules_imported(STUDY / "cli" / "__init__.py")
 
 
 def test_an_encoder_is_one_module_and_one_registration():
-    modules = sorted(path.stem for path in (STUDY / "encoders").glob("*.py") if path.stem not in ("__init__", "positions"))
-    package = (STUDY / "encoders" / "__init__.py").read_text(encoding="utf-8")
+    modules = sorted(path.stem for path in (STUDY / "models" / "encoders").glob("*.py") if path.stem not in ("__init__", "positions"))
+    package = (STUDY / "models" / "encoders" / "__init__.py").read_text(encoding="utf-8")
     for name in modules:
-        assert f"from padzero_study.encoders import {name} " in package, name
-        assert (STUDY / "encoders" / f"{name}.py").read_text(encoding="utf-8").count("register_encoder(Encoder(") == 1
+        assert f"from padzero_study.models.encoders import {name} " in package, name
+        assert (STUDY / "models" / "encoders" / f"{name}.py").read_text(encoding="utf-8").count("register_encoder(Encoder(") == 1
 
 
 def test_the_library_depends_on_keras_and_numpy_only():
@@ -95,10 +95,10 @@ def test_import_padzero_loads_the_layers_and_nothing_keras_would_not():
 def test_the_study_modules_that_run_without_keras_do_not_import_it():
     completed = run_python(
         "import sys\n"
-        "import padzero_study, padzero_study.cli, padzero_study.report, padzero_study.results\n"
-        "import padzero_study.variants, padzero_study.datasets, padzero_study.diagnostics_report\n"
-        "import padzero_study.encoders, padzero_study.embeddings, padzero_study.encoders_report\n"
-        "import padzero_study.folder_report\n"
+        "import padzero_study, padzero_study.cli, padzero_study.reports.study_report, padzero_study.results\n"
+        "import padzero_study.models.variants, padzero_study.data.datasets, padzero_study.reports.diagnostics_report\n"
+        "import padzero_study.models.encoders, padzero_study.models.embeddings, padzero_study.reports.encoders_report\n"
+        "import padzero_study.reports.folder_report\n"
         "print(sorted({name.split('.')[0] for name in sys.modules} & {'keras', 'padzero', 'tensorflow', 'jax', 'torch'}))"
     )
     assert completed.returncode == 0, completed.stderr[-2000:]

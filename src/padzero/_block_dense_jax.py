@@ -18,7 +18,7 @@ import math
 import jax
 import jax.numpy as jnp
 
-from padzero.block_dense import _embedded, block_activity, padding_block_outputs
+from padzero._block_dense_base import block_activity, gather_embeddings, padding_block_outputs
 
 # Rows are multiplied in this many groups per block at most (batch 32: groups of 4). Measured on a
 # Keras training step, batch 32 x 1,100, 11 blocks: 8 groups 1.47x the plain step, 4 groups 1.36x, 16 1.47x.
@@ -46,7 +46,7 @@ def _block_forward(table, kernel, ids, order, groups, group, padding_idx, zero_p
         if count == 0:
             return jnp.zeros((batch, units), table.dtype)
         rows = order[: count * group]
-        embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+        embedded = gather_embeddings(table, ids[rows], padding_idx, zero_padding)
         return jnp.zeros((batch, units), table.dtype).at[rows].set(embedded.reshape(len(rows), -1) @ kernel)
 
     return _switch_on_groups(groups, batch, group, product, table, kernel, ids, order)
@@ -60,7 +60,7 @@ def _block_gradients(table, kernel, ids, order, groups, upstream, scratch, group
         if count == 0:
             return jnp.zeros(kernel.shape, kernel.dtype), scratch
         rows = order[: count * group]
-        embedded = _embedded(table, ids[rows], padding_idx, zero_padding)
+        embedded = gather_embeddings(table, ids[rows], padding_idx, zero_padding)
         kernel_gradient = embedded.reshape(len(rows), -1).T @ upstream[rows]
         return kernel_gradient, jax.lax.dynamic_update_slice(scratch, upstream[rows] @ kernel.T, (0, 0))
 

@@ -14,7 +14,9 @@ the same function, with exact gradients for the table and every kernel block.
 shapes (`padzero._block_dense_jax`), the other backends a `keras.ops` form
 that selects the rows with real tokens (dynamic shapes, which eager PyTorch
 and TensorFlow graphs take as they come). `block_dense_reference` computes the
-whole padded product; the tests hold both against it.
+whole padded product; the tests hold both against it. The pieces both forms
+use live below them, in `padzero._block_dense_base`, so the JAX form never
+imports this module back.
 
 The blocks slice ids by position, so ids of another width would be cut or
 run short without a word: `block_dense` refuses every shape but
@@ -26,7 +28,7 @@ any width.
 import keras
 from keras import ops
 
-from padzero.embedding import zero_padding_positions
+from padzero._block_dense_base import block_activity, gather_embeddings, padding_block_outputs
 
 
 def check_ids_shape(shape, maxlen):
@@ -86,11 +88,6 @@ def block_bounds(maxlen, blocks):
     return bounds
 
 
-def _embedded(table, ids, padding_idx, zero_padding):
-    embedded = ops.take(table, ids, axis=0)
-    return zero_padding_positions(ids, embedded, padding_idx) if zero_padding else embedded
-
-
 def block_dense_reference(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
     """The plain computation: every position of every row embedded, flattened, multiplied.
 
@@ -106,33 +103,12 @@ def block_dense_reference(ids, table, kernel_blocks, bounds, padding_idx, zero_p
     Returns:
         `(batch, units)` tensor, without bias or activation.
     """
-    embedded = _embedded(table, ids, padding_idx, zero_padding)
+    embedded = gather_embeddings(table, ids, padding_idx, zero_padding)
     batch = ops.shape(ids)[0]
     outputs = 0
     for (start, stop), kernel in zip(bounds, kernel_blocks):
         outputs = outputs + ops.matmul(ops.reshape(embedded[:, start:stop], (batch, -1)), kernel)
     return outputs
-
-
-def padding_block_outputs(table, kernel_blocks, bounds, padding_idx):
-    """`(blocks, units)`: what a block of padding only adds when padding embeds to its table row `e`.
-
-    Each is `e @ (sum of the block's kernel rows, position by position)`.
-    """
-    padding_vector = ops.take(table, padding_idx, axis=0)
-    features = ops.shape(table)[-1]
-    rows = []
-    for (start, stop), kernel in zip(bounds, kernel_blocks):
-        per_position = ops.reshape(kernel, (stop - start, features, -1))
-        rows.append(ops.einsum("f,pfu->u", padding_vector, per_position))
-    return ops.stack(rows)
-
-
-def block_activity(ids, bounds, padding_idx):
-    """`(batch, blocks)` bool: True where a row holds at least one real token in a block."""
-    return ops.stack(
-        [ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds], axis=1
-    )
 
 
 def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_padding):
@@ -144,7 +120,7 @@ def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_pa
     for block, ((start, stop), kernel) in enumerate(zip(bounds, kernel_blocks)):
         rows = ops.where(active[:, block])[0]
         block_ids = ops.take(ids[:, start:stop], rows, axis=0)
-        embedded = _embedded(table, block_ids, padding_idx, zero_padding)
+        embedded = gather_embeddings(table, block_ids, padding_idx, zero_padding)
         products = ops.matmul(ops.reshape(embedded, (-1, (stop - start) * features)), kernel)
         # A matmul by the rows' one-hot, not a scatter: with no row at all it still links the kernel to the
         # outputs, so the kernel gets a zero gradient (which Adam steps on) rather than none. Built by comparison,

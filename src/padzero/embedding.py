@@ -4,20 +4,9 @@ import keras
 from keras import ops
 
 from padzero.ids import IdsCheckedOnce, check_padding_idx, checked_ids, is_integer, is_sparse
+from padzero.padding import zero_padding_positions, zero_padding_row
 
 _IDS_CHECKED_ONCE = IdsCheckedOnce("padzero_checked_ids")
-
-
-def zero_padding_positions(ids, outputs, padding_idx):
-    """`outputs` (ids' embeddings) with exactly 0.0 wherever `ids` equal `padding_idx`.
-
-    `where`, not a multiply by the mask: 0 * inf and 0 * NaN are NaN, and the
-    padding output must be exactly 0.0 whatever the row holds. The unselected
-    branch of `where` also gets exactly zero gradient, so the padding row of
-    the table receives none.
-    """
-    is_padding = ops.expand_dims(ops.equal(ids, padding_idx), -1)
-    return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)
 
 
 @keras.saving.register_keras_serializable(package="padzero")
@@ -113,11 +102,7 @@ class Embedding(keras.layers.Embedding):
         if self.padding_idx is not None and self.quantization_mode is None:
             # As in PyTorch, the initializer's padding row is overwritten with
             # zeros; a `weights=` table is loaded after this and kept as given.
-            self._embeddings.assign(self._zero_padding_row(ops.convert_to_tensor(self._embeddings)))
-
-    def _zero_padding_row(self, table):
-        is_padding_row = ops.expand_dims(ops.arange(self.input_dim) == self.padding_idx, -1)
-        return ops.where(is_padding_row, ops.zeros((), dtype=table.dtype), table)
+            self._embeddings.assign(self.table_with_zero_padding_row(ops.convert_to_tensor(self._embeddings)))
 
     def _zero_padding_positions(self, ids, outputs):
         return zero_padding_positions(ids, outputs, self.padding_idx)
@@ -132,28 +117,37 @@ class Embedding(keras.layers.Embedding):
         """Raises on ids outside [0, input_dim) when their values can be read; returns ids ready for Keras."""
         return checked_ids(ids, self.input_dim, self.padding_idx, self.name)
 
-    def _as_ids(self, inputs):
-        # `stateless_call` and the quantized calls reach here without `__call__`.
+    # `as_ids`, `reads_zeroed_table` and `table_with_zero_padding_row` are how `call` reads its ids and its table,
+    # and how `padzero.EmbeddingFlattenDense`, which gathers from this layer's table itself, reads them the same
+    # way: public, so that it needs none of this layer's private members.
+
+    def as_ids(self, inputs):
+        """`inputs` as `call` reads them: checked as `__call__` checks them, then as int32 or int64.
+
+        Ids that `__call__` has just checked are not checked again; `stateless_call`,
+        the quantized calls and other layers reach here without `__call__`, and
+        their ids are checked here.
+
+        Args:
+            inputs: the ids the layer was called on.
+
+        Returns:
+            The same ids as an int32 or int64 tensor.
+
+        Raises:
+            ValueError: ids outside `[0, input_dim)` whose values can be read,
+                or ids that are not an array of numbers (see the class docstring).
+        """
         if self.padding_idx is not None and not _IDS_CHECKED_ONCE.already_checked(inputs):
             inputs = self._checked_ids(inputs)
         if keras.backend.standardize_dtype(inputs.dtype) not in ("int32", "int64"):
             inputs = ops.cast(inputs, "int32")
         return inputs
 
-    def call(self, inputs):
-        ids = self._as_ids(inputs)
-        table = self.embeddings
-        if self.padding_idx is None:
-            outputs = ops.take(table, ids, axis=0)
-        elif self._table_is_smaller_than_output(ids):
-            outputs = ops.take(self._zero_padding_row(ops.convert_to_tensor(table)), ids, axis=0)
-        else:
-            outputs = self._zero_padding_positions(ids, ops.take(table, ids, axis=0))
-        return ops.cast(outputs, dtype=self.compute_dtype)
+    def reads_zeroed_table(self, ids):
+        """Whether `call` gathers `ids` from the table with its padding row zeroed, or zeroes its output's padding.
 
-    def _table_is_smaller_than_output(self, ids):
-        """Picks the cheaper of two exact formulations; both are tested to agree.
-
+        `call` picks the cheaper of two exact formulations; both are tested to agree.
         Zeroing the padding row of the table costs one pass over the table,
         zeroing the padding positions of the output one pass over the output.
         At the reference shapes (20,001 rows, 32 x 1,100 ids) the table pass
@@ -162,6 +156,15 @@ class Embedding(keras.layers.Embedding):
         1.66x (eager torch pays for every extra pass; XLA fuses either):
         `python benchmarks/embedding_formulations.py`. With a small batch and
         a large vocabulary the output pass is the cheaper one.
+
+        Args:
+            ids: the tensor of ids `call` reads (`as_ids(inputs)`).
+
+        Returns:
+            True when `call` gathers from `table_with_zero_padding_row(table)`,
+            False when it gathers from the table as held and zeroes the
+            padding positions of its output. With `padding_idx=None` `call`
+            does neither.
         """
         if is_sparse(ids):
             return True  # `take` handles sparse ids, elementwise `where` does not
@@ -172,15 +175,39 @@ class Embedding(keras.layers.Embedding):
             number_of_ids *= size
         return self.input_dim <= number_of_ids
 
+    def table_with_zero_padding_row(self, table):
+        """`table` with exactly 0.0 in row `padding_idx`: what `call` gathers from when `reads_zeroed_table(ids)`.
+
+        Args:
+            table: this layer's `(input_dim, output_dim)` table, as a tensor.
+
+        Returns:
+            A tensor of `table`'s shape and dtype whose padding row gets no
+            gradient (`padzero.padding.zero_padding_row`; with
+            `padding_idx=None` no row is zeroed).
+        """
+        return zero_padding_row(table, self.padding_idx)
+
+    def call(self, inputs):
+        ids = self.as_ids(inputs)
+        table = self.embeddings
+        if self.padding_idx is None:
+            outputs = ops.take(table, ids, axis=0)
+        elif self.reads_zeroed_table(ids):
+            outputs = ops.take(self.table_with_zero_padding_row(ops.convert_to_tensor(table)), ids, axis=0)
+        else:
+            outputs = self._zero_padding_positions(ids, ops.take(table, ids, axis=0))
+        return ops.cast(outputs, dtype=self.compute_dtype)
+
     def _int8_call(self, inputs, training=None):
-        ids = self._as_ids(inputs)
+        ids = self.as_ids(inputs)
         outputs = super()._int8_call(ids, training=training)
         if self.padding_idx is None:
             return outputs
         return self._zero_padding_positions(ids, outputs)
 
     def _int4_call(self, inputs, training=None):
-        ids = self._as_ids(inputs)
+        ids = self.as_ids(inputs)
         outputs = super()._int4_call(ids, training=training)
         if self.padding_idx is None:
             return outputs

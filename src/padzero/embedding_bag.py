@@ -6,6 +6,7 @@ from keras import ops
 
 from padzero.bag_reduction import MODES, reduce_bags
 from padzero.ids import IdsCheckedOnce, check_padding_idx, checked_ids
+from padzero.padding import zero_padding_row
 from padzero.validation import check_positive_int
 
 _IDS_CHECKED_ONCE = IdsCheckedOnce("padzero_bag_checked_ids")
@@ -125,9 +126,7 @@ class EmbeddingBag(keras.layers.Layer):
         if self.padding_idx is not None:
             # As in PyTorch, the initializer's padding row is overwritten with zeros; a `weights=` table is
             # loaded after this and kept as given.
-            table = ops.convert_to_tensor(self.embeddings)
-            is_padding_row = ops.expand_dims(ops.equal(ops.arange(self.input_dim), self.padding_idx), 1)
-            self.embeddings.assign(ops.where(is_padding_row, ops.zeros((), table.dtype), table))
+            self.embeddings.assign(zero_padding_row(ops.convert_to_tensor(self.embeddings), self.padding_idx))
         self.built = True
 
     def __call__(self, *args, **kwargs):

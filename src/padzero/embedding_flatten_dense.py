@@ -206,7 +206,7 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         # Also here, not only in __init__: `enable_lora` or `keras.Model.quantize` can reach the embedding later,
         # and the block product would read a LoRA-less or unscaled int8 table without a word.
         _refuse_lora_and_quantization(self.embedding)
-        ids = self.embedding._as_ids(inputs) if isinstance(self.embedding, Embedding) else inputs
+        ids = self.embedding.as_ids(inputs) if isinstance(self.embedding, Embedding) else inputs
         if keras.backend.standardize_dtype(ids.dtype) not in ("int32", "int64"):
             ids = ops.cast(ids, "int32")
         table = ops.convert_to_tensor(self.embedding.embeddings)
@@ -215,8 +215,8 @@ class EmbeddingFlattenDense(keras.layers.Layer):
             # differentiates a gather into one slice per gathered id, and Keras's Adam squares each slice
             # before repeats of an id add up; padzero.Embedding's small-table path zeroes the padding row
             # first, which makes the gradient one dense tensor, so Adam steps alike on both.
-            if self.embedding._table_is_smaller_than_output(ids):
-                table = self.embedding._zero_padding_row(table)
+            if self.embedding.reads_zeroed_table(ids):
+                table = self.embedding.table_with_zero_padding_row(table)
         kernels = [ops.reshape(kernel, (-1, self.units)) for kernel in self.kernel_blocks]
         outputs = block_dense(ids, table, kernels, self.bounds, self.padding_idx, self.zero_padding)
         if self.use_bias:

@@ -9,15 +9,15 @@ first. The names below load on first use.
 import importlib
 
 _EXPORTS = {
-    "StudyConfig": "padzero_study.runner",
-    "run_study": "padzero_study.runner",
-    "build_model": "padzero_study.variants",
-    "load_newsgroups": "padzero_study.data",
-    "make_synthetic_newsgroups": "padzero_study.data",
-    "encode_newsgroups": "padzero_study.text",
-    "build_report": "padzero_study.report",
-    "write_report": "padzero_study.folder_report",
-    "register_encoder": "padzero_study.encoders",
+    "StudyConfig": "padzero_study.study.runner",
+    "run_study": "padzero_study.study.runner",
+    "build_model": "padzero_study.models.variants",
+    "load_newsgroups": "padzero_study.data.newsgroups",
+    "make_synthetic_newsgroups": "padzero_study.data.newsgroups",
+    "encode_newsgroups": "padzero_study.data.text",
+    "build_report": "padzero_study.reports.study_report",
+    "write_report": "padzero_study.reports.folder_report",
+    "register_encoder": "padzero_study.models.encoders",
 }
 __all__ = list(_EXPORTS)
 

@@ -10,7 +10,7 @@ cover are refused. The reference itself is held against NumPy, with its
 gradients written out by hand.
 
 Gradients are Keras-level: the table and the kernel blocks are variables of a
-small layer, differentiated by `padzero_study.gradients.value_and_gradients`
+small layer, differentiated by `layer_gradients.value_and_gradients` (tests/)
 (a tape on TensorFlow, autograd on PyTorch). The JAX form is differentiated
 as Keras's JAX trainer does it, `jax.jit` over the layer's `stateless_call`,
 and each compiled step is kept for the next batch of the same shape: it
@@ -25,15 +25,9 @@ import numpy as np
 import pytest
 from keras import ops
 
-from padzero.block_dense import (
-    _block_dense_dynamic,
-    block_activity,
-    block_bounds,
-    block_dense,
-    block_dense_reference,
-    padding_block_outputs,
-)
-from padzero_study.gradients import value_and_gradients
+from layer_gradients import value_and_gradients
+from padzero._block_dense_base import block_activity, padding_block_outputs
+from padzero.block_dense import _block_dense_dynamic, block_bounds, block_dense, block_dense_reference
 
 pytestmark = pytest.mark.per_backend
 

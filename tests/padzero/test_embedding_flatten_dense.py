@@ -11,7 +11,7 @@ call and however it is run.
 On JAX the layer is called and differentiated compiled (`jax.jit` over its
 `stateless_call`, as Keras's JAX trainer runs it): an eager call of the JAX
 form compiles its branches anew every time. Elsewhere gradients come from
-`padzero_study.gradients.value_and_gradients`.
+`layer_gradients.value_and_gradients` (tests/).
 """
 
 import functools
@@ -24,8 +24,8 @@ import pytest
 from keras import ops
 
 import padzero
+from layer_gradients import value_and_gradients
 from padzero import EmbeddingFlattenDense
-from padzero_study.gradients import value_and_gradients
 
 pytestmark = pytest.mark.per_backend
 
