@@ -11,13 +11,19 @@
 #   bash scripts/test.sh                    everything, on jax, tensorflow and torch
 #   BACKENDS="jax" bash scripts/test.sh     one backend
 #   bash scripts/test.sh -m "not slow"      extra arguments go to every pytest run
+#   TEST_REPORTS=dir bash scripts/test.sh   keeps each run's JUnit XML (per-test times) in dir
+#
+# First ruff checks the code's lint and format (pyproject.toml's [tool.ruff]): a finding fails the command
+# before any test runs.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 read -r -a backends <<< "${BACKENDS:-jax tensorflow torch}"
 jobs=${JOBS:-2}
 reports=$(mktemp -d)
-trap 'rm -rf "$reports"' EXIT
+trap 'if [ -n "${TEST_REPORTS:-}" ]; then mkdir -p "$TEST_REPORTS" && cp "$reports"/*.xml "$TEST_REPORTS"/; fi; rm -rf "$reports"' EXIT
 started=$(date +%s)
+python -m ruff check --quiet . && python -m ruff format --check --quiet . || {
+    echo "ruff: fix the findings above (python -m ruff check --fix . && python -m ruff format .)"; exit 1; }
 # One JAX compilation cache for every run of this command (conftest.py explains it; fresh each time): the
 # backend-independent run compiles on JAX too, and many of its programs are the JAX run's.
 export JAX_COMPILATION_CACHE_DIR="$reports/jax-compilation-cache" JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0

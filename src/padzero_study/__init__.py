@@ -9,11 +9,11 @@ first. The names below load on first use.
 import importlib
 
 _EXPORTS = {
-    "StudyConfig": "padzero_study.study.runner",
+    "StudyConfig": "padzero_study.study.settings",
     "run_study": "padzero_study.study.runner",
     "build_model": "padzero_study.models.variants",
     "load_newsgroups": "padzero_study.data.newsgroups",
-    "make_synthetic_newsgroups": "padzero_study.data.newsgroups",
+    "make_synthetic_newsgroups": "padzero_study.data.synthetic",
     "encode_newsgroups": "padzero_study.data.text",
     "build_report": "padzero_study.reports.study_report",
     "write_report": "padzero_study.reports.folder_report",

@@ -81,6 +81,16 @@ def describe_os_error(path, error, *, writing):
     return f"Cannot {'write' if writing else 'read'} {path} ({reason}); check that path, or choose another folder."
 
 
+def is_regular_file(path, *, follow_links=False):
+    """Whether `path` is a regular file: not a folder, fifo, device or socket, and not a link unless `follow_links`
+    (then the file it leads to counts). False where there is nothing."""
+    try:
+        status = os.stat(path) if follow_links else os.lstat(path)
+    except (FileNotFoundError, NotADirectoryError):
+        return False
+    return stat.S_ISREG(status.st_mode)
+
+
 def check_own_file(path, *, follow_links=False, must_exist=True):
     """Refuses, before anything opens it, a study folder's file that is a symbolic link or not a regular file.
 

@@ -8,15 +8,17 @@ neither Keras nor scikit-learn (the CLI's `--help` reads it).
 import dataclasses
 from typing import Callable, Optional
 
+from padzero_study.data import synthetic
+from padzero_study import reference
 from padzero_study.data import newsgroups as data  # NumPy only: it imports scikit-learn when it loads
 from padzero_study.registry import register
 
 # The synthetic stand-in's size when `max_docs` is not given.
 SYNTHETIC_DEFAULT_DOCS = 2_000
 # The sizes of the original experiment, for a study of real posts; a dataset takes them unless it says otherwise.
-_REFERENCE_SIZES = {"maxlen": 1_100, "vocab_size": 20_000}
+_REFERENCE_SIZES = {"maxlen": reference.MAXLEN, "vocab_size": reference.VOCAB_SIZE}
 STUDY_RUN_DEFAULTS = {
-    "full": {"seeds": 3, "epochs": 30, "max_docs": None, **_REFERENCE_SIZES},
+    "full": {"seeds": 3, "epochs": reference.EPOCHS, "max_docs": None, **_REFERENCE_SIZES},
     "quick": {"seeds": 1, "epochs": 2, "max_docs": 5_000, **_REFERENCE_SIZES},
     "diagnose": {"seeds": 2, "epochs": 5, "max_docs": None, **_REFERENCE_SIZES},
 }
@@ -71,7 +73,7 @@ def _load_20news(config):
 
 
 def _load_synthetic(config):
-    return data.make_synthetic_newsgroups(num_docs=config.max_docs or SYNTHETIC_DEFAULT_DOCS, seed=config.split_seed)
+    return synthetic.make_synthetic_newsgroups(num_docs=config.max_docs or SYNTHETIC_DEFAULT_DOCS, seed=config.split_seed)
 
 
 register_dataset(Dataset(
@@ -90,6 +92,6 @@ register_dataset(Dataset(
     20,
     _load_synthetic,
     run_defaults={"full": _SMOKE_TEST_SIZES, "quick": _SMOKE_TEST_SIZES, "diagnose": _SMOKE_TEST_SIZES},
-    max_docs=data.SYNTHETIC_MAX_DOCS,
-    max_docs_hint=data.SYNTHETIC_MAX_DOCS_HINT,
+    max_docs=synthetic.SYNTHETIC_MAX_DOCS,
+    max_docs_hint=synthetic.SYNTHETIC_MAX_DOCS_HINT,
 ))

@@ -7,9 +7,11 @@ NumPy and scikit-learn only: the padding is `keras.utils.pad_sequences`'s
 import collections
 import dataclasses
 import math
-import numbers
 
 import numpy as np
+
+from padzero_study import reference
+from padzero_study import values
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import train_test_split
 
@@ -19,7 +21,6 @@ from sklearn.model_selection import train_test_split
 # digit nor an underscore", i.e. a letter in any alphabet ("café" stays whole).
 _WORD_PATTERN = r"[^\W\d_]+"
 _analyze = CountVectorizer(lowercase=True, stop_words="english", token_pattern=_WORD_PATTERN).build_analyzer()
-_PADDING_SIDES = ("pre", "post")
 
 
 def tokenize(text):
@@ -75,8 +76,8 @@ class EncodedSplit:
 def encode_newsgroups(
     newsgroups,
     *,
-    vocab_size=20_000,
-    maxlen=1_100,
+    vocab_size=reference.VOCAB_SIZE,
+    maxlen=reference.MAXLEN,
     validation_fraction=0.2,
     split_seed=0,
     max_docs=None,
@@ -119,14 +120,8 @@ def encode_newsgroups(
     check_positive_int("maxlen", maxlen)
     if max_docs is not None:
         check_positive_int("max_docs", max_docs)
-    _check_side("padding", padding)
-    if isinstance(validation_fraction, bool) or not (
-        isinstance(validation_fraction, numbers.Real) and 0 < validation_fraction < 1
-    ):
-        raise ValueError(
-            "validation_fraction must be a float strictly between 0 and 1; "
-            f"received validation_fraction={validation_fraction!r}"
-        )
+    values.check_padding_side("padding", padding)
+    values.check_fraction("validation_fraction", validation_fraction)
     labels = np.asarray(newsgroups.labels, dtype=np.int64)
     indices = np.arange(len(newsgroups.texts))
     if max_docs is not None and max_docs < len(indices):
@@ -203,7 +198,7 @@ def repadded(encoded, padding):
     >>> repadded(split, "post").x_train.tolist(), repadded(split, "post").x_val.tolist()
     ([[4, 5, 0, 0]], [[7, 8, 9, 0]])
     """
-    _check_side("padding", padding)
+    values.check_padding_side("padding", padding)
 
     def moved(ids):
         real = ids != 0
@@ -212,8 +207,3 @@ def repadded(encoded, padding):
         return np.take_along_axis(ids, order, axis=1)
 
     return dataclasses.replace(encoded, x_train=moved(encoded.x_train), x_val=moved(encoded.x_val))
-
-
-def _check_side(name, value):
-    if value not in _PADDING_SIDES:
-        raise ValueError(f"{name} must be 'pre' or 'post'; received {name}={value!r}")

@@ -9,7 +9,6 @@ bottom: gradients, the measures, the recorder.
 import keras
 import numpy as np
 
-from padzero_study import results
 from padzero_study.diagnostics.gradients import value_and_gradients
 
 # ---------------------------------------------------------------- gradients on any backend
@@ -150,7 +149,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
     """Appends the measures above to a JSON-lines file at chosen steps of the first epoch and after every epoch.
 
     Args:
-        path: the diagnostics file (appended to).
+        write: called with each diagnostics record (a dict), in order: `StudyFolder.append` to its diagnostics file.
         identity: dict written into every line (variant, seed, ...).
         probe_ids, probe_labels: training posts on which the gradient is taken.
         validation_ids: posts on which hidden units are checked for death.
@@ -159,10 +158,10 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         first_epoch_steps: steps of epoch 1 after which to record (0 = before training).
     """
 
-    def __init__(self, path, identity, probe_ids, probe_labels, validation_ids, padding_share_by_position,
+    def __init__(self, write, identity, probe_ids, probe_labels, validation_ids, padding_share_by_position,
                  words_by_id, first_epoch_steps=(0, 1, 3, 10, 30, 100, 300)):
         super().__init__()
-        self.path = path
+        self.write = write
         self.identity = identity
         self.probe_ids, self.probe_labels = probe_ids, probe_labels
         self.validation_ids = validation_ids
@@ -204,7 +203,7 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         if logs and "val_accuracy" in logs:
             record["val_accuracy"] = float(logs["val_accuracy"])
         # One fsync'd write: a kill mid-line leaves a cut last line, which every reader skips.
-        results.append_record(self.path, record)
+        self.write(record)
 
     def on_train_begin(self, logs=None):
         if 0 in self.first_epoch_steps:

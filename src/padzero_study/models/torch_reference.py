@@ -11,6 +11,8 @@ average model's bag, initialised the same way.
 import torch
 from torch import nn
 
+from padzero_study import reference
+
 
 class ReferenceModel(nn.Module):
     """The 20 Newsgroups reference architecture with PyTorch's own `padding_idx`.
@@ -30,7 +32,8 @@ class ReferenceModel(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, vocab_size, maxlen, num_classes=20, embedding_dim=300, hidden_units=25, dropout=0.3):
+    def __init__(self, vocab_size, maxlen, num_classes=reference.NUM_CLASSES, embedding_dim=reference.EMBEDDING_DIM,
+                 hidden_units=reference.HIDDEN_UNITS, dropout=reference.DROPOUT):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.hidden = nn.Linear(maxlen * embedding_dim, hidden_units)
@@ -64,7 +67,7 @@ class AverageModel(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, vocab_size, num_classes=20, embedding_dim=300):
+    def __init__(self, vocab_size, num_classes=reference.NUM_CLASSES, embedding_dim=reference.EMBEDDING_DIM):
         super().__init__()
         self.bag = nn.EmbeddingBag(vocab_size, embedding_dim, mode="mean", padding_idx=0)
         self.classes = nn.Linear(embedding_dim, num_classes)

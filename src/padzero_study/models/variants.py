@@ -17,6 +17,7 @@ import dataclasses
 import functools
 from typing import Callable, Optional
 
+from padzero_study import reference
 from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS, classes_head
 from padzero_study.models.encoders import flatten as flatten_encoder
@@ -288,9 +289,9 @@ def build_model(
     vocab_size,
     maxlen,
     num_classes=20,
-    embedding_dim=300,
-    hidden_units=25,
-    dropout=0.3,
+    embedding_dim=reference.EMBEDDING_DIM,
+    hidden_units=reference.HIDDEN_UNITS,
+    dropout=reference.DROPOUT,
     fast_path=False,
     embedding_init_scale=None,
 ):

@@ -1,6 +1,6 @@
 """The diagnostics of `padzero_study.diagnostics.recorder` as a plot (a panel per measure, a line per run), a table and the report's "Why" section.
 
-The diagnostics file is read by `padzero_study.results.load_diagnostics`; this
+The diagnostics file is read by `padzero_study.results.StudyFolder`; this
 module needs neither Keras nor NumPy.
 """
 
@@ -11,9 +11,9 @@ from padzero_study import files
 from padzero_study import results
 
 from padzero_study.reports import study_report as report
-from padzero_study.reports.study_report import format_number
+from padzero_study.wording import format_number
 
-logger = logging.getLogger("padzero")
+logger = logging.getLogger(__name__)
 
 PANELS = (
     ("padding_gradient_share", "padding row's share of the\nembedding gradient (squared norm)"),
@@ -38,18 +38,10 @@ def _in_training_order(run):
 
 
 def finished_diagnostics(run_dir, results_paths=None):
-    """The lines of `run_dir/diagnostics.jsonl` of runs that finished (a run_end line in its results), and
-    the (variant, seed) pairs left out because they are still running or were interrupted.
-
-    Args:
-        run_dir: a diagnose run's folder.
-        results_paths: the results files that say which runs finished; default `run_dir`'s.
-    """
-    records = results.load_diagnostics(Path(run_dir) / results.DIAGNOSTICS_FILE)
-    files = results_paths or results.results_files(run_dir)
-    finished = results.finished_runs(results.load_results(files, follow_links=bool(results_paths)) if files else [])
-    left_out = sorted({(r["variant"], r["seed"]) for r in records} - finished)
-    return [r for r in records if (r["variant"], r["seed"]) in finished], left_out
+    """`StudyFolder.finished_diagnostics` of `run_dir` (a folder or its `StudyFolder`): the diagnostics lines of
+    runs that finished, and the (variant, seed) pairs left out because they are still running or were
+    interrupted."""
+    return results.as_folder(run_dir, results_paths).finished_diagnostics()
 
 
 def checkpoint_label(record):
@@ -59,11 +51,11 @@ def checkpoint_label(record):
     return "init" if record["step"] == 0 else f"s{record['step']}"
 
 
-def plot_diagnostics(diagnostics_path, png_path):
+def plot_diagnostics(records, png_path):
     """Plots every measure at every checkpoint (evenly spaced: the first epoch's steps, then epochs).
 
     Args:
-        diagnostics_path: a `diagnostics.jsonl` written by `DiagnosticsRecorder`.
+        records: the records of a `diagnostics.jsonl` (`StudyFolder.diagnostics`).
         png_path: where to write the PNG.
 
     Returns:
@@ -71,7 +63,6 @@ def plot_diagnostics(diagnostics_path, png_path):
     """
     from matplotlib.figure import Figure
 
-    records = results.load_diagnostics(diagnostics_path)
     labels = list(dict.fromkeys(map(checkpoint_label, _in_training_order(records))))
     position = {label: index for index, label in enumerate(labels)}
     runs = runs_of(records)
@@ -100,14 +91,14 @@ def plot_diagnostics(diagnostics_path, png_path):
     return png_path
 
 
-def write_diagnostics_table(diagnostics_path, markdown_path):
+def write_diagnostics_table(records, markdown_path):
     """A Markdown table with a row per recorded checkpoint of every (variant, seed); returns `markdown_path`."""
     lines = [
         "| variant | seed | after | padding share of embedding gradient | embedding gradient norm "
         "| padding norm (mean word norm) | dead ReLUs | pre-activation mean ± std | val accuracy | padding's nearest words |",
         "|---|---:|---|---:|---:|---:|---:|---:|---:|---|",
     ]
-    for record in results.load_diagnostics(diagnostics_path):
+    for record in records:
         after = f"step {record['step']}" if record["step"] is not None else f"epoch {record['epoch']}"
         # A zero padding vector has no direction (older files list arbitrary words at cosine 0 for it).
         neighbours = record["padding_nearest_words"][:3] if record["padding_norm"] > 0 else []
@@ -215,7 +206,7 @@ def _variant_finding(variant, runs, chance_threshold):
     )
 
 
-def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.md", chance_threshold=0.1, left_out=()):
+def why_markdown(records, plot_name=results.DIAGNOSTICS_PLOT_FILE, table_name=results.DIAGNOSTICS_TABLE_FILE, chance_threshold=0.1, left_out=()):
     """The report's "Why" section: each variant's measured findings, with the plot and the full table linked.
 
     Args:
@@ -245,27 +236,32 @@ def why_markdown(records, plot_name="diagnostics.png", table_name="diagnostics.m
 
 
 def build_report_with_diagnostics(run_dir, results_paths=None):
-    """`padzero_study.reports.study_report.build_report`, plus, when `run_dir` holds a `diagnostics.jsonl`, its plot,
+    """`padzero_study.reports.study_report.build_report`, plus, when the folder holds a `diagnostics.jsonl`, its plot,
     its table and a "Why" section at the end of `report.md`.
+
+    Args:
+        run_dir: the folder, or its `StudyFolder` (read once, handed down).
+        results_paths: the results files that say which runs finished; default the folder's own.
 
     Returns:
         The paths written: `build_report`'s, and `diagnostics_plot`, `diagnostics_table`.
     """
-    source = Path(run_dir) / results.DIAGNOSTICS_FILE
-    if not files.check_own_file(source, must_exist=False):
-        written = report.build_report(run_dir, results_paths)
-        _remove_stale_diagnostics(Path(run_dir))
+    folder = results.as_folder(run_dir, results_paths)
+    if not folder.has(results.DIAGNOSTICS_FILE):
+        written = report.build_report(folder)
+        _remove_stale_diagnostics(folder.path)
         return written
-    finished, left_out = finished_diagnostics(run_dir, results_paths)
-    written = report.build_report(run_dir, results_paths, appendix=why_markdown(finished, left_out=left_out))
+    finished, left_out = folder.finished_diagnostics()
+    written = report.build_report(folder, appendix=why_markdown(finished, left_out=left_out))
     return {
         **written,
-        "diagnostics_plot": plot_diagnostics(source, Path(run_dir) / "diagnostics.png"),
-        "diagnostics_table": write_diagnostics_table(source, Path(run_dir) / "diagnostics.md"),
+        "diagnostics_plot": plot_diagnostics(folder.diagnostics, folder.path / results.DIAGNOSTICS_PLOT_FILE),
+        "diagnostics_table": write_diagnostics_table(folder.diagnostics,
+                                                     folder.path / results.DIAGNOSTICS_TABLE_FILE),
     }
 
 
-DIAGNOSTICS_OUTPUTS = ("diagnostics.png", "diagnostics.md")
+DIAGNOSTICS_OUTPUTS = (results.DIAGNOSTICS_PLOT_FILE, results.DIAGNOSTICS_TABLE_FILE)
 
 
 def _remove_stale_diagnostics(run_dir):
@@ -320,7 +316,7 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
                 f"| {found['most_dead']:.2f} ({found['most_dead_at']}) | {_per_seed_pairs([found], 'padding_norm', ' → ')} "
                 f"| {found['first_epoch_above_chance'] or 'never'} | {', '.join(f'{a:.2f}' for a in found['val_accuracy'])} |"
             )
-        for (variant, seed), run in runs_of(records).items():
+        for (variant, _seed), run in runs_of(records).items():
             label = f"{run_dir.name}: {variant}"
             first_seed = label not in colours
             colour = colours.setdefault(label, palette[len(colours) % len(palette)])

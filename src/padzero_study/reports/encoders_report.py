@@ -9,10 +9,11 @@ either number beyond the seeds' spread, and which embedding choice fixes it.
 """
 
 import math
-import os
 import statistics
 from pathlib import Path
 
+from padzero_study import values
+from padzero_study import wording
 from padzero_study import files
 from padzero_study.files import FileError
 from padzero_study import results
@@ -22,7 +23,6 @@ from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS
 from padzero_study.models.variants import cell_name, get_variant
 
-PLOT_FILE = "encoders.png"
 # The trainable padding vector with nothing to hide it, and the same model with the vector at zero.
 PLAIN, ZERO = "keras", "padzero"
 MEASURES = (("epoch1", "epoch-1 val acc"), ("best", "best val acc"))
@@ -119,7 +119,7 @@ def waiting_encoders(records, reported, seeds=None):
         runs = len(EMBEDDINGS) * len(encoder.paddings) * seeds
         hours = runs * epochs * encoder.cpu_epoch_seconds / 3600
         lines.append(f"- **{name}**: waiting: no finished run yet. Its {runs} runs at ~{epochs:.0f} epochs each "
-                     f"would take about {hours:,.0f} h on a 2 vCPU CPU (~{report.format_duration(encoder.cpu_epoch_seconds)} "
+                     f"would take about {hours:,.0f} h on a 2 vCPU CPU (~{wording.format_duration(encoder.cpu_epoch_seconds)} "
                      "an epoch, docs/encoders/cpu-timing): a GPU's work.")
     return lines
 
@@ -139,9 +139,9 @@ def _mask_finding(encoder, by_embedding):
             else f" The mask (`{masked}` against `{ZERO}`) stays within the seeds' spread.")
 
 
-def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
-    """The "Encoders" section of report.md: the grid table, seconds per epoch, the device, and a finding per
-    encoder."""
+def encoders_markdown(records, folder, plot_name=results.ENCODERS_PLOT_FILE):
+    """The "Encoders" section of report.md: the grid table, seconds per epoch, the device (from the `StudyFolder`
+    `folder`'s config), and a finding per encoder."""
     cells = cell_runs(records)
     steady = steady_epoch_seconds(records)
     choices = [name for name in EMBEDDINGS if any(name in row for row in cells.values())]
@@ -163,9 +163,9 @@ def encoders_markdown(records, run_dir, plot_name=PLOT_FILE):
         lines.append("| " + " | ".join(row) + " |")
     ends = [record for record in records if record["record"] == "run_end"]
     train_seconds = sum(record.get("train_seconds", 0) for record in ends)
-    config = _study_config(run_dir)  # read once: the device and the study's seeds
+    config = _study_config(folder)  # the device and the study's seeds
     device = _entry(config, "device", str)
-    lines += ["", f"Training time of the {len(ends)} finished runs: {report.format_duration(train_seconds)}"
+    lines += ["", f"Training time of the {len(ends)} finished runs: {wording.format_duration(train_seconds)}"
               + (f", on {device}." if device else "."), "",
               "What it shows, per encoder (\"beyond the seeds' spread\": every seed of one above every seed of "
               "the other):", ""]
@@ -190,13 +190,10 @@ def steady_epoch_seconds(records):
     return {variant: statistics.fmean(values) for variant, values in by_variant.items()}
 
 
-def _study_config(run_dir):
+def _study_config(folder):
     """The folder's `config.json` as a dict; empty where there is none or it cannot be read."""
-    path = Path(run_dir) / results.CONFIG_FILE
-    if not os.path.lexists(path):
-        return {}
     try:
-        return results.read_config(path)
+        return folder.config or {}
     except FileError:
         return {}
 
@@ -204,20 +201,19 @@ def _study_config(run_dir):
 def _entry(config, key, kind):
     """`config[key]` where it holds a `kind` (a bool is no int), else None."""
     value = config.get(key)
-    return value if isinstance(value, kind) and not isinstance(value, bool) else None
+    return value if (values.is_int(value) if kind is int else isinstance(value, kind)) else None
 
 
 def plot_encoders(records, path):
     """encoders.png: a panel per encoder, each embedding's epoch-1 and best validation accuracy, a dot per seed."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    # A bare Figure, not pyplot, as every report here: no global backend switch, no figure left open.
+    from matplotlib.figure import Figure
 
     cells = cell_runs(records)
     columns = min(len(cells), 3) or 1
     rows = math.ceil(len(cells) / columns) or 1
-    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False, sharey=True)
+    figure = Figure(figsize=(4.2 * columns, 3.2 * rows))
+    axes = figure.subplots(rows, columns, squeeze=False, sharey=True)
     for axis, ((encoder, padding), by_embedding) in zip(axes.flat, cells.items()):
         names = list(by_embedding)
         for offset, (measure, label), color in zip((-0.15, 0.15), MEASURES, ("tab:orange", "tab:blue")):
@@ -241,24 +237,20 @@ def plot_encoders(records, path):
     figure.tight_layout()
     with files.replacing_file(path, "wb") as file:
         figure.savefig(file, format="png", dpi=110)
-    plt.close(figure)
     return Path(path)
 
 
-def build_encoders_report(run_dir, results_paths=None, records=None):
+def build_encoders_report(run_dir, results_paths=None):
     """`padzero_study.reports.study_report.build_report` with the "Encoders" section, and encoders.png.
 
     Args:
-        run_dir: the encoder study's folder.
+        run_dir: the encoder study's folder, or its `StudyFolder` (read once, handed down).
         results_paths: results files to merge; default the folder's own.
-        records: those files' records, when the caller has read them already.
 
     Returns:
         The paths written: `build_report`'s and `encoders_plot`.
     """
-    run_dir = Path(run_dir)
-    if records is None:
-        paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
-        records = results.load_results(paths_read, follow_links=bool(results_paths))
-    written = report.build_report(run_dir, results_paths, appendix=encoders_markdown(records, run_dir))
-    return {**written, "encoders_plot": plot_encoders(records, run_dir / PLOT_FILE)}
+    folder = results.as_folder(run_dir, results_paths)
+    records = folder.records_to_report()
+    written = report.build_report(folder, appendix=encoders_markdown(records, folder))
+    return {**written, "encoders_plot": plot_encoders(records, folder.path / results.ENCODERS_PLOT_FILE)}

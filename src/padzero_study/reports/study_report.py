@@ -7,18 +7,27 @@ read by `padzero_study.results`; the reference numbers come from the variant reg
 `paths = build_report("runs/20news-jax")` writes summary.csv, report.md, learning_curves.png.
 """
 
-import csv
 import json
 import logging
 import math
-import statistics
-from pathlib import Path
 
+from padzero_study import reference
 from padzero_study import files
 from padzero_study import results
-from padzero_study.counts import count_of
-from padzero_study.data.datasets import DATASETS
+from padzero_study.wording import count_of, format_duration, format_number
 from padzero_study.models.variants import VARIANTS, study_variants
+from padzero_study.reports.learning_curves import plot_learning_curves
+from padzero_study.reports.summary import (  # noqa: F401  the report's public names
+    SUMMARY_COLUMNS,
+    compare_studies,
+    distinct,
+    epoch_seconds_after_compile,
+    format_comparison,
+    grouped_runs,
+    split_runs,
+    summarize,
+    write_summary_csv,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,253 +40,12 @@ _PATTERN_PHRASES = {
     "stays_at_chance": "it never leaves chance",  # every epoch < threshold
 }
 # The original experiment's setup: a study differing from it cannot be compared number for number.
-REFERENCE_SETUP = {"dataset": "20news", "train_posts": 15_048, "validation_posts": 3_798, "epochs": 30, "patience": 5}
-SUMMARY_COLUMNS = (
-    "variant", "backend", "seeds", "epoch1_val_accuracy_mean", "epoch1_val_accuracy_std",
-    "best_val_accuracy_mean", "best_val_accuracy_std", "best_epoch_mean", "epochs_at_chance_mean",
-    "seeds_at_chance_at_epoch1", "seeds_above_chance_at_epoch1", "seeds_never_left_chance", "seeds_diverged",
-    "seconds_per_epoch_mean", "epochs_run_mean", "chance_threshold",
-)
-
-
+REFERENCE_SETUP = {"dataset": "20news", "train_posts": reference.TRAIN_POSTS, "validation_posts": reference.VALIDATION_POSTS,
+                   "epochs": reference.EPOCHS, "patience": reference.PATIENCE}
 def _reference(variant):
     """The original experiment's numbers and pattern for `variant`; {} when it had no such variant."""
     registered = VARIANTS.get(variant)
     return (registered.reference if registered is not None else None) or {}
-
-
-def _split_runs(records):
-    """Epoch records per (variant, backend, seed), split into (complete, interrupted) by whether
-    a run_end exists, and the run_end records themselves."""
-    run_key = lambda r: (r["variant"], r["backend"], r["seed"])  # noqa: E731
-    ends = {run_key(r): r for r in records if r["record"] == "run_end"}
-    complete, interrupted = {}, {}
-    for r in records:
-        if r["record"] == "epoch":
-            (complete if run_key(r) in ends else interrupted).setdefault(run_key(r), []).append(r)
-    return complete, interrupted, ends
-
-
-def _num_classes(config):
-    """The run's number of classes: recorded in its config, else its dataset's (20 for files that say neither)."""
-    if "num_classes" in config:
-        return config["num_classes"]
-    dataset = DATASETS.get(config.get("dataset"))
-    return dataset.num_classes if dataset is not None else 20
-
-
-def grouped_runs(records, chance_threshold=None):
-    """Complete runs and their per-seed numbers, grouped by (variant, backend) in registry order.
-
-    A NaN validation accuracy means the run diverged: such epochs count
-    neither as at chance nor as learning, and the run is marked diverged.
-    """
-    complete, _, ends = _split_runs(records)
-    groups = {}
-    for key, epochs in complete.items():
-        epochs.sort(key=lambda r: r["epoch"])
-        config = ends[key].get("config") or {}
-        num_classes = _num_classes(config)
-        # Twice chance: a model that learned anything is far above 1 / num_classes, while one
-        # stuck on the padding hovers at it (≈ 0.05 for 20 classes) with some noise.
-        threshold = 2 / num_classes if chance_threshold is None else chance_threshold
-        accuracies = [r["val_accuracy"] for r in epochs]
-        finite = [accuracy for accuracy in accuracies if not math.isnan(accuracy)]
-        best = max(finite) if finite else math.nan
-        groups.setdefault(key[:2], []).append({
-            "seed": key[2], "config": config, "num_classes": num_classes, "threshold": threshold,
-            "epochs": [r["epoch"] for r in epochs], "accuracies": accuracies,
-            "epoch1": next((r["val_accuracy"] for r in epochs if r["epoch"] == 1), math.nan),
-            "best": best,
-            "best_epoch": epochs[accuracies.index(best)]["epoch"] if finite else math.nan,  # the first best
-            "at_chance": sum(accuracy < threshold for accuracy in finite),
-            "diverged": len(finite) < len(accuracies),
-            "seconds": epoch_seconds_after_compile({r["epoch"]: r.get("epoch_seconds", math.nan) for r in epochs}),
-            "epochs_run": ends[key]["epochs_run"],
-        })
-    rank = {variant: index for index, variant in enumerate(VARIANTS)}
-    order = sorted(groups, key=lambda key: (rank.get(key[0], len(rank)), key))
-    return {key: groups[key] for key in order}
-
-
-def epoch_seconds_after_compile(seconds_by_epoch):
-    """The mean seconds of a run's epochs after the first, or of the first where it is the only one: the first
-    epoch also compiles the model's programs (17 s against 6.5 s in a quick run), which is no training speed.
-
-    Example:
-
-    >>> epoch_seconds_after_compile({1: 17.3, 2: 6.4, 3: 6.6}), epoch_seconds_after_compile({1: 17.3})
-    (6.5, 17.3)
-    """
-    later = [seconds for epoch, seconds in seconds_by_epoch.items() if epoch > 1]
-    return statistics.fmean(later or seconds_by_epoch.values())
-
-
-def _mean_std(values):
-    # Sample std (ddof=1); NaN for one seed, where 0 would wrongly read as "no spread".
-    values = [value for value in values if not math.isnan(value)]
-    mean = statistics.fmean(values) if values else math.nan
-    return mean, (statistics.stdev(values) if len(values) > 1 else math.nan)
-
-
-def summarize(records, chance_threshold=None):
-    """Summarizes complete runs over seeds, one row per (variant, backend).
-
-    Args:
-        records: Records from `results.load_results`. Epochs of runs without a `run_end` are
-            ignored. A NaN validation accuracy (a diverged run) counts neither as at chance nor
-            as above it; `seeds_diverged` counts such runs.
-        chance_threshold: Float in (0, 1) or `None`. Validation accuracy below it counts as "at
-            chance". `None` uses 2 / `num_classes` of each run's config (default 20 → 0.10).
-
-    Returns:
-        A list of dicts with keys `SUMMARY_COLUMNS`. Stds use ddof=1 and are NaN for one seed.
-    """
-    if chance_threshold is not None and not 0 < chance_threshold < 1:
-        raise ValueError("chance_threshold must be in (0, 1) or None; received "
-                         f"chance_threshold={chance_threshold!r}.")
-    rows = []
-    for (variant, backend), runs in grouped_runs(records, chance_threshold).items():
-        epoch1_mean, epoch1_std = _mean_std([run["epoch1"] for run in runs])
-        best_mean, best_std = _mean_std([run["best"] for run in runs])
-        mean_of = lambda field: _mean_std([run[field] for run in runs])[0]  # noqa: E731
-        rows.append({
-            "variant": variant, "backend": backend, "seeds": len(runs),
-            "epoch1_val_accuracy_mean": epoch1_mean, "epoch1_val_accuracy_std": epoch1_std,
-            "best_val_accuracy_mean": best_mean, "best_val_accuracy_std": best_std,
-            "best_epoch_mean": mean_of("best_epoch"), "epochs_at_chance_mean": mean_of("at_chance"),
-            "seeds_at_chance_at_epoch1": sum(run["epoch1"] < run["threshold"] for run in runs),
-            "seeds_above_chance_at_epoch1": sum(run["epoch1"] >= run["threshold"] for run in runs),
-            "seeds_never_left_chance": sum(not run["diverged"] and run["at_chance"] == len(run["epochs"])
-                                           for run in runs),
-            "seeds_diverged": sum(run["diverged"] for run in runs),
-            "seconds_per_epoch_mean": mean_of("seconds"), "epochs_run_mean": mean_of("epochs_run"),
-            "chance_threshold": runs[0]["threshold"],
-        })
-    return rows
-
-
-def write_summary_csv(summary, path):
-    """Writes `summarize` rows to `path` as CSV, with `SUMMARY_COLUMNS` as the header."""
-    with files.replacing_file(path) as file:  # never written through a link at `path`
-        writer = csv.DictWriter(file, fieldnames=SUMMARY_COLUMNS)
-        writer.writeheader()
-        writer.writerows(summary)
-
-
-def _distinct(values):
-    """Distinct values in first-seen order, joined for display; "—" when there are none."""
-    return ", ".join(dict.fromkeys(str(v) for v in values if v is not None)) or "—"
-
-
-def plot_learning_curves(records, path):
-    """Plots validation accuracy per epoch of the complete runs to a PNG, a panel per variant.
-
-    Each seed is a thin line, the mean over the seeds that reached an epoch a bold line, and
-    the report's "at chance" threshold (2 / num_classes) a dashed line.
-
-    Args:
-        records: Records from `results.load_results`.
-        path: Where to write the PNG.
-    """
-    # A bare Figure, not pyplot: no global backend switch, no figure left open.
-    from matplotlib.figure import Figure
-    from matplotlib.ticker import MaxNLocator
-
-    groups = grouped_runs(records)
-    columns = min(4, max(1, len(groups)))
-    rows = math.ceil(max(1, len(groups)) / columns)
-    figure = Figure(figsize=(3.4 * columns, 2.6 * rows + 0.8), layout="constrained")
-    axes = figure.subplots(rows, columns, sharey=True, squeeze=False).ravel()
-    several_backends = len({backend for _, backend in groups}) > 1
-    for axis, ((variant, backend), runs) in zip(axes, groups.items()):
-        by_epoch = {}
-        for index, run in enumerate(runs):
-            axis.plot(run["epochs"], run["accuracies"], color="C0", linewidth=0.8, alpha=0.5,
-                      label="one seed" if index == 0 else None)
-            for epoch, accuracy in zip(run["epochs"], run["accuracies"]):
-                by_epoch.setdefault(epoch, []).append(accuracy)
-        axis.plot(sorted(by_epoch), [_mean_std(by_epoch[e])[0] for e in sorted(by_epoch)],
-                  color="C0", linewidth=2.2, label="mean over seeds")
-        threshold = runs[0]["threshold"]
-        axis.axhline(threshold, color="grey", linestyle="--", linewidth=1,
-                     label=f"at chance below {threshold:.2g}")
-        axis.set(title=f"{variant} ({backend})" if several_backends else variant, ylim=(0, 1))
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for axis in axes[len(groups):]:
-        axis.axis("off")
-    if groups:
-        axes[0].legend(fontsize="small", loc="best")
-    runs = [run for group in groups.values() for run in group]
-    seed_counts = sorted({len(group) for group in groups.values()}) or [0]
-    seeds = f"{seed_counts[0]}" + (f"–{seed_counts[-1]}" if len(seed_counts) > 1 else "")
-    figure.supxlabel("epoch")
-    figure.supylabel("validation accuracy")
-    figure.suptitle("Validation accuracy per epoch — dataset "
-                    f"{_distinct(run['config'].get('dataset') for run in runs)}, backend "
-                    f"{_distinct(backend for _, backend in groups)}, "
-                    f"{seeds} seed(s) per variant")
-    with files.replacing_file(path, "wb") as file:
-        figure.savefig(file, format="png", dpi=100)
-
-
-def compare_studies(reference_records, records):
-    """The same runs of two studies side by side, e.g. the plain path's (reference) and the fast path's.
-
-    Args:
-        reference_records, records: records from `results.load_results`; runs without a
-            `run_end` are ignored, and only (variant, backend, seed) finished in both are compared.
-
-    Returns:
-        One dict per run, in registry order: `variant`, `backend`, `seed`, then `epoch1`, `best` and
-        `epochs_run` of `records` and, as `reference_epoch1` ..., of `reference_records`, and
-        `reference_best_low` / `reference_best_high`: the lowest and highest best of the reference's
-        seeds of that variant (the seeds' spread).
-    """
-    reference = grouped_runs(reference_records)
-    rows = []
-    for key, runs in grouped_runs(records).items():
-        reference_runs = {run["seed"]: run for run in reference.get(key, [])}
-        spread = [run["best"] for run in reference_runs.values()]
-        for run in sorted(runs, key=lambda run: run["seed"]):
-            matched = reference_runs.get(run["seed"])
-            if matched is None:
-                continue
-            rows.append({
-                "variant": key[0], "backend": key[1], "seed": run["seed"],
-                "epoch1": run["epoch1"], "best": run["best"], "epochs_run": run["epochs_run"],
-                "reference_epoch1": matched["epoch1"], "reference_best": matched["best"],
-                "reference_epochs_run": matched["epochs_run"],
-                "reference_best_low": min(spread), "reference_best_high": max(spread),
-            })
-    return rows
-
-
-def format_comparison(rows, names=("reference", "compared")):
-    """A Markdown table of `compare_studies` rows; `names` label the two studies' columns."""
-    first, second = names
-    lines = [f"| variant | seed | epoch-1 val acc: {first} / {second} (difference) | best val acc: {first} / "
-             f"{second} | {first} seeds' best: lowest–highest | epochs run: {first} / {second} |",
-             "|---|---:|---|---|---|---|"]
-    for row in rows:
-        difference = row["epoch1"] - row["reference_epoch1"]
-        lines.append(
-            f"| {row['variant']} | {row['seed']} | {format_number(row['reference_epoch1'])} / "
-            f"{format_number(row['epoch1'])} ({difference:+.3f}) | {format_number(row['reference_best'])} / "
-            f"{format_number(row['best'])} | {format_number(row['reference_best_low'])}–"
-            f"{format_number(row['reference_best_high'])} | {row['reference_epochs_run']} / {row['epochs_run']} |"
-        )
-    return "\n".join(lines) + "\n"
-
-
-def format_number(value, spec=".3f"):
-    """`value` formatted by `spec`, or "—" when it is missing (None or NaN).
-
-    >>> format_number(0.12345), format_number(None), format_number(float("nan"), ".1f")
-    ('0.123', '—', '—')
-    """
-    missing = value is None or (isinstance(value, float) and math.isnan(value))
-    return "—" if missing else format(value, spec)
 
 
 def _mean_std_text(row, field):
@@ -414,19 +182,7 @@ def _verdict(row, scope):
             f"on {matching} of {seeds} seeds.")
 
 
-def format_duration(seconds):
-    """'2 h 05 min', or '7 min' under an hour ('under 1 min' under half a minute).
-
-    >>> format_duration(7_500), format_duration(420), format_duration(10)
-    ('2 h 05 min', '7 min', 'under 1 min')
-    """
-    minutes = round(seconds / 60)
-    if minutes == 0:
-        return "under 1 min"
-    return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min"
-
-
-def write_report_markdown(summary, records, path, *, plot_name="learning_curves.png", appendix="",
+def write_report_markdown(summary, records, path, *, plot_name=results.LEARNING_CURVES_FILE, appendix="",
                           set_aside=None):
     """Writes the markdown report: how the setup compares, settings, reference vs ours, verdicts, the plot.
 
@@ -436,33 +192,33 @@ def write_report_markdown(summary, records, path, *, plot_name="learning_curves.
         path: Where to write the markdown file.
         plot_name: Path of the learning-curve PNG, relative to the report.
         appendix: Markdown added at the end (the diagnose run's "Why" section).
-        set_aside: `results.set_aside_attempts(run_dir)`: attempts killed half-way and redone.
+        set_aside: `StudyFolder.set_aside_attempts()`: attempts killed half-way and redone.
     """
-    _, interrupted, ends = _split_runs(records)
+    _, interrupted, ends = split_runs(records)
     configs = [end.get("config") or {} for end in ends.values()]
-    setting = lambda key: _distinct(config.get(key) for config in configs)  # noqa: E731
+    setting = lambda key: distinct(config.get(key) for config in configs)  # noqa: E731
     scope = _study_scope(configs)
     coverage, nothing_learned = _coverage_notices(records, configs, ends)
     if nothing_learned:
         scope["unobservable"] = {pattern: nothing_learned for pattern in _PATTERN_PHRASES}
     left_out = ", ".join(f"{variant} seed {seed} on {backend} ({count_of(len(epochs), 'epoch')})"
                          for (variant, backend, seed), epochs in interrupted.items())
-    thresholds = _distinct(format_number(row["chance_threshold"], "g") for row in summary)
+    thresholds = distinct(format_number(row["chance_threshold"], "g") for row in summary)
     vocabulary = (f"{setting('vocabulary')} ids (the {setting('vocab_size')} most frequent words at most, "
                   "and padding)" if any("vocabulary" in config for config in configs) else setting("vocab_size"))
-    posts = _distinct(f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
+    posts = distinct(f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
                       for config in configs if "train_posts" in config)
     lines = ["# padzero study report", ""]
     for paragraph in [*coverage, *scope["notice"]]:
         lines += [paragraph, ""]
     lines += [
         "## Settings", "",
-        f"- dataset: {setting('dataset')}; backend: {_distinct(backend for _, backend, _ in ends)}",
+        f"- dataset: {setting('dataset')}; backend: {distinct(backend for _, backend, _ in ends)}",
         *([f"- posts: {posts}"] if posts != "—" else []),
         f"- epochs: {setting('epochs')}; batch size: {setting('batch_size')}; "
         f"maxlen: {setting('maxlen')}; vocabulary: {vocabulary}",
         f"- seeds: {len({seed for _, _, seed in ends})} "
-        f"(ids {_distinct(sorted({seed for _, _, seed in ends}))})",
+        f"(ids {distinct(sorted({seed for _, _, seed in ends}))})",
         f"- training time: {format_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
         f"{count_of(len(ends), 'finished run')} (the sum of their `fit` times; data preparation excluded)",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
@@ -524,9 +280,9 @@ def build_report(run_dir, results_paths=None, appendix=""):
     """Writes `summary.csv`, `learning_curves.png` and `report.md` into `run_dir`.
 
     Args:
-        run_dir: The study's run directory.
-        results_paths: Results files to merge; default `results.results_files(run_dir)`:
-            `results.jsonl` and every shard's `results.shard-K-of-N.jsonl`.
+        run_dir: The study's folder, or its `StudyFolder` (read once, handed down).
+        results_paths: Results files to merge; default the folder's `results.jsonl` and every shard's
+            `results.shard-K-of-N.jsonl`.
         appendix: Markdown added at the end of `report.md`.
 
     Returns:
@@ -537,19 +293,12 @@ def build_report(run_dir, results_paths=None, appendix=""):
             cannot be read, or when the files hold no record at all (the
             report in `run_dir` is left as it was).
     """
-    run_dir = Path(run_dir)
-    # With no results file at all, the missing results.jsonl is the error the user sees.
-    paths_read = results_paths or results.results_files(run_dir) or [run_dir / results.RESULTS_FILE]
-    # Files the user named may be links (to regular files); the folder's own files may not.
-    records = results.load_results(paths_read, follow_links=bool(results_paths))
-    if not records:
-        raise results.ResultsError(
-            f"No results records in {', '.join(map(str, paths_read))}: nothing to report, so the report in "
-            f"{run_dir} is left as it was. Give the results files of a study that has run.")
-    set_aside = results.set_aside_attempts(run_dir)
+    folder = results.as_folder(run_dir, results_paths)
+    records = folder.records_to_report()
+    set_aside = folder.set_aside_attempts()
     summary = summarize(records)
-    paths = {"summary_csv": run_dir / "summary.csv", "report_markdown": run_dir / "report.md",
-             "learning_curves": run_dir / "learning_curves.png"}
+    paths = {"summary_csv": folder.path / results.SUMMARY_FILE, "report_markdown": folder.path / results.REPORT_FILE,
+             "learning_curves": folder.path / results.LEARNING_CURVES_FILE}
     write_summary_csv(summary, paths["summary_csv"])
     plot_learning_curves(records, paths["learning_curves"])
     write_report_markdown(summary, records, paths["report_markdown"],

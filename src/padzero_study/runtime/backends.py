@@ -11,10 +11,10 @@ import dataclasses
 import importlib.util
 import json
 import os
-import stat
 import sys
 from pathlib import Path
 
+from padzero_study import files
 from padzero_study.files import shown
 
 BACKENDS = ("jax", "tensorflow", "torch")  # each is also the module that must import
@@ -166,16 +166,15 @@ def read_keras_config(config_path):
     """
     fix = "fix or delete it (Keras writes a new one), or set KERAS_HOME to another folder"
     shown_path = shown(config_path)
-    try:
-        mode = os.stat(config_path).st_mode
-        if not stat.S_ISREG(mode):
-            what = "a folder" if stat.S_ISDIR(mode) else "not a regular file"
-            raise BackendError(f"Keras's config file {shown_path} is {what}, and Keras cannot start with it; {fix}.")
-        raw = config_path.read_bytes()
-    except FileNotFoundError:  # none yet: Keras writes one at its first import
+    if not os.path.lexists(config_path):  # none yet: Keras writes one at its first import
         return None
+    if not files.is_regular_file(config_path, follow_links=True):
+        what = "a folder" if config_path.is_dir() else "not a regular file"
+        raise BackendError(f"Keras's config file {shown_path} is {what}, and Keras cannot start with it; {fix}.")
+    try:
+        raw = config_path.read_bytes()
     except OSError as error:
-        raise BackendError(f"Keras's config file {shown_path} cannot be read ({error.strerror or error}), and Keras "
+        raise BackendError(f"Keras's config file: {files.describe_os_error(shown_path, error, writing=False)} Keras "
                            f"cannot start without reading it; {fix}.") from None
     try:
         text = raw.decode("utf-8")

@@ -12,13 +12,13 @@ import time
 
 import keras
 
+from padzero_study import wording
 from padzero_study.files import FileError
 from padzero_study import results
 
-from padzero_study.reports import study_report as report
-from padzero_study.counts import count_of
+from padzero_study.wording import count_of
 
-logger = logging.getLogger("padzero")
+logger = logging.getLogger(__name__)
 
 
 class Throttle:
@@ -167,18 +167,18 @@ class StudyProgress:
             typical = left(sum(self.run_epochs) / len(self.run_epochs))
             if longest - typical < 60:
                 return _about(typical)
-            return (f"{_about(typical)} (at most {report.format_duration(longest)} "
+            return (f"{_about(typical)} (at most {wording.format_duration(longest)} "
                     f"if every run lasts {count_of(self.max_epochs, 'epoch')})")
         shortest = left(self.shortest_run)
         if longest - shortest < 60:
             return _about(longest)
-        return (f"at most {report.format_duration(longest)} (at least {report.format_duration(shortest)}: "
+        return (f"at most {wording.format_duration(longest)} (at least {wording.format_duration(shortest)}: "
                 f"early stopping ends no run before {count_of(self.shortest_run, 'epoch')})")
 
 
 def _about(seconds):
     """'~7 min', or 'under 1 min'."""
-    text = report.format_duration(seconds)
+    text = wording.format_duration(seconds)
     return text if text.startswith("under") else f"~{text}"
 
 
@@ -190,7 +190,7 @@ def known_progress(config, out_dir, records):
     epoch_seconds = [r["epoch_seconds"] for r in timed]
     for folder in sorted(out_dir.glob("previous-*")):
         try:
-            earlier = results.load_results(results.results_files(folder))
+            earlier = results.StudyFolder(folder).records
         except (FileError, OSError):
             continue  # only a hint for the estimate: a broken backup is not this study's problem
         run_epochs += [r["epochs_run"] for r in earlier if r["record"] == "run_end"

@@ -9,7 +9,7 @@ from padzero_study.models.variants import build_model
 
 pytestmark = pytest.mark.per_backend
 
-SIZES = dict(vocab_size=50, maxlen=12, num_classes=4, embedding_dim=6, hidden_units=5)
+SIZES = {"vocab_size": 50, "maxlen": 12, "num_classes": 4, "embedding_dim": 6, "hidden_units": 5}
 
 
 def posts(count=38, seed=0):

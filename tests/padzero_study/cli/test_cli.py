@@ -20,6 +20,9 @@ import pytest
 from cli_runs import assert_one_line_error, run_cli
 
 from padzero_study import cli
+from padzero_study.cli.commands import import_quietly
+from padzero_study.cli.parser import SIZE_FLAGS, run_defaults
+from padzero_study.runtime.backends import installed_backends
 from padzero_study.data.datasets import DATASETS
 from padzero_study.models.variants import VARIANTS
 
@@ -127,10 +130,10 @@ SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxl
         (["--max-docs", "1e3"], "--max-docs: expected an integer"),
         (["--backend", "theano"], "invalid choice: 'theano'"),
         (["--dataset", "mnist"], "invalid choice: 'mnist'"),
-        (["--shard", "3/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '3/2'"),
-        (["--shard", "0/2"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '0/2'"),
-        (["--shard", "1/0"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received '1/0'"),
-        (["--shard", "x"], "--shard: expected K/N with 1 <= K <= N, such as 2/4; received 'x'"),
+        (["--shard", "3/2"], "--shard must be K/N with 1 <= K <= N, such as 2/4; received 3/2."),
+        (["--shard", "0/2"], "--shard must be K/N with 1 <= K <= N, such as 2/4; received 0/2."),
+        (["--shard", "1/0"], "--shard must be K/N with 1 <= K <= N, such as 2/4; received 1/0."),
+        (["--shard", "x"], "--shard: expected K/N, such as 2/4; received 'x'"),
         (["--init-scale", "abc"], "--init-scale: expected a number, received 'abc'"),
         # An empty value once meant 'the default' silently.
         (["--variants", ""], "--variants: expected a value, received ''"),
@@ -233,8 +236,8 @@ def extracted_data_in(folder):
         (["--dataset", "20news", "--data", "{tmp}/data", "--out", "{tmp}/data/20news-bydate-train/zz.out"],
          "--out {tmp}/data/20news-bydate-train/zz.out is inside the --data folder {tmp}/data, which is read-only"),
         # Flags the run would ignore while config.json recorded them.
-        (["--data", "{tmp}/data"], "--data: --dataset synthetic reads no data files, so PATH would be ignored; drop "
-                                   "--data, or use --dataset 20news to train on PATH."),
+        (["--data", "{tmp}/data"], "--data: dataset synthetic reads no data files, so the path would be ignored; "
+                                   "drop it, or use dataset 20news to train on it."),
         (["--encoders", "cnn,nope"], "argument --encoders: unknown encoder 'nope'; choose from flatten, average, cnn,"),
         (["--encoders", "cnn", "--variants", "baseline"], "argument --variants: not allowed with argument --encoders"),
         (["--encoders", "lstm", "--padding", "post"], "--padding post: each encoder study cell has its own padding"),
@@ -244,7 +247,7 @@ def extracted_data_in(folder):
 )
 def test_flags_that_cannot_work_are_refused_before_keras_is_imported(extra, fragment, tmp_path):
     # These were checked after Keras (and TensorFlow's log lines) came in; --data only after "1 to do".
-    if "torch" in extra and "torch" not in cli.installed_backends():
+    if "torch" in extra and "torch" not in installed_backends():
         pytest.skip("torch is not installed")
     (tmp_path / "afile").write_text("")
     extracted_data_in(tmp_path)
@@ -270,7 +273,7 @@ def test_out_inside_the_data_is_refused_however_it_is_written(command, out, caps
     code, _, err = run_cli([command, "--dataset", "20news", "--data", "data", "--out", out.format(tmp=tmp_path)],
                            capsys)
     assert_one_line_error(code, err, f"--out {out.format(tmp=tmp_path)} is inside the --data folder {data}, which is "
-                          "read-only input (anything written there is mistaken for a newsgroup); choose an --out "
+                          "read-only input (anything written there is mistaken for a newsgroup); choose a folder "
                           "outside it.")
     assert sorted(tmp_path.rglob("*")) == before
 
@@ -278,7 +281,7 @@ def test_out_inside_the_data_is_refused_however_it_is_written(command, out, caps
 def test_the_default_out_inside_the_data_is_refused(capsys, monkeypatch, tmp_path):
     data = extracted_data_in(tmp_path)
     monkeypatch.chdir(data)
-    backend = sorted(cli.installed_backends())[0]
+    backend = sorted(installed_backends())[0]
     code, _, err = run_cli(["reproduce", "--data", ".", "--quick", "--backend", backend], capsys)
     assert_one_line_error(code, err, f"the default --out {os.path.join('runs', f'20news-quick-{backend}')} is inside "
                           f"the --data folder {data}")
@@ -303,8 +306,8 @@ def test_bench_out_inside_the_data_is_refused(capsys, tmp_path):
 
 @pytest.mark.parametrize("argv, fragment", [
     (["reproduce", "--dataset", "synthetic", "--variants", "masked_average", "--fast-path"],
-     "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop --fast-path"),
-    (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: --dataset synthetic reads no data files"),
+     "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop it"),
+    (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: dataset synthetic reads no data files"),
     (["bench", "--parts", "layer", "--steps", "3"], "--steps counts the training steps of the model and bag parts, "
                                                     "which --parts layer leaves out; drop --steps, or add model or bag "
                                                     "to --parts."),
@@ -345,14 +348,14 @@ def test_tensorflow_info_lines_at_import_are_held_back_and_the_rest_kept(tmp_pat
         "VALUE = 1\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
-    assert cli.import_quietly("noisy_module").VALUE == 1
+    assert import_quietly("noisy_module").VALUE == 1
     # (sorted: under pytest, Python's stderr is captured apart from the descriptor, so the order may differ)
     assert sorted(capfd.readouterr().err.splitlines()) == [
         "W0000 00:00:1795813948.6 3409 some.cc:1] a real warning", "a Python warning"]
 
 
 def test_tensorflow_info_lines_are_kept_out_of_a_one_line_error(tmp_path):
-    if "tensorflow" not in cli.installed_backends():
+    if "tensorflow" not in installed_backends():
         pytest.skip("tensorflow is not installed")
     _, result = imported_modules([*SYNTHETIC, "--epochs", "0", "--backend", "tensorflow", "--out", str(tmp_path / "o")])
     assert_one_line_error(result.returncode, result.stderr, "epochs")
@@ -388,7 +391,8 @@ def test_an_os_error_no_check_caught_names_the_file_and_the_flag(capsys, monkeyp
 
     monkeypatch.setitem(cli.COMMANDS, "report", fail)
     code, _, err = run_cli(["report", str(tmp_path)], capsys)
-    assert_one_line_error(code, err, f"could not use {summary!r} (Read-only file system); check DIR")
+    assert_one_line_error(code, err, f"{summary!r} cannot be written (Read-only file system)")
+    assert err.rstrip().endswith("(check DIR)")
     assert "Errno" not in err
 
 
@@ -432,8 +436,8 @@ def test_sizes_are_checked_by_the_study_config(extra, name, capsys, tmp_path):
 def test_init_scale_is_a_positive_number_of_at_most_one(value, capsys, tmp_path):
     # 1e300 was accepted and trained to a val_loss of nan.
     code, _, err = run_cli([*SYNTHETIC, "--init-scale", value, "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, f"--init-scale: expected a number above 0 and at most 1, such as Keras's default "
-                          f"0.05; received {value!r} (see 'padzero reproduce --help')")
+    assert_one_line_error(code, err, "--init-scale must be a number above 0 and at most 1 (Keras's default is 0.05); "
+                          f"received {float(value)!r}.")
     assert not (tmp_path / "out").exists()
 
 
@@ -454,8 +458,8 @@ def captured_config(monkeypatch, capsys, argv):
     from padzero_study.study import runner
 
     calls = []
-    monkeypatch.setattr(runner, "run_study", lambda config, out_dir, **kwargs: calls.append((config, out_dir))
-                        or out_dir)
+    monkeypatch.setattr(runner, "run", lambda study, **kwargs: calls.append((study.config, study.out_dir))
+                        or study.out_dir)
     monkeypatch.setattr(folder_report, "write_report", lambda out_dir: {"report_markdown": "report.md"})
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
@@ -471,8 +475,8 @@ def test_synthetic_dataset_has_small_defaults(command, kind, monkeypatch, capsys
     # A smoke test: far smaller than the study (1,100 ids x 20,000 words x 3 seeds x 30 epochs).
     assert config.seeds == 1 and config.epochs <= 3
     assert config.max_docs <= 1_000 and config.maxlen <= 200 and config.vocab_size <= 2_000
-    sizes = {key: getattr(config, key) for key in cli.SIZE_FLAGS}
-    assert sizes == cli.run_defaults("synthetic", kind)
+    sizes = {key: getattr(config, key) for key in SIZE_FLAGS}
+    assert sizes == run_defaults("synthetic", kind)
     assert str(out_dir).startswith(os.path.join("runs", ""))
 
 
@@ -581,7 +585,7 @@ def test_out_beside_an_archive_or_above_the_data_is_fine(monkeypatch, capsys, tm
     data = extracted_data_in(tmp_path)
     for argv in (["--data", str(archive), "--out", str(tmp_path / "runs")], ["--data", str(data), "--out", str(tmp_path)]):
         _, out_dir = captured_config(monkeypatch, capsys, ["reproduce", *argv])
-        assert out_dir == argv[-1]
+        assert str(out_dir) == argv[-1]
 
 
 @pytest.mark.per_backend

@@ -16,16 +16,11 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
+from padzero_study.data import synthetic
+from padzero_study.data import bydate_files
 from padzero_study.data import newsgroups as data_module
-from padzero_study.data.newsgroups import (
-    NEWSGROUPS,
-    SYNTHETIC_MAX_DOCS,
-    DataError,
-    Newsgroups,
-    load_newsgroups,
-    make_synthetic_newsgroups,
-    synthetic_post_lengths,
-)
+from padzero_study.data.newsgroups import NEWSGROUPS, DataError, Newsgroups, load_newsgroups
+from padzero_study.data.synthetic import SYNTHETIC_MAX_DOCS, make_synthetic_newsgroups, synthetic_post_lengths
 from padzero_study.data.text import tokenize
 
 # (subset folder, newsgroup, file name) -> Latin-1 bytes. "alt.atheism" only has a test post,
@@ -240,7 +235,7 @@ def test_path_with_a_newline_is_shown_quoted(tmp_path):
 
 def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp_path, caplog, monkeypatch):
     # A gzip bomb: a 1.4 MB archive once inflated to one 1.5 GB "post". Zeros compress ~1000:1, so this stays cheap.
-    bomb = _member("20news-bydate-train/sci.space/9"), bytes(data_module.MAX_POST_BYTES + 1)
+    bomb = _member("20news-bydate-train/sci.space/9"), bytes(bydate_files.MAX_POST_BYTES + 1)
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=[bomb])
     read_sizes = []
     real_extractfile = tarfile.TarFile.extractfile
@@ -248,7 +243,7 @@ def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp
                         lambda self, member: read_sizes.append(member.size) or real_extractfile(self, member))
     with caplog.at_level(logging.WARNING, logger="padzero_study.data.newsgroups"):
         _assert_fake_posts(load_look_alike(archive))
-    assert max(read_sizes) <= data_module.MAX_POST_BYTES
+    assert max(read_sizes) <= bydate_files.MAX_POST_BYTES
     (message,) = [record.getMessage() for record in caplog.records if "larger than" in record.getMessage()]
     assert message.startswith(f"Skipped 1 file larger than 4 MB in archive {archive}")
 
@@ -256,7 +251,7 @@ def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp
 def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
     root = _write_folder(tmp_path / "extracted")
     with open(root / "20news-bydate-train" / "sci.space" / "9", "wb") as file:
-        file.truncate(data_module.MAX_POST_BYTES + 1)  # sparse: costs no disk
+        file.truncate(bydate_files.MAX_POST_BYTES + 1)  # sparse: costs no disk
     with caplog.at_level(logging.WARNING, logger="padzero_study.data.newsgroups"):
         _assert_fake_posts(load_look_alike(root))
     assert any("Skipped 1 file larger than 4 MB" in record.getMessage() for record in caplog.records)
@@ -264,7 +259,7 @@ def test_load_folder_skips_a_file_too_large_for_a_post(tmp_path, caplog):
 
 @pytest.mark.parametrize("layout", ["archive", "folder"])
 def test_load_refuses_posts_too_large_in_all(tmp_path, monkeypatch, layout):
-    monkeypatch.setattr(data_module, "MAX_TOTAL_BYTES", sum(map(len, FAKE_POSTS.values())) - 1)
+    monkeypatch.setattr(bydate_files, "MAX_TOTAL_BYTES", sum(map(len, FAKE_POSTS.values())) - 1)
     path = _write_archive(tmp_path / "a.tar.gz") if layout == "archive" else _write_folder(tmp_path / "extracted")
     _assert_one_line_data_error(path, "MB of posts .20 Newsgroups holds 34 MB.; it is not 20 Newsgroups")
 
@@ -535,10 +530,9 @@ def test_synthetic_is_learnable_by_a_bag_of_words_model():
 
 def test_synthetic_posts_take_their_lengths_from_synthetic_post_lengths(monkeypatch):
     # One owner of the length distribution: make_synthetic_newsgroups draws nothing of its own.
-    from padzero_study.data import newsgroups as data
 
     wanted = np.array([3, 1_500, 7, 12], dtype=np.int64)
-    monkeypatch.setattr(data, "synthetic_post_lengths", lambda count, seed: wanted[:count])
+    monkeypatch.setattr(synthetic, "synthetic_post_lengths", lambda count, seed: wanted[:count])
     newsgroups = make_synthetic_newsgroups(num_docs=4, num_classes=2)
     assert [len(text.split()) for text in newsgroups.texts] == wanted.tolist()
 

@@ -7,6 +7,7 @@ import types
 import numpy as np
 import pytest
 
+from padzero_study.data import synthetic
 from padzero_study.data import newsgroups as data
 from padzero_study.data.newsgroups import DataError
 from padzero_study.data.datasets import DATASETS, SYNTHETIC_DEFAULT_DOCS, Dataset, register_dataset
@@ -36,7 +37,7 @@ def test_the_two_datasets_in_order_with_one_line_descriptions():
 
 def test_synthetic_loads_max_docs_posts_seeded_by_the_split_seed():
     newsgroups = DATASETS["synthetic"].load(study_config(max_docs=40, split_seed=3))
-    expected = data.make_synthetic_newsgroups(num_docs=40, seed=3)
+    expected = synthetic.make_synthetic_newsgroups(num_docs=40, seed=3)
     assert newsgroups.texts == expected.texts
     np.testing.assert_array_equal(newsgroups.labels, expected.labels)
     assert len(newsgroups.label_names) == DATASETS["synthetic"].num_classes
@@ -46,7 +47,7 @@ def test_synthetic_loads_max_docs_posts_seeded_by_the_split_seed():
 
 def test_synthetic_without_max_docs_has_the_default_size(monkeypatch):
     calls = []
-    monkeypatch.setattr(data, "make_synthetic_newsgroups", lambda **arguments: calls.append(arguments))
+    monkeypatch.setattr(synthetic, "make_synthetic_newsgroups", lambda **arguments: calls.append(arguments))
     DATASETS["synthetic"].load(study_config(split_seed=5))
     assert calls == [{"num_docs": SYNTHETIC_DEFAULT_DOCS, "seed": 5}]
 

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
-from padzero_study.data.newsgroups import Newsgroups, load_newsgroups, make_synthetic_newsgroups
+from padzero_study.data.newsgroups import Newsgroups, load_newsgroups
+from padzero_study.data.synthetic import make_synthetic_newsgroups
 from padzero_study.data.text import (EncodedSplit, _padded_ids, _vocabulary_from_tokens, encode_newsgroups, repadded,
                                 tokenize)
 

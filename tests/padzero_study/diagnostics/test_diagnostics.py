@@ -7,6 +7,7 @@ import keras
 import numpy as np
 import pytest
 
+from padzero_study import results
 from padzero_study.diagnostics import recorder as diagnostics
 
 from padzero_study.reports import folder_report
@@ -105,12 +106,12 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
         model = build_model(variant, vocab_size=30, maxlen=12, num_classes=3, embedding_dim=4, hidden_units=5)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         recorder = DiagnosticsRecorder(
-            path, {"variant": variant}, ids[:16], labels[:16], ids[16:], (ids == 0).mean(axis=0),
+            lambda record: results.append_record(path, record), {"variant": variant}, ids[:16], labels[:16], ids[16:], (ids == 0).mean(axis=0),
             {i: f"w{i}" for i in range(1, 30)}, first_epoch_steps=(0, 1, 3),
         )
         model.fit(ids, labels, batch_size=8, epochs=2, validation_data=(ids[:8], labels[:8]), callbacks=[recorder], verbose=0)
         lines[variant] = [r for r in map(json.loads, path.read_text().splitlines()) if r["variant"] == variant]
-    for variant, records in lines.items():
+    for records in lines.values():
         assert [(r["epoch"], r["step"]) for r in records] == [(0, 0), (0, 1), (0, 3), (1, None), (2, None)]
         assert all(r["padding_gradient_share"] is None or 0 <= r["padding_gradient_share"] <= 1 for r in records)
         assert all(0 <= r["dead_unit_fraction"] <= 1 and r["table_gradient_norm"] >= 0 for r in records)

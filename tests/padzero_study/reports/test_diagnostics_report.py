@@ -156,14 +156,14 @@ def _diagnose_folder(tmp_path):
 
 def test_a_report_without_diagnostics_lines_removes_the_stale_plot_and_table(tmp_path, caplog):
     from padzero_study.reports.diagnostics_report import build_report_with_diagnostics
-    from padzero_study.results import missing_diagnostics
+    from padzero_study.results import StudyFolder
 
     folder = _diagnose_folder(tmp_path)
     written = build_report_with_diagnostics(folder)
     assert written["diagnostics_plot"].exists() and written["diagnostics_table"].exists()
-    assert missing_diagnostics(folder) == []
+    assert StudyFolder(folder).missing_diagnostics() == []
     (folder / "diagnostics.jsonl").unlink()
-    assert missing_diagnostics(folder) == [("baseline", 0)]
+    assert StudyFolder(folder).missing_diagnostics() == [("baseline", 0)]
     with caplog.at_level("WARNING", logger="padzero"):
         written = build_report_with_diagnostics(folder)
     assert "diagnostics_plot" not in written

@@ -2,6 +2,7 @@
 
 import json
 
+from padzero_study import results
 from padzero_study.reports import encoders_report
 
 from padzero_study.reports import folder_report
@@ -41,7 +42,7 @@ def encoder_study(tmp_path):
 
 def test_the_verdicts_name_what_is_beyond_the_seeds_spread_and_what_fixes_it(tmp_path):
     records = encoder_study(tmp_path)
-    markdown = encoders_report.encoders_markdown(records, tmp_path)
+    markdown = encoders_report.encoders_markdown(records, results.StudyFolder(tmp_path))
     cnn = next(line for line in markdown.splitlines() if line.startswith("- **cnn**"))
     assert "it lowers epoch-1 val acc beyond the seeds' spread" in cnn
     assert "fixed by `padzero`, `padzero_mask`" in cnn and "best val acc stays within" in cnn
@@ -57,7 +58,7 @@ def test_the_verdicts_name_what_is_beyond_the_seeds_spread_and_what_fixes_it(tmp
 
 
 def test_encoders_without_results_are_named_as_waiting_with_their_cost(tmp_path):
-    markdown = encoders_report.encoders_markdown(encoder_study(tmp_path), tmp_path)
+    markdown = encoders_report.encoders_markdown(encoder_study(tmp_path), results.StudyFolder(tmp_path))
     waiting = [line for line in markdown.splitlines() if "waiting: no finished run yet" in line]
     assert [line.split("**")[1] for line in waiting] == ["flatten", "lstm", "transformer"]
     # 4 embeddings x 2 paddings x 3 seeds at the folder's 2 epochs a run, ~3.9 min an epoch on a CPU.
@@ -67,7 +68,7 @@ def test_encoders_without_results_are_named_as_waiting_with_their_cost(tmp_path)
 
 def test_one_seed_is_too_few_to_judge():
     records = [r for variant in ("cnn/keras", "cnn/padzero") for r in run_records(variant, 0, [0.05, 0.8])]
-    (line,) = [line for line in encoders_report.encoders_markdown(records, "nowhere").splitlines()
+    (line,) = [line for line in encoders_report.encoders_markdown(records, results.StudyFolder("nowhere")).splitlines()
                if line.startswith("- **cnn**")]
     assert "one seed per embedding" in line
 

@@ -287,7 +287,7 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
     other = make_run("baseline", 2, [0.05], finished=False)
     # A kill can cut the last line short: the attempts before it still count.
     write_jsonl(tmp_path / results.INTERRUPTED_FILE, first + other + second, extra_text='{"record": "ep')
-    assert results.set_aside_attempts(tmp_path) == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
+    assert results.StudyFolder(tmp_path).set_aside_attempts() == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
 
     markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
     assert ("- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
@@ -299,7 +299,7 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
 
 def test_no_interrupted_file_means_no_set_aside_line(tmp_path):
     write_jsonl(tmp_path / "results.jsonl", make_run("uniform", 1, [0.05, 0.3]))
-    assert results.set_aside_attempts(tmp_path) == {}
+    assert results.StudyFolder(tmp_path).set_aside_attempts() == {}
     assert "killed half-way" not in report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
 
 

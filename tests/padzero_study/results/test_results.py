@@ -10,6 +10,7 @@ import pytest
 
 from padzero_study import files
 from padzero_study import results
+from padzero_study.results import jsonlines
 from padzero_study.files import FileError
 
 
@@ -59,17 +60,17 @@ def test_a_cut_last_line_is_skipped_and_said_truthfully(tmp_path, caplog):
 
 
 def test_a_cut_last_line_is_said_once_however_often_it_is_read(tmp_path, caplog):
-    # A study reads its results several times (the folder check, under the lock, setting runs aside): one cut line
-    # was said two or three times in one run.
+    # A study asks for its records several times (the folder check, under the lock, setting runs aside): one cut
+    # line was said two or three times in one run, when each asked read the file again.
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps(end_record()) + "\n" + '{"record": "ep')
+    folder = results.StudyFolder(tmp_path)
     with caplog.at_level(logging.WARNING, logger="padzero_study.results"):
         for _ in range(3):
-            assert results.load_results(results.results_files(tmp_path)) == [end_record()]
-        assert results.last_line_is_cut(path)
+            assert folder.records == [end_record()]
         said_once = caplog.text.count("incomplete last line")
         path.write_text(json.dumps(end_record()) + "\n" + json.dumps(end_record(seed=1)) + "\n" + '{"rec')
-        results.read_lines(path)  # another cut line: said too
+        assert len(folder.records) == 2  # changed by someone else: read again, and its cut line said too
     assert said_once == 1 and caplog.text.count("incomplete last line") == 2
 
 
@@ -77,7 +78,7 @@ def test_setting_one_line_aside_says_one_line(tmp_path, caplog):
     path = tmp_path / "results.jsonl"
     path.write_text(json.dumps(epoch_record()) + "\n")
     with caplog.at_level(logging.INFO, logger="padzero_study.results"):
-        assert results.set_aside_interrupted_runs(path) == 1
+        assert results.StudyFolder(tmp_path).set_aside_interrupted_runs(path.name) == 1
     assert f"set aside 1 line of interrupted runs in {results.INTERRUPTED_FILE}" in caplog.text  # once "1 lines"
 
 
@@ -167,18 +168,20 @@ def test_interrupted_runs_are_moved_aside_and_a_cut_line_dropped(tmp_path):
     finished = [epoch_record(), end_record()]
     unfinished = epoch_record(seed=1)
     path.write_text("".join(json.dumps(r) + "\n" for r in [*finished, unfinished]) + '{"record": "ep')
-    assert results.set_aside_interrupted_runs(path) == 1
+    folder = results.StudyFolder(tmp_path)
+    assert folder.set_aside_interrupted_runs(path.name) == 1
     assert results.read_lines(path) == finished and path.read_text().endswith("\n")
     assert results.read_lines(tmp_path / results.INTERRUPTED_FILE) == [unfinished]
     before = path.read_bytes()
-    assert results.set_aside_interrupted_runs(path) == 0 and path.read_bytes() == before
-    assert results.set_aside_attempts(tmp_path) == {("padzero", "jax", 1): [1]}
+    assert results.StudyFolder(tmp_path).set_aside_interrupted_runs(path.name) == 0 and path.read_bytes() == before
+    assert folder.set_aside_attempts() == {("padzero", "jax", 1): [1]}
+    assert results.StudyFolder(tmp_path).set_aside_attempts() == {("padzero", "jax", 1): [1]}
 
 
 def test_a_garbage_line_in_interrupted_jsonl_is_named(tmp_path):
     path = write_lines(tmp_path / results.INTERRUPTED_FILE, [json.dumps(epoch_record()), "garbage"])
     with pytest.raises(FileError) as error:
-        results.set_aside_attempts(tmp_path)
+        results.StudyFolder(tmp_path).set_aside_attempts()
     assert_one_line_naming(error, path, 2)
 
 
@@ -209,7 +212,7 @@ def test_unfinished_diagnostics_and_a_cut_line_are_dropped(tmp_path):
     path = tmp_path / "diagnostics.jsonl"
     kept, dropped = diagnostics_record(), diagnostics_record(seed=1)
     path.write_text(json.dumps(kept) + "\n" + json.dumps(dropped) + "\n" + '{"variant": "pa')
-    results.drop_unfinished_diagnostics(path, {("padzero", 0)})
+    results.StudyFolder(tmp_path).drop_unfinished_diagnostics({("padzero", 0)})
     assert results.load_diagnostics(path) == [kept] and path.read_text().endswith("\n")
 
 
@@ -298,7 +301,7 @@ def test_links_out_of_the_folder_are_not_followed(tmp_path):
     with pytest.raises(FileError, match=r"results\.shard-1-of-2\.jsonl is a symbolic link"):
         results.load_results(results.results_files(folder))
     (folder / "results.jsonl.lock").symlink_to(outside / "planted.lock")
-    with pytest.raises(FileError, match="Cannot open the lock file .*remove it if it is a link"):
+    with pytest.raises(FileError, match="Cannot open the lock file: .*is a symbolic link"):
         with results.study_lock(folder):
             pass
     assert not (outside / "planted.lock").exists()
@@ -316,7 +319,7 @@ def test_a_linked_file_of_the_folder_is_refused_unread(tmp_path, name):
     folder.mkdir()
     (folder / name).symlink_to(secret)
     readers = {"config.json": results.read_config, "diagnostics.jsonl": results.load_diagnostics,
-               "interrupted.jsonl": lambda path: results.set_aside_attempts(path.parent)}
+               "interrupted.jsonl": lambda path: results.StudyFolder(path.parent).set_aside_attempts()}
     read = readers.get(name, lambda path: results.load_results(results.results_files(path.parent)))
     with pytest.raises(FileError, match=f"{name} is a symbolic link") as error:
         read(folder / name)
@@ -333,7 +336,7 @@ def test_writers_never_write_through_a_link(tmp_path):
     with pytest.raises(FileError, match=r"results\.jsonl is a symbolic link"):
         results.append_record(folder / "results.jsonl", end_record())
     with pytest.raises(FileError, match=r"results\.jsonl is a symbolic link"):
-        results.rewrite_records(folder / "results.jsonl", [end_record()])
+        jsonlines.rewrite_records(folder / "results.jsonl", [end_record()])
     with pytest.raises(FileError, match=r"report\.md is a symbolic link"):
         files.write_own_file(folder / "report.md", "report")
     # A dangling link must not create its target either.
@@ -397,7 +400,7 @@ def test_os_errors_become_one_line_messages_naming_the_file(tmp_path, monkeypatc
     def disk_full(descriptor, data):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(results.os, "write", disk_full)
+    monkeypatch.setattr(jsonlines.os, "write", disk_full)
     with pytest.raises(FileError, match=f"no space left on device while writing {path}; finished results are "
                                            "kept; free space and rerun") as error:
         results.append_record(path, end_record())

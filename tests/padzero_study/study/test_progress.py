@@ -10,7 +10,7 @@ pytestmark = pytest.mark.per_backend  # StepProgress is a Keras callback
 
 
 def test_progress_eta_uses_the_run_lengths_seen_so_far():
-    from padzero_study.reports.study_report import format_duration
+    from padzero_study.wording import format_duration
 
     progress = progress_module.StudyProgress(runs=4, max_epochs=30, patience=5)
     assert progress.eta() == "unknown until an epoch ends"

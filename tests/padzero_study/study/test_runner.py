@@ -1,6 +1,7 @@
 """The study runner on the synthetic set: results, resume after a kill, refusals."""
 
 import contextlib
+import copy
 import dataclasses
 import json
 import shutil
@@ -12,11 +13,13 @@ from collections import Counter
 
 import pytest
 
+from padzero_study.data import synthetic
 from padzero_study.files import FileError
 from padzero_study import results
 
 from padzero_study.reports import folder_report
 from padzero_study.study import runner as study
+from padzero_study.study import settings
 
 pytestmark = pytest.mark.per_backend
 
@@ -169,7 +172,7 @@ def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
 @pytest.mark.parametrize("shard", [(3, 2), (0, 2), (1, 0), (-1, 2), (1,), "1/2", (1.0, 2), (1, 5)])
 def test_bad_shard_is_rejected_before_anything_is_written(shard, tmp_path):
     config = study.StudyConfig(variants=("padzero", "baseline"), **TINY)
-    match = "would have no runs" if shard == (1, 5) else r"shard must be K/N with 1 <= K <= N; received shard="
+    match = "would have no runs" if shard == (1, 5) else r"shard must be K/N with 1 <= K <= N, such as 2/4; received "
     with pytest.raises(study.StudyError, match=match):
         run_and_report(config, tmp_path / "out", shard=shard)
     assert not (tmp_path / "out").exists()
@@ -193,7 +196,7 @@ def test_different_settings_are_refused_then_moved_aside_with_force(finished_stu
 def test_unwritable_out_is_refused(tmp_path):
     blocker = tmp_path / "a-file"
     blocker.write_text("")
-    with pytest.raises(study.StudyError, match="Cannot write to --out"):
+    with pytest.raises(study.StudyError, match="goes through .*a-file, which is a file, not a folder"):
         run_and_report(study.StudyConfig(variants=("padzero",), **TINY), blocker / "sub")
 
 
@@ -205,9 +208,9 @@ def test_unwritable_out_is_refused(tmp_path):
         ({"maxlen": 0}, "maxlen must be a positive integer"),
         ({"vocab_size": 0}, "vocab_size must be a positive integer"),
         ({"batch_size": 0}, "batch_size must be a positive integer"),
-        ({"variants": ("padzero", "bogus")}, "Unknown variant 'bogus'; choose from"),
+        ({"variants": ("padzero", "bogus")}, "unknown variant 'bogus'; choose from"),
         ({"dataset": "imdb"}, "dataset must be"),
-        ({"backend": "nonexistent"}, "set KERAS_BACKEND"),
+        ({"backend": "nonexistent"}, "backend must be one of jax, tensorflow, torch"),
         ({"embedding_init_scale": 0.0}, "embedding_init_scale must be a number above 0 and at most 1"),
         ({"embedding_init_scale": 1e300}, "embedding_init_scale must be a number above 0 and at most 1"),
     ],
@@ -238,10 +241,20 @@ def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tm
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
     before = sorted(path.name for path in copy.iterdir())
-    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    config = study.StudyConfig(dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",),
+                               seeds=1)
     with pytest.raises(DataError):
         run_and_report(config, copy, force=True)
     assert sorted(path.name for path in copy.iterdir()) == before
+
+
+
+def damaged_archive(folder):
+    """A `20news-bydate.tar.gz` in `folder` that exists but is no archive: refused when the data loads, which is
+    after the settings and the folder have passed their checks."""
+    path = folder / "20news-bydate.tar.gz"
+    path.write_bytes(b"not a gzip stream")
+    return path
 
 
 def test_repeated_variants_run_once():
@@ -278,8 +291,9 @@ def test_fast_path_study_matches_the_plain_one(finished_study, tmp_path, backend
 
 def test_the_same_data_by_another_path_resumes_the_folder(finished_study):
     config, out_dir, _ = finished_study
-    moved = dataclasses.replace(config, data_path="/elsewhere/20news-bydate.tar.gz")
-    assert study.check_out_dir(moved, out_dir, force=False) is False
+    moved = copy.copy(config)  # past the settings' checks: no such archive, and a synthetic study reads none
+    object.__setattr__(moved, "data_path", "/elsewhere/20news-bydate.tar.gz")
+    assert study.check_out_dir(moved, results.StudyFolder(out_dir), force=False) is False
 
 
 def test_fast_path_results_do_not_mix_with_plain_ones(finished_study, tmp_path):
@@ -461,7 +475,7 @@ def test_sizes_and_settings_that_cannot_work_are_refused_before_any_data(changes
 
 def test_limits_follow_this_machines_memory(monkeypatch):
     # Room for the padded ids of all 18,846 posts at maxlen 1,000, 8 bytes an id.
-    monkeypatch.setattr(study.machine, "total_memory_bytes", lambda: 8 * 18_846 * 1_000)
+    monkeypatch.setattr(settings.machine, "total_memory_bytes", lambda: 8 * 18_846 * 1_000)
     study.StudyConfig(**{**TINY, "maxlen": 1_000, "max_docs": None})
     with pytest.raises(study.StudyError, match="maxlen must be a positive integer of at most 1,000;"):
         study.StudyConfig(**{**TINY, "maxlen": 1_001, "max_docs": None})
@@ -469,14 +483,13 @@ def test_limits_follow_this_machines_memory(monkeypatch):
 
 @pytest.mark.usefixtures("one_backend_suffices")
 def test_the_dataset_comes_from_its_registry(tmp_path, monkeypatch):
-    from padzero_study.data import newsgroups as data
     from padzero_study.data import datasets
 
     loaded = []
 
     def load_tiny(config):
         loaded.append(config.max_docs)
-        return data.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=1)
+        return synthetic.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=1)
 
     monkeypatch.setitem(datasets.DATASETS, "tiny", datasets.Dataset("tiny", "four classes", 4, load_tiny))
     config = study.StudyConfig(**{**TINY, "dataset": "tiny", "seeds": 1, "epochs": 1}, variants=("padzero",))
@@ -500,7 +513,8 @@ def test_the_actual_vocabulary_and_posts_are_recorded_and_reported(finished_stud
 def test_a_refused_study_leaves_no_empty_folder(tmp_path):
     from padzero_study.data.newsgroups import DataError
 
-    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    config = study.StudyConfig(dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",),
+                               seeds=1)
     with pytest.raises(DataError):
         run_and_report(config, tmp_path / "new")
     assert not (tmp_path / "new").exists()
@@ -511,23 +525,23 @@ def test_a_refused_study_leaves_none_of_the_folders_it_created(tmp_path):
     from padzero_study.data.newsgroups import DataError
 
     (tmp_path / "kept").mkdir()
-    config = study.StudyConfig(dataset="20news", data_path=str(tmp_path / "missing.tar.gz"), variants=("padzero",), seeds=1)
+    archive = damaged_archive(tmp_path / "kept")
+    config = study.StudyConfig(dataset="20news", data_path=str(archive), variants=("padzero",), seeds=1)
     for out_dir in (tmp_path / "runs" / "deeper" / "new", tmp_path / "kept" / "new"):
         with pytest.raises(DataError):
             run_and_report(config, out_dir)
-    assert sorted(tmp_path.rglob("*")) == [tmp_path / "kept"]
+    assert sorted(tmp_path.rglob("*")) == [tmp_path / "kept", archive]
 
 
 @pytest.fixture
 def changeable_data(monkeypatch):
     """A registered dataset 'changeable' whose posts change when the test sets `posts["seed"]`."""
-    from padzero_study.data import newsgroups as data
     from padzero_study.data import datasets
 
     posts = {"seed": 1}
 
     def load(config):
-        return data.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=posts["seed"])
+        return synthetic.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=posts["seed"])
 
     monkeypatch.setitem(datasets.DATASETS, "changeable", datasets.Dataset("changeable", "posts a test changes", 4, load))
     config = study.StudyConfig(**{**TINY, "dataset": "changeable", "seeds": 1, "epochs": 1}, variants=("padzero",))
@@ -633,7 +647,7 @@ def test_one_class_data_is_refused_before_any_run(tmp_path, monkeypatch, caplog)
     from padzero_study.data import datasets
 
     def load_one_class(config):
-        posts = data.make_synthetic_newsgroups(num_docs=40, num_classes=2, seed=1)
+        posts = synthetic.make_synthetic_newsgroups(num_docs=40, num_classes=2, seed=1)
         return data.Newsgroups(posts.texts, np.zeros(len(posts.texts), dtype=np.int64), ["only.group"], posts.source)
 
     monkeypatch.setitem(datasets.DATASETS, "one", datasets.Dataset("one", "one class", 2, load_one_class))
@@ -645,11 +659,10 @@ def test_one_class_data_is_refused_before_any_run(tmp_path, monkeypatch, caplog)
 
 @pytest.mark.usefixtures("one_backend_suffices")
 def test_more_posts_asked_than_the_data_has_is_logged(tmp_path, monkeypatch, caplog):
-    from padzero_study.data import newsgroups as data
     from padzero_study.data import datasets
 
     def load_few(config):
-        return data.make_synthetic_newsgroups(num_docs=60, num_classes=3, seed=1)
+        return synthetic.make_synthetic_newsgroups(num_docs=60, num_classes=3, seed=1)
 
     monkeypatch.setitem(datasets.DATASETS, "few", datasets.Dataset("few", "three classes", 3, load_few))
     config = study.StudyConfig(**{**TINY, "dataset": "few", "seeds": 1, "epochs": 1, "max_docs": 300},

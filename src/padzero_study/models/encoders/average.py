@@ -6,7 +6,7 @@ the embedding layer followed by `GlobalAveragePooling1D`, without holding the
 embedded posts, `(batch, maxlen, embedding_dim)`.
 """
 
-from padzero_study.models.encoders import Encoder, register_encoder
+from padzero_study.models.encoders.base import Encoder, register_encoder
 
 
 def build(average, ids, shape):

@@ -4,7 +4,7 @@ Conv1D does not take a mask: Keras drops it there (with a warning), so the
 padding's vectors reach the convolution like words whatever the embedding.
 """
 
-from padzero_study.models.encoders import Encoder, keras, register_encoder
+from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 
 FILTERS = 128
 KERNEL_SIZE = 5

@@ -6,7 +6,7 @@ word. On the fast path the three layers Embedding -> Flatten -> Dense are one
 where posts hold real tokens.
 """
 
-from padzero_study.models.encoders import Encoder, keras, register_encoder
+from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 from padzero_study.lazy_import import ImportedOnFirstUse
 
 padzero_layers = ImportedOnFirstUse("padzero")

@@ -4,7 +4,7 @@ Trained with pre-padding and with post-padding: without a mask, post-padding
 is the classic trap, the last state comes after the padding.
 """
 
-from padzero_study.models.encoders import Encoder, keras, register_encoder
+from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 
 UNITS = 64
 

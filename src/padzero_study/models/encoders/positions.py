@@ -3,6 +3,8 @@
 import keras
 from keras import ops
 
+from padzero_study import values
+
 
 @keras.saving.register_keras_serializable(package="padzero_study")
 class PositionEmbedding(keras.layers.Layer):
@@ -37,7 +39,7 @@ class PositionEmbedding(keras.layers.Layer):
 
     def __init__(self, max_length, embeddings_initializer="uniform", **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(max_length, int) or isinstance(max_length, bool) or max_length < 1:
+        if not values.is_int(max_length) or max_length < 1:
             raise ValueError(f"max_length must be a positive integer. Received: max_length={max_length!r}")
         self.max_length = max_length
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)

@@ -5,7 +5,7 @@ attention mask: with one, no query attends to a padded position, and the
 average is over the real tokens. Without one, padding is attended like words.
 """
 
-from padzero_study.models.encoders import Encoder, keras, register_encoder
+from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 
 HEADS = 4
 FEED_FORWARD_UNITS = 128
