@@ -33,7 +33,6 @@ import numpy as np  # noqa: E402
 from padzero_study.bench import SHAPE, compiled_reference_model, make_batches, synthetic_lengths  # noqa: E402
 from padzero_study.runtime.machine import describe_machine  # noqa: E402
 
-
 # (variant, fast path): Keras's Embedding, padzero's, and padzero's on the fast path (EmbeddingFlattenDense).
 MODELS = {"baseline": ("baseline", False), "padzero": ("padzero", False), "padzero fast path": ("padzero", True)}
 
@@ -84,7 +83,10 @@ def parts_of(model_name, ids, labels):
     trainable = [v.value for v in model.trainable_variables]
     non_trainable = [v.value for v in model.non_trainable_variables]
     compiled = gradients_of.lower(trainable, non_trainable, *batches[0]).compile()
-    parts = {"Keras train step (train_on_batch)": keras_steps(model, batches), "forward + backward (jit)": forward_backward}
+    parts = {
+        "Keras train step (train_on_batch)": keras_steps(model, batches),
+        "forward + backward (jit)": forward_backward,
+    }
     if model_name == "padzero fast path":
         parts.update(floor_parts(ids, labels))
     return parts, compiled.memory_analysis().temp_size_in_bytes / 2**20
@@ -108,8 +110,10 @@ def main():
             started = time.perf_counter()
             run()
             times[case].append((time.perf_counter() - started) / args.steps * 1e3)
-    print(f"machine: {describe_machine()}; keras {keras.__version__}, jax {jax.__version__}; batch "
-          f"{SHAPE['batch_size']} x {SHAPE['maxlen']}; medians of {args.rounds} rounds of {args.steps} steps")
+    print(
+        f"machine: {describe_machine()}; keras {keras.__version__}, jax {jax.__version__}; batch "
+        f"{SHAPE['batch_size']} x {SHAPE['maxlen']}; medians of {args.rounds} rounds of {args.steps} steps"
+    )
     print("| model | part | ms per step |\n|---|---|---:|")
     medians = {case: statistics.median(values) for case, values in times.items()}
     for (name, part), median in medians.items():
@@ -122,8 +126,10 @@ def main():
         print(f"| {name} | {megabytes:.1f} MB |")
     floor = medians[("padzero fast path", "Keras train step, batches of padding only, Adam")]
     baseline = medians[("baseline", "Keras train step (train_on_batch)")]
-    print(f"\nA fast-path step that computes no token takes {floor:.1f} ms, {floor / baseline:.2f} of the baseline's "
-          f"step: no step that skips padding, with Keras's Adam, runs faster than {baseline / floor:.2f}x the baseline here.")
+    print(
+        f"\nA fast-path step that computes no token takes {floor:.1f} ms, {floor / baseline:.2f} of the baseline's "
+        f"step: no step that skips padding, with Keras's Adam, runs faster than {baseline / floor:.2f}x the baseline here."
+    )
 
 
 if __name__ == "__main__":

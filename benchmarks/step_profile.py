@@ -54,10 +54,13 @@ def wall_time_by_kind(trace_folder):
     with gzip.open(path) as file:
         trace = json.load(file)
     events = [
-        e for e in trace["traceEvents"]
+        e
+        for e in trace["traceEvents"]
         if e.get("ph") == "X" and "dur" in e and OPERATION.search(e["name"]) and not e["name"].startswith("end:")
     ]
-    edges = sorted([(e["ts"], 1, i) for i, e in enumerate(events)] + [(e["ts"] + e["dur"], -1, i) for i, e in enumerate(events)])
+    edges = sorted(
+        [(e["ts"], 1, i) for i, e in enumerate(events)] + [(e["ts"] + e["dur"], -1, i) for i, e in enumerate(events)]
+    )
     running, last, wall = set(), None, collections.Counter()
     for moment, change, index in edges:
         if running:
@@ -92,10 +95,14 @@ def main():
     parser.add_argument("--top", type=int, default=12, help="operation kinds shown (default: 12)")
     args = parser.parse_args()
     ids, labels = make_batches(synthetic_lengths(20_000), args.steps)
-    results = {"real lengths": profile(ids, labels, args.steps),
-               "padding only": profile(np.zeros_like(ids), labels, args.steps)}
-    print(f"machine: {describe_machine()}; keras {keras.__version__}, jax {jax.__version__}; batch "
-          f"{SHAPE['batch_size']} x {SHAPE['maxlen']}; {args.steps} steps per pass")
+    results = {
+        "real lengths": profile(ids, labels, args.steps),
+        "padding only": profile(np.zeros_like(ids), labels, args.steps),
+    }
+    print(
+        f"machine: {describe_machine()}; keras {keras.__version__}, jax {jax.__version__}; batch "
+        f"{SHAPE['batch_size']} x {SHAPE['maxlen']}; {args.steps} steps per pass"
+    )
     print("| XLA operation kind | " + " | ".join(f"{name} (ms per step)" for name in results) + " |")
     print("|---|" + "---:|" * len(results))
     total = collections.Counter()

@@ -34,11 +34,22 @@ def main():
     cases = {
         "gather alone": (jax.jit(lambda t, i: jnp.take(t, i, axis=0)), table, ids),
         "matmul alone (embeddings given, kernel sliced inside)": (
-            jax.jit(lambda e, k: e.reshape(32, -1) @ k[start:]), embedded, kernel),
+            jax.jit(lambda e, k: e.reshape(32, -1) @ k[start:]),
+            embedded,
+            kernel,
+        ),
         "gather + matmul, kernel slice given": (
-            jax.jit(lambda t, i, k: jnp.take(t, i, axis=0).reshape(32, -1) @ k), table, ids, kernel_slice),
+            jax.jit(lambda t, i, k: jnp.take(t, i, axis=0).reshape(32, -1) @ k),
+            table,
+            ids,
+            kernel_slice,
+        ),
         "gather + matmul, kernel sliced inside (the fast path)": (
-            jax.jit(lambda t, i, k: jnp.take(t, i, axis=0).reshape(32, -1) @ k[start:]), table, ids, kernel),
+            jax.jit(lambda t, i, k: jnp.take(t, i, axis=0).reshape(32, -1) @ k[start:]),
+            table,
+            ids,
+            kernel,
+        ),
     }
     print(f"jax {jax.__version__}, {jax.device_count()} device(s)")
     for name, (function, *args) in cases.items():

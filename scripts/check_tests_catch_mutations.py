@@ -10,45 +10,77 @@ import subprocess
 import sys
 
 EMBEDDING_MUTATIONS = {
- "no init zeroing": ('self._embeddings.assign(self.table_with_zero_padding_row(ops.convert_to_tensor(self._embeddings)))', 'pass'),
- "mask uses 0": ('masked_id = 0 if self.padding_idx is None else self.padding_idx', 'masked_id = 0'),
- "no padding_idx in config": ('return {**super().get_config(), "padding_idx": self.padding_idx}', 'return super().get_config()'),
- "no quantize override": ('super().quantize(mode, type_check=False, config=config)', 'super().quantize(mode, type_check=type_check, config=config)'),
- "int8 call not zeroed": ('outputs = super()._int8_call(ids, training=training)\n        if self.padding_idx is None:', 'outputs = super()._int8_call(ids, training=training)\n        if True:'),
- "gradient leaks to padding row": ('outputs = ops.take(self.table_with_zero_padding_row(ops.convert_to_tensor(table)), ids, axis=0)', 'table = ops.convert_to_tensor(table)\n            outputs = ops.take(table - ops.stop_gradient(table - self.table_with_zero_padding_row(table)), ids, axis=0)'),
- "truthiness of padding_idx": ('if padding_idx is not None and is_integer(input_dim) and input_dim > 0:',
-                               'if padding_idx and is_integer(input_dim) and input_dim > 0:'),
- "no registration": ('@keras.saving.register_keras_serializable(package="padzero")\n', ''),
+    "no init zeroing": (
+        "self._embeddings.assign(self.table_with_zero_padding_row(ops.convert_to_tensor(self._embeddings)))",
+        "pass",
+    ),
+    "mask uses 0": ("masked_id = 0 if self.padding_idx is None else self.padding_idx", "masked_id = 0"),
+    "no padding_idx in config": (
+        'return {**super().get_config(), "padding_idx": self.padding_idx}',
+        "return super().get_config()",
+    ),
+    "no quantize override": (
+        "super().quantize(mode, type_check=False, config=config)",
+        "super().quantize(mode, type_check=type_check, config=config)",
+    ),
+    "int8 call not zeroed": (
+        "outputs = super()._int8_call(ids, training=training)\n        if self.padding_idx is None:",
+        "outputs = super()._int8_call(ids, training=training)\n        if True:",
+    ),
+    "gradient leaks to padding row": (
+        "outputs = ops.take(self.table_with_zero_padding_row(ops.convert_to_tensor(table)), ids, axis=0)",
+        "table = ops.convert_to_tensor(table)\n            outputs = ops.take(table - ops.stop_gradient(table - self.table_with_zero_padding_row(table)), ids, axis=0)",
+    ),
+    "truthiness of padding_idx": (
+        "if padding_idx is not None and is_integer(input_dim) and input_dim > 0:",
+        "if padding_idx and is_integer(input_dim) and input_dim > 0:",
+    ),
+    "no registration": ('@keras.saving.register_keras_serializable(package="padzero")\n', ""),
 }
 PADDING_MUTATIONS = {
- "multiply instead of where (row)": ('return ops.where(is_padding_row, ops.zeros((), dtype=table.dtype), table)', 'return table * ops.cast(ops.logical_not(is_padding_row), table.dtype)'),
- "multiply instead of where (output)": ('return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)', 'return outputs * ops.cast(ops.logical_not(is_padding), outputs.dtype)'),
+    "multiply instead of where (row)": (
+        "return ops.where(is_padding_row, ops.zeros((), dtype=table.dtype), table)",
+        "return table * ops.cast(ops.logical_not(is_padding_row), table.dtype)",
+    ),
+    "multiply instead of where (output)": (
+        "return ops.where(is_padding, ops.zeros((), dtype=outputs.dtype), outputs)",
+        "return outputs * ops.cast(ops.logical_not(is_padding), outputs.dtype)",
+    ),
 }
 IDS_MUTATIONS = {
- "no host id check": ('if host.size and _bad_id_mask(host, self.input_dim).any():', 'if False:'),
+    "no host id check": ("if host.size and _bad_id_mask(host, self.input_dim).any():", "if False:"),
 }
 BLOCK_DENSE_BASE_MUTATIONS = {
- "a block's first position ignored": ("[ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds]",
-                                      "[ops.any(ops.not_equal(ids[:, start + 1:stop], padding_idx), axis=1) for start, stop in bounds]"),
+    "a block's first position ignored": (
+        "[ops.any(ops.not_equal(ids[:, start:stop], padding_idx), axis=1) for start, stop in bounds]",
+        "[ops.any(ops.not_equal(ids[:, start + 1:stop], padding_idx), axis=1) for start, stop in bounds]",
+    ),
 }
 BLOCK_DENSE_MUTATIONS = {
- "ids' shape unchecked": ("    check_ids_shape(ids.shape, maxlen)  # static shapes", "    pass  # static shapes"),
- "skipped blocks add no padding vector": ("outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))",
-                                          "outputs = outputs"),
+    "ids' shape unchecked": ("    check_ids_shape(ids.shape, maxlen)  # static shapes", "    pass  # static shapes"),
+    "skipped blocks add no padding vector": (
+        "outputs = outputs + ops.matmul(idle, padding_block_outputs(table, kernel_blocks, bounds, padding_idx))",
+        "outputs = outputs",
+    ),
 }
 JAX_MUTATIONS = {
- "groups rounded down": ("groups = (jnp.sum(active, axis=0, dtype=jnp.int32) + group - 1) // group",
-                         "groups = jnp.sum(active, axis=0, dtype=jnp.int32) // group"),
- "padding row gets gradient": ("if zero_padding:  # the padding row gets no gradient", "if False:"),
- "skipped rows add no padding vector": ("outputs = outputs + idle @ padding_block_outputs(table, kernel_blocks, bounds, padding_idx)",
-                                        "outputs = outputs"),
+    "groups rounded down": (
+        "groups = (jnp.sum(active, axis=0, dtype=jnp.int32) + group - 1) // group",
+        "groups = jnp.sum(active, axis=0, dtype=jnp.int32) // group",
+    ),
+    "padding row gets gradient": ("if zero_padding:  # the padding row gets no gradient", "if False:"),
+    "skipped rows add no padding vector": (
+        "outputs = outputs + idle @ padding_block_outputs(table, kernel_blocks, bounds, padding_idx)",
+        "outputs = outputs",
+    ),
 }
 LAYER_MUTATIONS = {
- "no bias": ("outputs = ops.add(outputs, self.bias)", "outputs = outputs"),
- "a LoRA or quantized embedding read at call": ("        _refuse_lora_and_quantization(self.embedding)\n", "\n"),
- "set_weights loads every block from the start": (
-     "variable.assign(kernel[start * self.features : stop * self.features].reshape(variable.shape))",
-     "variable.assign(kernel[: (stop - start) * self.features].reshape(variable.shape))"),
+    "no bias": ("outputs = ops.add(outputs, self.bias)", "outputs = outputs"),
+    "a LoRA or quantized embedding read at call": ("        _refuse_lora_and_quantization(self.embedding)\n", "\n"),
+    "set_weights loads every block from the start": (
+        "variable.assign(kernel[start * self.features : stop * self.features].reshape(variable.shape))",
+        "variable.assign(kernel[: (stop - start) * self.features].reshape(variable.shape))",
+    ),
 }
 FAST_PATH_TESTS = ["tests/padzero/test_block_dense.py", "tests/padzero/test_embedding_flatten_dense.py"]
 CASES = [
@@ -73,10 +105,15 @@ for source, test_files, mutations in CASES:
             open(source, "w").write(original.replace(old, new, 1))
             result = subprocess.run(
                 [sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:warnings", *test_files],
-                capture_output=True, text=True, env={**os.environ, "KERAS_BACKEND": backend},
+                capture_output=True,
+                text=True,
+                env={**os.environ, "KERAS_BACKEND": backend},
             )
             missed += result.returncode == 0
-            print(f"{name:35s} -> {'CAUGHT' if result.returncode else 'MISSED'}: {result.stdout.strip().splitlines()[-1][:90]}", flush=True)
+            print(
+                f"{name:35s} -> {'CAUGHT' if result.returncode else 'MISSED'}: {result.stdout.strip().splitlines()[-1][:90]}",
+                flush=True,
+            )
     finally:
         open(source, "w").write(original)
 sys.exit(1 if missed else 0)

@@ -33,8 +33,23 @@ def epoch_numbers(results_path):
 def run_study(source_root, backend, out_dir):
     """`padzero reproduce --dataset synthetic` with the package under `source_root/src`, on `backend`."""
     environment = {**os.environ, "PYTHONPATH": str(source_root / "src"), "KERAS_BACKEND": backend}
-    subprocess.run([sys.executable, "-m", "padzero_study", "reproduce", "--dataset", "synthetic", "--backend",
-                    backend, "--out", str(out_dir)], env=environment, check=True, cwd=source_root)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "padzero_study",
+            "reproduce",
+            "--dataset",
+            "synthetic",
+            "--backend",
+            backend,
+            "--out",
+            str(out_dir),
+        ],
+        env=environment,
+        check=True,
+        cwd=source_root,
+    )
     return epoch_numbers(out_dir / "results.jsonl")
 
 
@@ -46,16 +61,19 @@ def main():
     differences = 0
     with tempfile.TemporaryDirectory() as scratch:
         base_tree = Path(scratch) / "base"
-        subprocess.run(["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=ROOT, check=True,
-                       capture_output=True)
+        subprocess.run(
+            ["git", "worktree", "add", "--detach", str(base_tree), args.base], cwd=ROOT, check=True, capture_output=True
+        )
         try:
             for backend in args.backends.split(","):
                 before = run_study(base_tree, backend, Path(scratch) / f"before-{backend}")
                 after = run_study(ROOT, backend, Path(scratch) / f"after-{backend}")
                 changed = [key for key in before.keys() | after.keys() if before.get(key) != after.get(key)]
                 differences += len(changed)
-                print(f"{backend}: {len(before)} epochs before, {len(after)} after, {len(changed)} differ"
-                      + "".join(f"\n  {key}: {before.get(key)} -> {after.get(key)}" for key in sorted(changed)))
+                print(
+                    f"{backend}: {len(before)} epochs before, {len(after)} after, {len(changed)} differ"
+                    + "".join(f"\n  {key}: {before.get(key)} -> {after.get(key)}" for key in sorted(changed))
+                )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=True)
     print("same numbers" if not differences else f"{differences} epochs differ")

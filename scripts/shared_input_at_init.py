@@ -14,8 +14,8 @@ import dataclasses
 from pathlib import Path
 
 from padzero_study import results
-from padzero_study.study import runner as study
 from padzero_study.diagnostics.recorder import shared_input_l1
+from padzero_study.study import runner as study
 
 SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and scripts/diagnose_ablations.sh
     "diagnose": ({}, ("baseline", "padzero", "uniform_nonneg")),
@@ -39,7 +39,9 @@ if __name__ == "__main__":
     parser.add_argument("--data", required=True, help="20news-bydate.tar.gz or its extracted folder")
     parser.add_argument("--seeds", type=int, default=2, help="seeds per variant (default: 2)")
     args = parser.parse_args()
-    print("| folder | variant | seed | shared input L1 at init | × learning rate 0.001 | measured std after step 1 | ratio |")
+    print(
+        "| folder | variant | seed | shared input L1 at init | × learning rate 0.001 | measured std after step 1 | ratio |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, (changes, variants) in SETTINGS.items():
         config = dataclasses.replace(study.StudyConfig(data_path=args.data), **changes)
@@ -51,4 +53,7 @@ if __name__ == "__main__":
                 measured = measured_std_after_step_1(name, variant, seed)
                 ratio = "–" if measured is None else f"{measured / (shared * 0.001):.2f}"
                 measured = "–" if measured is None else f"{measured:.2f}"
-                print(f"| {name} | {variant} | {seed} | {shared:.0f} | {shared * 0.001:.2f} | {measured} | {ratio} |", flush=True)
+                print(
+                    f"| {name} | {variant} | {seed} | {shared:.0f} | {shared * 0.001:.2f} | {measured} | {ratio} |",
+                    flush=True,
+                )

@@ -31,8 +31,10 @@ def table(summary_path):
     for row in csv.DictReader(summary_path.open(encoding="utf-8")):
         registered = VARIANTS.get(row["variant"])
         description = registered.description if registered else ""
-        lines.append(f"| `{row['variant']}` | {description} | {with_reference(row, 'epoch1_val_accuracy')} "
-                     f"| {with_reference(row, 'best_val_accuracy')} |")
+        lines.append(
+            f"| `{row['variant']}` | {description} | {with_reference(row, 'epoch1_val_accuracy')} "
+            f"| {with_reference(row, 'best_val_accuracy')} |"
+        )
     return "\n".join(lines)
 
 

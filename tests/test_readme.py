@@ -22,7 +22,7 @@ def expected_output(block):
 
 
 def test_expected_output_reads_the_comments():
-    block = 'print(a)  # 0.0 True: exactly zero\nprint(b)  # (32, 100): gone\nprint(c)  # Embedding (ours)\nx = 1  # 5'
+    block = "print(a)  # 0.0 True: exactly zero\nprint(b)  # (32, 100): gone\nprint(c)  # Embedding (ours)\nx = 1  # 5"
     assert expected_output(block) == ["0.0 True", "(32, 100)", "Embedding"]
 
 
@@ -30,8 +30,13 @@ def test_expected_output_reads_the_comments():
 def test_readme_examples_run_in_a_fresh_process_and_print_what_they_say(tmp_path):
     assert len(PYTHON_BLOCKS) >= 2, "README.md lost its layer or fast-path example"
     script = "\n".join(PYTHON_BLOCKS)
-    completed = subprocess.run([sys.executable, "-W", "error::UserWarning", "-c", script], cwd=tmp_path,
-                               capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-W", "error::UserWarning", "-c", script],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     printed = [line.strip() for line in completed.stdout.splitlines() if line.strip()]
     assert printed == expected_output(script)

@@ -98,8 +98,16 @@ def _computed_rows_backward(group, padding_idx, zero_padding, residuals, upstrea
         length, features = ids.shape[1], table.shape[1]
 
         # The loop reads no weight: a weight read inside a loop makes XLA copy it when the step donates it.
-        def add_group(index, table_gradient, ids=ids, block_order=block_order, scratch=scratch, width=kernel.shape[0],
-                      length=length, features=features):
+        def add_group(
+            index,
+            table_gradient,
+            ids=ids,
+            block_order=block_order,
+            scratch=scratch,
+            width=kernel.shape[0],
+            length=length,
+            features=features,
+        ):
             group_ids = ids[jax.lax.dynamic_slice_in_dim(block_order, index * group, group)]
             gradient = jax.lax.dynamic_slice(scratch, (index * group, 0), (group, width))
             gradient = gradient.reshape(group, length, features)

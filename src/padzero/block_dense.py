@@ -125,8 +125,7 @@ def _block_dense_dynamic(ids, table, kernel_blocks, bounds, padding_idx, zero_pa
         # A matmul by the rows' one-hot, not a scatter: with no row at all it still links the kernel to the
         # outputs, so the kernel gets a zero gradient (which Adam steps on) rather than none. Built by comparison,
         # not `ops.one_hot`, which PyTorch refuses for an empty batch (zero classes).
-        placement = ops.cast(ops.equal(ops.expand_dims(ops.arange(batch), 1), ops.expand_dims(rows, 0)),
-                             products.dtype)
+        placement = ops.cast(ops.equal(ops.expand_dims(ops.arange(batch), 1), ops.expand_dims(rows, 0)), products.dtype)
         outputs = outputs + ops.matmul(placement, products)
     if not zero_padding:
         idle = ops.cast(ops.logical_not(active), table.dtype)

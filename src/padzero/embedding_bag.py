@@ -132,8 +132,9 @@ class EmbeddingBag(keras.layers.Layer):
     def __call__(self, *args, **kwargs):
         # The ids are checked as given, before Keras converts them (`padzero.ids.IdsCheckedOnce`).
         per_sample_weights = args[1] if len(args) > 1 else kwargs.get("per_sample_weights")
-        return _IDS_CHECKED_ONCE.call(super().__call__, lambda ids: self._checked_call(ids, per_sample_weights),
-                                      args, kwargs)
+        return _IDS_CHECKED_ONCE.call(
+            super().__call__, lambda ids: self._checked_call(ids, per_sample_weights), args, kwargs
+        )
 
     def _checked_call(self, ids, per_sample_weights):
         """`ids` ready for Keras, after one-line errors for bad ids, a bad shape or weights that do not apply."""

@@ -242,7 +242,9 @@ class EmbeddingFlattenDense(keras.layers.Layer):
         self._build_if_needed()
         _refuse_lora_and_quantization(self.embedding)
         weights = [ops.convert_to_numpy(self.embedding.embeddings)]
-        weights.append(np.concatenate([ops.convert_to_numpy(kernel).reshape(-1, self.units) for kernel in self.kernel_blocks]))
+        weights.append(
+            np.concatenate([ops.convert_to_numpy(kernel).reshape(-1, self.units) for kernel in self.kernel_blocks])
+        )
         if self.use_bias:
             weights.append(ops.convert_to_numpy(self.bias))
         return weights

@@ -110,7 +110,7 @@ def check_padding_idx(padding_idx, input_dim):
 
 
 def _id_kind(dtype):
-    """"int", "float" or "bool" for a NumPy dtype that can hold ids; None for any other (str, complex, object, ...)."""
+    """ "int", "float" or "bool" for a NumPy dtype that can hold ids; None for any other (str, complex, object, ...)."""
     if dtype.kind in "iub":
         return {"i": "int", "u": "int", "b": "bool"}[dtype.kind]
     if dtype.kind == "f":

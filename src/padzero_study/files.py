@@ -64,12 +64,13 @@ def describe_os_error(path, error, *, writing):
     code = getattr(error, "errno", None)
     reason = error.strerror or str(error)
     if code == errno.ENOSPC:
-        return (f"no space left on device while writing {path}; finished results are kept; "
-                "free space and rerun.")
+        return f"no space left on device while writing {path}; finished results are kept; free space and rerun."
     if code in (errno.EROFS, errno.EACCES, errno.EPERM):
         action = "written" if writing else "read"
-        return (f"{path} cannot be {action} ({reason}): the folder is read-only or not yours; "
-                "make it writable, or copy the folder elsewhere and use that.")
+        return (
+            f"{path} cannot be {action} ({reason}): the folder is read-only or not yours; "
+            "make it writable, or copy the folder elsewhere and use that."
+        )
     if code == errno.EISDIR:
         return f"{path} is a folder where a file is expected; move that folder away."
     if code == errno.ENOTDIR:
@@ -118,8 +119,10 @@ def check_own_file(path, *, follow_links=False, must_exist=True):
     except OSError as error:
         raise FileError(describe_os_error(path, error, writing=False)) from None
     if stat.S_ISLNK(status.st_mode):
-        raise FileError(f"{path} is a symbolic link; a study folder's own files are not read or written "
-                           "through links (replace it by the file itself, or move it away).")
+        raise FileError(
+            f"{path} is a symbolic link; a study folder's own files are not read or written "
+            "through links (replace it by the file itself, or move it away)."
+        )
     if stat.S_ISDIR(status.st_mode):
         raise FileError(f"{path} is a folder where a file is expected; move that folder away.")
     if not stat.S_ISREG(status.st_mode):

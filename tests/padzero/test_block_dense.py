@@ -24,8 +24,8 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-
 from layer_gradients import value_and_gradients
+
 from padzero._block_dense_base import block_activity, padding_block_outputs
 from padzero.block_dense import _block_dense_dynamic, block_bounds, block_dense, block_dense_reference
 
@@ -396,12 +396,21 @@ def test_padding_block_outputs_and_block_activity():
 @pytest.mark.parametrize(
     "shape, message",
     [
-        ((4, MAXLEN + 1), f"Inputs must hold maxlen={MAXLEN} ids per example; received {MAXLEN + 1} ids per example "
-         f"(input shape (4, {MAXLEN + 1})). Pad or truncate every example to {MAXLEN} ids"),
+        (
+            (4, MAXLEN + 1),
+            f"Inputs must hold maxlen={MAXLEN} ids per example; received {MAXLEN + 1} ids per example "
+            f"(input shape (4, {MAXLEN + 1})). Pad or truncate every example to {MAXLEN} ids",
+        ),
         ((4, MAXLEN - 2), f"Inputs must hold maxlen={MAXLEN} ids per example; received {MAXLEN - 2} ids per example"),
-        ((4, MAXLEN, 1), f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape "
-         f"(4, {MAXLEN}, 1). Give each example as one row of {MAXLEN} ids."),
-        ((MAXLEN,), f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape ({MAXLEN},)."),
+        (
+            (4, MAXLEN, 1),
+            f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape "
+            f"(4, {MAXLEN}, 1). Give each example as one row of {MAXLEN} ids.",
+        ),
+        (
+            (MAXLEN,),
+            f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape ({MAXLEN},).",
+        ),
     ],
 )
 @pytest.mark.parametrize("zero_padding", [True, False])

@@ -104,9 +104,7 @@ def test_negative_padding_idx_counts_from_the_end():
     assert to_numpy(layer(np.array([[9]]))).tolist() == [[[0.0, 0.0]]]
 
 
-@pytest.mark.parametrize(
-    "padding_idx", [10, -11, 100, 1.0, 0.0, True, False, "0", [0], np.float32(1)]
-)
+@pytest.mark.parametrize("padding_idx", [10, -11, 100, 1.0, 0.0, True, False, "0", [0], np.float32(1)])
 def test_invalid_padding_idx_is_rejected(padding_idx):
     with pytest.raises(ValueError, match=r"padding_idx.*\[-10, 10\).*received padding_idx="):
         padzero.Embedding(10, 3, padding_idx=padding_idx)
@@ -472,9 +470,7 @@ def test_torch_unsigned_tensors_are_checked(backend):
 
 
 def test_config_round_trip():
-    layer = padzero.Embedding(
-        12, 3, padding_idx=-2, mask_zero=True, embeddings_regularizer="l2", name="tokens"
-    )
+    layer = padzero.Embedding(12, 3, padding_idx=-2, mask_zero=True, embeddings_regularizer="l2", name="tokens")
     config = layer.get_config()
     assert config["padding_idx"] == 10
     clone = padzero.Embedding.from_config(config)

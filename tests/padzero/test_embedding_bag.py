@@ -136,8 +136,15 @@ def test_per_sample_weights_match_pytorch(padding_idx):
 
 @pytest.mark.parametrize(
     "padding_idx, mode, weighted",
-    [(7, "sum", True), (7, "mean", False), (7, "max", False), (None, "sum", False), (None, "sum", True),
-     (None, "mean", False), (None, "max", False)],
+    [
+        (7, "sum", True),
+        (7, "mean", False),
+        (7, "max", False),
+        (None, "sum", False),
+        (None, "sum", True),
+        (None, "mean", False),
+        (None, "max", False),
+    ],
 )
 def test_backend_form_matches_the_portable_form(padding_idx, mode, weighted):
     rng = np.random.default_rng(2)

@@ -22,9 +22,9 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
+from layer_gradients import value_and_gradients
 
 import padzero
-from layer_gradients import value_and_gradients
 from padzero import EmbeddingFlattenDense
 
 pytestmark = pytest.mark.per_backend
@@ -366,7 +366,10 @@ def test_config_round_trip(variant):
     assert clone.get_config() == config
     assert type(clone.embedding) is type(fused.embedding) and clone.embedding is not fused.embedding
     assert (clone.padding_idx, clone.zero_padding, clone.blocks, clone.maxlen) == (
-        fused.padding_idx, fused.zero_padding, fused.blocks, fused.maxlen,
+        fused.padding_idx,
+        fused.zero_padding,
+        fused.blocks,
+        fused.maxlen,
     )
     fused.build((None, MAXLEN))
     clone.build((None, MAXLEN))
@@ -474,9 +477,7 @@ TF_SPARSE_ADAM = (
     [
         pytest.param(
             variant,
-            marks=pytest.mark.xfail(
-                BACKEND == "tensorflow" and variant == "keras", strict=True, reason=TF_SPARSE_ADAM
-            ),
+            marks=pytest.mark.xfail(BACKEND == "tensorflow" and variant == "keras", strict=True, reason=TF_SPARSE_ADAM),
         )
         for variant in TRAINED_VARIANTS
     ],
@@ -578,9 +579,7 @@ def test_padding_idx_must_be_the_padzero_embeddings():
     assert EmbeddingFlattenDense(last, UNITS, maxlen=MAXLEN).padding_idx == VOCAB - 1
 
 
-@pytest.mark.parametrize(
-    "kind, zero_padding", [("padzero", False), ("keras", "yes"), ("keras", 1), ("padzero", 0)]
-)
+@pytest.mark.parametrize("kind, zero_padding", [("padzero", False), ("keras", "yes"), ("keras", 1), ("padzero", 0)])
 def test_zero_padding_refused(kind, zero_padding):
     message = r"^zero_padding must be None, True, or False with a keras\.layers\.Embedding"
     with pytest.raises(ValueError, match=message) as caught:
@@ -755,7 +754,9 @@ def test_a_built_layer_refuses_ids_of_another_rank(how, shape):
     fused = make_fused("padzero")
     fused.build((None, MAXLEN))
     ids = np.ones(shape, "int32")
-    message = re.escape(f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape {shape}.")
+    message = re.escape(
+        f"Inputs must be a 2D tensor of ids (batch_size, maxlen={MAXLEN}); received input shape {shape}."
+    )
     with pytest.raises(ValueError, match=message):
         if how == "stateless_call":
             fused.stateless_call(*values(fused), ids)
@@ -767,7 +768,13 @@ def test_a_built_layer_refuses_ids_of_another_rank(how, shape):
 def test_an_empty_batch_gives_zero_rows_like_the_plain_layers(padding_idx):
     # On PyTorch it once raised "Can not infer total number of classes from empty tensor" (a one-hot of 0 classes).
     layer = EmbeddingFlattenDense(padzero.Embedding(VOCAB, FEATURES, padding_idx=padding_idx), UNITS, maxlen=MAXLEN)
-    plain = keras.Sequential([keras.Input((MAXLEN,), dtype="int32"), padzero.Embedding(VOCAB, FEATURES),
-                              keras.layers.Flatten(), keras.layers.Dense(UNITS)])
+    plain = keras.Sequential(
+        [
+            keras.Input((MAXLEN,), dtype="int32"),
+            padzero.Embedding(VOCAB, FEATURES),
+            keras.layers.Flatten(),
+            keras.layers.Dense(UNITS),
+        ]
+    )
     empty = np.zeros((0, MAXLEN), "int32")
     assert tuple(layer(empty).shape) == tuple(plain(empty).shape) == (0, UNITS)

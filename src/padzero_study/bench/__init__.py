@@ -30,7 +30,18 @@ from padzero_study.bench.output import check_output_file, write_results
 from padzero_study.bench.tables import format_table
 
 __all__ = [
-    "PARTS", "SHAPE", "BenchError", "check_choices", "check_output_file", "compiled_reference_model", "format_table",
-    "layer_gradient_function", "left_out", "lengths_of", "make_batches", "run_bench", "synthetic_lengths",
+    "PARTS",
+    "SHAPE",
+    "BenchError",
+    "check_choices",
+    "check_output_file",
+    "compiled_reference_model",
+    "format_table",
+    "layer_gradient_function",
+    "left_out",
+    "lengths_of",
+    "make_batches",
+    "run_bench",
+    "synthetic_lengths",
     "write_results",
 ]

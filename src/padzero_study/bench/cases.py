@@ -7,8 +7,8 @@ import importlib.util
 
 import numpy as np
 
-from padzero_study.data import synthetic
 from padzero_study import reference
+from padzero_study.data import synthetic
 
 PARTS = ("layer", "model", "bag")
 LAYER_CASES = ("keras.layers.Embedding", "padzero.Embedding", "mask x multiply")
@@ -38,8 +38,12 @@ NATIVE_BAG = "native torch nn.EmbeddingBag(mean, padding_idx=0), fused Adam"
 BAG_MEASURES = ("layer", "step")
 # The reference model's sizes. The driver hands them to every worker process with its settings.
 # The reference model's sizes; the table has a row for the padding id besides the words kept.
-SHAPE = {"vocab_size": reference.VOCAB_SIZE + 1, "maxlen": reference.MAXLEN, "embedding_dim": reference.EMBEDDING_DIM,
-         "batch_size": reference.BATCH_SIZE}
+SHAPE = {
+    "vocab_size": reference.VOCAB_SIZE + 1,
+    "maxlen": reference.MAXLEN,
+    "embedding_dim": reference.EMBEDDING_DIM,
+    "batch_size": reference.BATCH_SIZE,
+}
 TRAIN_POSTS = 15_076  # the study's training split: one epoch is ceil(15,076 / 32) = 472 steps
 
 
@@ -86,12 +90,20 @@ def planned_measurements(parts, backends):
         plan += [{"part": "layer", "backend": backend, "case": None} for backend in backends]
     if "model" in parts:
         plan += [{"part": "model", "backend": b, "case": c} for b in backends for c in KERAS_MODEL_CASES]
-        plan += [{"part": "model", "backend": "jax", "case": c} for c in (FLOOR_CASE, SCANNED_CASE)
-                 if "jax" in backends]
+        plan += [
+            {"part": "model", "backend": "jax", "case": c} for c in (FLOOR_CASE, SCANNED_CASE) if "jax" in backends
+        ]
         plan += [{"part": "model", "backend": "torch", "case": c} for c in TORCH_MODEL_CASES if has_native_torch()]
     if "bag" in parts:
-        plan += [{"part": "bag", "backend": b, "case": c, "measure": m}
-                 for b in backends for c in BAG_CASES for m in BAG_MEASURES]
-        plan += [{"part": "bag", "backend": "torch", "case": NATIVE_BAG, "measure": m}
-                 for m in BAG_MEASURES if has_native_torch()]
+        plan += [
+            {"part": "bag", "backend": b, "case": c, "measure": m}
+            for b in backends
+            for c in BAG_CASES
+            for m in BAG_MEASURES
+        ]
+        plan += [
+            {"part": "bag", "backend": "torch", "case": NATIVE_BAG, "measure": m}
+            for m in BAG_MEASURES
+            if has_native_torch()
+        ]
     return plan

@@ -49,8 +49,10 @@ def check_choices(parts, backends):
 def left_out(parts):
     """One line on the rows the installed packages leave out, and how to add them; None when nothing is."""
     if {"model", "bag"} & set(parts) and not has_native_torch():
-        return ("bench: the native PyTorch rows (the anchor of the model and bag parts) are left out: PyTorch is not "
-                "installed; add them with: pip install 'padzero[torch]'")
+        return (
+            "bench: the native PyTorch rows (the anchor of the model and bag parts) are left out: PyTorch is not "
+            "installed; add them with: pip install 'padzero[torch]'"
+        )
     return None
 
 
@@ -59,9 +61,16 @@ def bag_rows(measurements):
     `..._peak_mb`, and on JAX the layer's `xla_temp_mb`."""
     rows = {}
     for measured in measurements:
-        row = rows.setdefault((measured["backend"], measured["case"]), {
-            "part": "bag", "backend": measured["backend"], "case": measured["case"], "device": measured["device"],
-            "xla_temp_mb": None})
+        row = rows.setdefault(
+            (measured["backend"], measured["case"]),
+            {
+                "part": "bag",
+                "backend": measured["backend"],
+                "case": measured["case"],
+                "device": measured["device"],
+                "xla_temp_mb": None,
+            },
+        )
         row[f"{measured['measure']}_ms"] = measured["ms"]
         row[f"{measured['measure']}_peak_mb"] = measured["peak_mb"]
         row["xla_temp_mb"] = measured.get("xla_temp_mb", row["xla_temp_mb"])
@@ -78,6 +87,7 @@ def with_ratios(rows):
     `step_torch_ratio`) to native PyTorch's `nn.EmbeddingBag`. None where
     the reference was not measured.
     """
+
     def reference(row):
         if row["part"] == "layer":
             return ("layer", row["backend"], "keras.layers.Embedding")
@@ -162,8 +172,15 @@ def run_bench(parts=PARTS, backends=BACKENDS, *, quick=False, lengths=None, step
         if row["part"] != "layer":
             row["epoch_seconds"] = row["ms" if row["part"] == "model" else "step_ms"] * steps_per_epoch / 1e3
     return {
-        "settings": {"parts": parts, "backends": backends, "steps": steps, "repeats": repeats,
-                     "mean_length": float(lengths.mean()), "padding_share": float(1 - (ids != 0).mean()), **SHAPE},
+        "settings": {
+            "parts": parts,
+            "backends": backends,
+            "steps": steps,
+            "repeats": repeats,
+            "mean_length": float(lengths.mean()),
+            "padding_share": float(1 - (ids != 0).mean()),
+            **SHAPE,
+        },
         "machine": machine.describe_machine(),
         "python": platform.python_version(),
         "rows": with_ratios(rows),

@@ -34,8 +34,10 @@ def scan_steps(model):
         ValueError: when Keras does not run on JAX.
     """
     if keras.backend.backend() != "jax":
-        raise ValueError(f"scan_steps needs the jax backend; Keras runs on {keras.backend.backend()}. Use "
-                         "steps_per_execution alone there.")
+        raise ValueError(
+            f"scan_steps needs the jax backend; Keras runs on {keras.backend.backend()}. Use "
+            "steps_per_execution alone there."
+        )
     model.make_train_function = types.MethodType(_make_scanned_train_function, model)
     model.train_function = None  # made again, by the method above, at the next fit
     return model
@@ -48,8 +50,12 @@ def _make_scanned_train_function(model, force=False):
 
     if model.train_function is not None and not force:
         return
-    if (model.steps_per_execution == 1 or model.run_eagerly or not model.jit_compile
-            or distribution_lib.distribution() is not None):
+    if (
+        model.steps_per_execution == 1
+        or model.run_eagerly
+        or not model.jit_compile
+        or distribution_lib.distribution() is not None
+    ):
         type(model).make_train_function(model, force=True)
         return
     steps = model.steps_per_execution

@@ -18,10 +18,18 @@ def compiled_reference_model(variant, fast_path, optimizer=None, steps_per_execu
     from padzero_study.runtime.seeding import set_random_seed
 
     set_random_seed(0)
-    model = build_model(variant, vocab_size=SHAPE["vocab_size"], maxlen=SHAPE["maxlen"],
-                        embedding_dim=SHAPE["embedding_dim"], fast_path=fast_path)
-    model.compile(optimizer=optimizer or keras.optimizers.Adam(), loss="sparse_categorical_crossentropy",
-                  steps_per_execution=steps_per_execution)
+    model = build_model(
+        variant,
+        vocab_size=SHAPE["vocab_size"],
+        maxlen=SHAPE["maxlen"],
+        embedding_dim=SHAPE["embedding_dim"],
+        fast_path=fast_path,
+    )
+    model.compile(
+        optimizer=optimizer or keras.optimizers.Adam(),
+        loss="sparse_categorical_crossentropy",
+        steps_per_execution=steps_per_execution,
+    )
     return model
 
 
@@ -45,7 +53,9 @@ def keras_model_epoch(settings):
     else:
         model = compiled_reference_model(variant, fast_path)
     batch = SHAPE["batch_size"]
-    return lambda: model.fit(ids, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False), math.ceil(len(ids) / batch)
+    return lambda: model.fit(ids, labels, batch_size=batch, epochs=1, verbose=0, shuffle=False), math.ceil(
+        len(ids) / batch
+    )
 
 
 def torch_model_epoch(settings):
@@ -73,8 +83,10 @@ def native_torch_pass(settings, build_step):
     step = build_step(device)
     batch = SHAPE["batch_size"]
     batches = [
-        (torch.as_tensor(ids[i : i + batch], dtype=torch.int64, device=device),
-         torch.as_tensor(labels[i : i + batch], dtype=torch.int64, device=device))
+        (
+            torch.as_tensor(ids[i : i + batch], dtype=torch.int64, device=device),
+            torch.as_tensor(labels[i : i + batch], dtype=torch.int64, device=device),
+        )
         for i in range(0, len(ids), batch)
     ]
 

@@ -37,14 +37,17 @@ def check_output_file(path):
     folder = path.parent
     if not folder.is_dir():
         what = "is a file, not a folder" if os.path.lexists(folder) else "does not exist"
-        raise BenchError(f"Cannot write the results to {shown(path)}: folder {shown(folder)} {what}; create it or "
-                         "choose another path.")
+        raise BenchError(
+            f"Cannot write the results to {shown(path)}: folder {shown(folder)} {what}; create it or "
+            "choose another path."
+        )
     try:
         files.check_own_file(path, must_exist=False)
     except files.FileError as error:
         if path.is_dir() and not path.is_symlink():
-            raise BenchError(f"--out {shown(path)} is a folder; give the results a file name, such as "
-                             f"{shown(path / 'bench.json')}.") from None
+            raise BenchError(
+                f"--out {shown(path)} is a folder; give the results a file name, such as {shown(path / 'bench.json')}."
+            ) from None
         raise _out_error(error, path) from None
     try:  # the only sure test of writability is writing: permissions, read-only mounts, ACLs
         with tempfile.NamedTemporaryFile(dir=folder, prefix=f".{path.name}.", suffix=".check"):

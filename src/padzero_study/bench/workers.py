@@ -117,8 +117,9 @@ def _failure(settings, stderr):
 
 def run_measurement(settings):
     """Runs one layer measurement in a fresh process; its rows."""
-    completed = subprocess.run(_command(settings), env=_environment(settings), capture_output=True, text=True,
-                               check=False)
+    completed = subprocess.run(
+        _command(settings), env=_environment(settings), capture_output=True, text=True, check=False
+    )
     if completed.returncode != 0:
         raise _failure(settings, completed.stderr)
     return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -130,8 +131,14 @@ class CaseWorker:
     def __init__(self, settings):
         self.settings = settings
         self.errors = tempfile.TemporaryFile(mode="w+")  # noqa: SIM115 (kept open with the process; close() closes it)
-        self.process = subprocess.Popen(_command(settings), env=_environment(settings), stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, stderr=self.errors, text=True)
+        self.process = subprocess.Popen(
+            _command(settings),
+            env=_environment(settings),
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self.errors,
+            text=True,
+        )
 
     def ask(self, command):
         if command is not None:
@@ -174,8 +181,10 @@ def run_in_turn(plan, settings):
             logger.info("bench: round %d/%d of %d cases", round_number, settings["repeats"], len(workers))
             for worker, case_times in zip(workers, times):
                 case_times.append(worker.ask("run")["ms"])
-        return [{**case, "ms": statistics.median(case_times), "peak_mb": worker.ask("done")["peak_mb"], **worker.facts}
-                for case, worker, case_times in zip(plan, workers, times)]
+        return [
+            {**case, "ms": statistics.median(case_times), "peak_mb": worker.ask("done")["peak_mb"], **worker.facts}
+            for case, worker, case_times in zip(plan, workers, times)
+        ]
     finally:
         for worker in workers:
             worker.close()

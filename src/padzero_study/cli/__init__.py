@@ -24,10 +24,12 @@ COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "ben
 STUDY_LOGGERS = ("padzero", "padzero_study")
 COMMANDS_WITHOUT_KERAS = ("report",)
 # What a Ctrl-C leaves, by command.
-INTERRUPTED = {"reproduce": "finished runs are kept, rerun the same command to resume",
-               "diagnose": "finished runs are kept, rerun the same command to resume",
-               "report": "rerun the same command to write the report (its files are replaced whole)",
-               "bench": "nothing was written, rerun the same command to measure"}
+INTERRUPTED = {
+    "reproduce": "finished runs are kept, rerun the same command to resume",
+    "diagnose": "finished runs are kept, rerun the same command to resume",
+    "report": "rerun the same command to write the report (its files are replaced whole)",
+    "bench": "nothing was written, rerun the same command to measure",
+}
 # The paths each command writes to, for an OSError that no check caught.
 PATH_ARGUMENTS = {"reproduce": "--out", "diagnose": "--out", "report": "DIR", "bench": "--out"}
 

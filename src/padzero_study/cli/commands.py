@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from padzero_study import files
-from padzero_study.cli.parser import SIZE_FLAGS, AllEncoders, run_defaults
+from padzero_study.cli.help import SIZE_FLAGS, run_defaults
+from padzero_study.cli.parser import AllEncoders
 from padzero_study.data import newsgroups
 from padzero_study.files import shown
 from padzero_study.models.encoders import ENCODERS
@@ -29,9 +30,18 @@ from padzero_study.wording import format_duration
 logger = logging.getLogger(__name__)
 
 # How the command line names each setting in an error: by its flag.
-FLAGS = {"variants": "--variants", "embedding_init_scale": "--init-scale", "distribute": "--distribute",
-         "padding": "--padding", "shard": "--shard", "data_path": "--data", "out_dir": "--out",
-         "fast_path": "--fast-path", "dataset": "--dataset", "backend": "--backend"}
+FLAGS = {
+    "variants": "--variants",
+    "embedding_init_scale": "--init-scale",
+    "distribute": "--distribute",
+    "padding": "--padding",
+    "shard": "--shard",
+    "data_path": "--data",
+    "out_dir": "--out",
+    "fast_path": "--fast-path",
+    "dataset": "--dataset",
+    "backend": "--backend",
+}
 
 
 class UsageError(ValueError):
@@ -55,11 +65,17 @@ def study_run(args, kind, backend):
             backend=backend,
             **sizes,
         )
-        return StudyRun(config, study_out_dir(args, backend), shard=getattr(args, "shard", None),
-                        diagnose=kind == "diagnose", force=args.force)
+        return StudyRun(
+            config,
+            study_out_dir(args, backend),
+            shard=getattr(args, "shard", None),
+            diagnose=kind == "diagnose",
+            force=args.force,
+        )
     except StudyError as error:
-        raise UsageError(error.worded({**FLAGS, "out_dir": "--out" if args.out is not None else "the default --out"})
-                         ) from None
+        raise UsageError(
+            error.worded({**FLAGS, "out_dir": "--out" if args.out is not None else "the default --out"})
+        ) from None
 
 
 def study_out_dir(args, backend):
@@ -121,8 +137,10 @@ def reproduce(args):
     folder = runner.run(study, verbose=1)  # read once; the report takes it as it stands
     # Other shards may still be running: the report holds what all results files have so far.
     written = folder_report.write_report(folder)
-    print(f"report: {written['report_markdown']}" + (f"; encoders: {written['encoders_plot']}"
-                                                     if "encoders_plot" in written else ""))
+    print(
+        f"report: {written['report_markdown']}"
+        + (f"; encoders: {written['encoders_plot']}" if "encoders_plot" in written else "")
+    )
 
 
 def quick_encoders(backend):
@@ -135,8 +153,12 @@ def quick_encoders(backend):
     slow = [name for name, encoder in ENCODERS.items() if not encoder.quick_on_cpu]
     if slow:
         costs = ", ".join(f"{name} ~{format_duration(ENCODERS[name].cpu_epoch_seconds)}" for name in slow)
-        logger.info("--quick on a CPU leaves out %s: an epoch of the study's posts takes %s on a 2 vCPU CPU; name "
-                    "them in --encoders to train them too", ", ".join(slow), costs)
+        logger.info(
+            "--quick on a CPU leaves out %s: an epoch of the study's posts takes %s on a 2 vCPU CPU; name "
+            "them in --encoders to train them too",
+            ", ".join(slow),
+            costs,
+        )
     return tuple(name for name in ENCODERS if name not in slow)
 
 
@@ -151,8 +173,10 @@ def diagnose(args):
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     folder = runner.run(study, verbose=1)  # read once; the report takes it as it stands
     written = folder_report.write_report(folder)
-    print(f"report: {written['report_markdown']}"
-          + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else ""))
+    print(
+        f"report: {written['report_markdown']}"
+        + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else "")
+    )
 
 
 def report(args):
@@ -160,13 +184,17 @@ def report(args):
     if not run_dir.exists():
         raise UsageError(f"DIR {shown(run_dir)} does not exist; give the folder 'padzero reproduce' wrote (its --out).")
     if not run_dir.is_dir():
-        raise UsageError(f"DIR {shown(run_dir)} is a file, not a folder; give the folder 'padzero reproduce' wrote "
-                         "(its --out), and results files in it with --results.")
+        raise UsageError(
+            f"DIR {shown(run_dir)} is a file, not a folder; give the folder 'padzero reproduce' wrote "
+            "(its --out), and results files in it with --results."
+        )
     for results_path in args.results or ():
         path = Path(results_path)
         if path.exists() and not files.is_regular_file(path, follow_links=True):  # a fifo would never end
-            raise UsageError(f"--results {shown(path)} is not a regular file; give the results.jsonl files "
-                             "'padzero reproduce' wrote.")
+            raise UsageError(
+                f"--results {shown(path)} is not a regular file; give the results.jsonl files "
+                "'padzero reproduce' wrote."
+            )
     from padzero_study.reports import folder_report
 
     written = folder_report.write_report(args.run_dir, results_paths=args.results)
@@ -185,15 +213,20 @@ def bench(args):
     if left_out := benchmarks.left_out(args.parts):
         logger.info(left_out)
     if args.steps is not None and not {"model", "bag"} & set(args.parts):
-        raise UsageError(f"--steps counts the training steps of the model and bag parts, which --parts "
-                         f"{','.join(args.parts)} leaves out; drop --steps, or add model or bag to --parts.")
+        raise UsageError(
+            f"--steps counts the training steps of the model and bag parts, which --parts "
+            f"{','.join(args.parts)} leaves out; drop --steps, or add model or bag to --parts."
+        )
     if args.data:
         try:
             newsgroups.check_data_path(args.data)
             check_outside_data(args.out, "20news", args.data)
         except (newsgroups.DataError, StudyError) as error:
-            raise UsageError(f"--data {error}" if isinstance(error, newsgroups.DataError)
-                             else error.worded({**FLAGS, "out_dir": "--out"})) from None
+            raise UsageError(
+                f"--data {error}"
+                if isinstance(error, newsgroups.DataError)
+                else error.worded({**FLAGS, "out_dir": "--out"})
+            ) from None
     # The driver's own Keras only validates: named backends need no word on Keras's config file, and a Keras
     # already imported (a caller in this process) keeps its backend.
     activate_backend(backends[0] if args.backends is not None and "keras" not in sys.modules else None)
@@ -204,10 +237,9 @@ def bench(args):
 
         encoded = text.encode_newsgroups(newsgroups.load_newsgroups(args.data))
         lengths = benchmarks.lengths_of(encoded.x_train)
-    results = benchmarks.run_bench(args.parts, backends, quick=args.quick, lengths=lengths, steps=args.steps,
-                                   repeats=args.repeats)
+    results = benchmarks.run_bench(
+        args.parts, backends, quick=args.quick, lengths=lengths, steps=args.steps, repeats=args.repeats
+    )
     benchmarks.write_results(results, args.out)
     print(benchmarks.format_table(results))
     print(f"results: {args.out}")
-
-

@@ -5,25 +5,19 @@ built them; a type here only turns text into a value. Keras-free: `--help` impor
 """
 
 import argparse
-import shutil
 import textwrap
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
+from padzero_study.cli.help import help_width, run_defaults, study_epilog
 from padzero_study.data.datasets import DATASETS
-from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS
-from padzero_study.models.variants import MAX_INIT_SCALE, VARIANTS, study_variants
+from padzero_study.models.padding_variants import MAX_INIT_SCALE
+from padzero_study.models.variants import study_variants
 from padzero_study.runtime.backends import BACKENDS, PREFERENCE
 from padzero_study.values import PADDING_SIDES
 
-SIZE_FLAGS = ("seeds", "epochs", "max_docs", "maxlen", "vocab_size")
 DIAGNOSE_VARIANTS = "baseline,padzero,uniform_nonneg"
-
-
-def run_defaults(dataset, kind):
-    """The sizes a run of `dataset` takes when no flag sets them (from the dataset registry)."""
-    return DATASETS[dataset].run_defaults[kind]
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -88,8 +82,10 @@ def encoder_names(text):
         raise argparse.ArgumentTypeError(f"expected comma-separated encoder names, received {text!r}")
     unknown = [name for name in names if name not in ENCODERS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown encoder{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
-                                         f"choose from {', '.join(ENCODERS)}, or 'all'")
+        raise argparse.ArgumentTypeError(
+            f"unknown encoder{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))}; "
+            f"choose from {', '.join(ENCODERS)}, or 'all'"
+        )
     return names
 
 
@@ -110,95 +106,92 @@ def shard(text):
 # ---------------------------------------------------------------- help
 
 
-def _listing(title, entries):
-    """'title:' then one '  name  description' line per entry, wrapped under the description column."""
-    width = max(len(name) for name, _ in entries) + 4
-    lines = [f"{title}:"]
-    for name, description in entries:
-        lines += textwrap.wrap(description, help_width(), initial_indent=f"  {name:<{width - 2}}",
-                               subsequent_indent=" " * width)
-    return "\n".join(lines)
-
-
-def help_width():
-    """The width argparse wraps help to, for the text laid out here."""
-    return max(shutil.get_terminal_size().columns - 2, 40)
-
-
-def defaults_table(kinds):
-    """The defaults of the size flags, one row per dataset and kind of run, for the epilog of reproduce and diagnose.
-
-    Args:
-        kinds: ((kind, label), ...): the kinds of run of the command ("full", "quick", "diagnose") and how the
-            table names them; a dataset whose kinds all have the same sizes gets one row, "any".
-    """
-    header = ("dataset", "run", "seeds", "epochs", "max-docs", "maxlen", "vocab-size")
-    rows = []
-    for dataset in DATASETS:
-        sizes_by_label = {label: run_defaults(dataset, kind) for kind, label in kinds}
-        if len(kinds) > 1 and all(sizes == run_defaults(dataset, kinds[0][0]) for sizes in sizes_by_label.values()):
-            sizes_by_label = {"any": run_defaults(dataset, kinds[0][0])}
-        for label, sizes in sizes_by_label.items():
-            rows.append((dataset, label, *("all" if sizes[key] is None else str(sizes[key]) for key in SIZE_FLAGS)))
-    widths = [max(len(row[column]) for row in [header, *rows]) for column in range(len(header))]
-    lines = ["defaults of the size flags (a flag given wins):"]
-    for row in [header, *rows]:
-        lines.append("  " + "  ".join(cell.ljust(width) if column < 2 else cell.rjust(width)
-                                      for column, (cell, width) in enumerate(zip(row, widths))))
-    return "\n".join(lines)
-
-
-def study_epilog(kinds, encoders=False):
-    in_study = [(name, variant.description) for name, variant in VARIANTS.items() if variant.in_study]
-    ablations = [(name, variant.description) for name, variant in VARIANTS.items() if not variant.in_study]
-    parts = [defaults_table(kinds), _listing("datasets (--dataset)", [(n, d.description) for n, d in DATASETS.items()]),
-             _listing("variants (--variants; 'all' = these)", in_study)]
-    if ablations:
-        parts.append(_listing("ablations (name them in --variants)", ablations))
-    if encoders:
-        parts.append(_listing("encoders (--encoders; each is trained with every embedding below, then Dropout 0.3 "
-                              "and Dense softmax)", [(n, e.description) for n, e in ENCODERS.items()]))
-        parts.append(_listing("embeddings of the encoder study", [(n, e.description) for n, e in EMBEDDINGS.items()]))
-    return "\n\n".join(parts)
-
-
 def add_study_flags(parser, *, variants, encoders=False):
     """The data, training and output flags that `reproduce` and `diagnose` share."""
     source = parser.add_argument_group("data")
-    source.add_argument("--data", type=non_empty, metavar="PATH", help="20news-bydate.tar.gz or its extracted folder "
-                        "(default: scikit-learn's data home, then scikit-learn's download)")
-    source.add_argument("--dataset", choices=tuple(DATASETS), default="20news",
-                        help="which posts; 'synthetic' is a generated stand-in with small default sizes, for a smoke "
-                        "test (default: 20news; see the lists below)")
-    source.add_argument("--max-docs", type=integer, metavar="N", help="use a random subset of N posts "
-                        "(synthetic: generate N) (default: see below)")
+    source.add_argument(
+        "--data",
+        type=non_empty,
+        metavar="PATH",
+        help="20news-bydate.tar.gz or its extracted folder "
+        "(default: scikit-learn's data home, then scikit-learn's download)",
+    )
+    source.add_argument(
+        "--dataset",
+        choices=tuple(DATASETS),
+        default="20news",
+        help="which posts; 'synthetic' is a generated stand-in with small default sizes, for a smoke "
+        "test (default: 20news; see the lists below)",
+    )
+    source.add_argument(
+        "--max-docs",
+        type=integer,
+        metavar="N",
+        help="use a random subset of N posts (synthetic: generate N) (default: see below)",
+    )
     source.add_argument("--maxlen", type=integer, metavar="N", help="ids per post after padding (default: see below)")
     source.add_argument("--padding", choices=PADDING_SIDES, default="pre", help="where padding goes (default: pre)")
     source.add_argument("--vocab-size", type=integer, metavar="N", help="most frequent words kept (default: see below)")
     training = parser.add_argument_group("training")
     models = training.add_mutually_exclusive_group()
-    models.add_argument("--variants", type=variant_names, default=variants, metavar="NAMES",
-                        help=f"comma-separated variants, or 'all' (default: {variants}; see the lists below)")
+    models.add_argument(
+        "--variants",
+        type=variant_names,
+        default=variants,
+        metavar="NAMES",
+        help=f"comma-separated variants, or 'all' (default: {variants}; see the lists below)",
+    )
     if encoders:
-        models.add_argument("--encoders", type=encoder_names, metavar="NAMES", help="the encoder study instead: "
-                            "each encoder, comma-separated or 'all', with each of the four embeddings of the lists "
-                            "below (the LSTM with pre- and post-padding), into runs/encoders-<dataset>[-quick]-"
-                            "<backend> (default: the padding study's --variants)")
+        models.add_argument(
+            "--encoders",
+            type=encoder_names,
+            metavar="NAMES",
+            help="the encoder study instead: "
+            "each encoder, comma-separated or 'all', with each of the four embeddings of the lists "
+            "below (the LSTM with pre- and post-padding), into runs/encoders-<dataset>[-quick]-"
+            "<backend> (default: the padding study's --variants)",
+        )
     training.add_argument("--seeds", type=integer, metavar="N", help="seeds per variant (default: see below)")
-    training.add_argument("--epochs", type=integer, metavar="N", help="maximum epochs, early stopping on val_loss "
-                          "with patience 5 (default: see below)")
+    training.add_argument(
+        "--epochs",
+        type=integer,
+        metavar="N",
+        help="maximum epochs, early stopping on val_loss with patience 5 (default: see below)",
+    )
     training.add_argument("--batch-size", type=integer, default=32, metavar="N", help="batch size (default: 32)")
-    training.add_argument("--backend", choices=BACKENDS, help="Keras backend (default: KERAS_BACKEND, else the one "
-                          f"in Keras's config file if installed, else the first installed of {', '.join(PREFERENCE)})")
-    training.add_argument("--init-scale", type=number, metavar="S", help="embeddings start uniform in (-S, S) "
-                          f"for the variants with Keras's default init; 0 < S <= {MAX_INIT_SCALE:g} (default: Keras's 0.05)")
-    training.add_argument("--distribute", action="store_true", help="data parallel over all local devices with "
-                          "keras.distribution.DataParallel (jax backend only; default: off)")
+    training.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        help="Keras backend (default: KERAS_BACKEND, else the one "
+        f"in Keras's config file if installed, else the first installed of {', '.join(PREFERENCE)})",
+    )
+    training.add_argument(
+        "--init-scale",
+        type=number,
+        metavar="S",
+        help="embeddings start uniform in (-S, S) "
+        f"for the variants with Keras's default init; 0 < S <= {MAX_INIT_SCALE:g} (default: Keras's 0.05)",
+    )
+    training.add_argument(
+        "--distribute",
+        action="store_true",
+        help="data parallel over all local devices with "
+        "keras.distribution.DataParallel (jax backend only; default: off)",
+    )
     output = parser.add_argument_group("output")
-    output.add_argument("--out", type=non_empty, metavar="DIR", help="results folder, outside the --data folder "
-                        "(default: runs/<dataset>[-quick]-<backend>, runs/diagnose-<dataset>-<backend> for diagnose)")
-    output.add_argument("--force", action="store_true", help="if DIR holds results of other settings, move them "
-                        "to DIR/previous-<time>/ and start over (default: refuse)")
+    output.add_argument(
+        "--out",
+        type=non_empty,
+        metavar="DIR",
+        help="results folder, outside the --data folder "
+        "(default: runs/<dataset>[-quick]-<backend>, runs/diagnose-<dataset>-<backend> for diagnose)",
+    )
+    output.add_argument(
+        "--force",
+        action="store_true",
+        help="if DIR holds results of other settings, move them "
+        "to DIR/previous-<time>/ and start over (default: refuse)",
+    )
 
 
 def package_version():
@@ -209,55 +202,86 @@ def package_version():
 
 
 def build_parser():
-    parser = OneLineErrorParser(prog="padzero", description="Zero padding embeddings for Keras 3, and the study that "
-                                "shows why.")
+    parser = OneLineErrorParser(
+        prog="padzero", description="Zero padding embeddings for Keras 3, and the study that shows why."
+    )
     parser.add_argument("--version", action="version", version=f"padzero {package_version()}")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineErrorParser)
     raw = argparse.RawDescriptionHelpFormatter  # keeps the epilog's tables and lists as laid out
 
     quick = run_defaults("20news", "quick")
     reproduce = commands.add_parser(
-        "reproduce", formatter_class=raw,
+        "reproduce",
+        formatter_class=raw,
         help="run the 20 Newsgroups padding study (resumable) and write its report",
-        description=textwrap.fill("Trains every variant x seed, appends to OUT/results.jsonl, then writes "
-                                  "summary.csv, report.md and learning_curves.png. Rerun the same command to resume.",
-                                  help_width()),
+        description=textwrap.fill(
+            "Trains every variant x seed, appends to OUT/results.jsonl, then writes "
+            "summary.csv, report.md and learning_curves.png. Rerun the same command to resume.",
+            help_width(),
+        ),
         epilog=study_epilog((("full", "full"), ("quick", "--quick")), encoders=True),
     )
     add_study_flags(reproduce, variants="all", encoders=True)
     # diagnose has no such flags: its measures read the plain layers' inputs.
     path = reproduce.add_mutually_exclusive_group()
-    path.add_argument("--fast-path", dest="fast_path", action="store_true", default=None, help="train Embedding -> "
-                      "Flatten -> Dense as one padzero.EmbeddingFlattenDense: the same function and gradients, with "
-                      "work only where posts hold real tokens (default: on with jax on a CPU, where it is faster; off "
-                      "on a GPU and with tensorflow and torch, where it measured slower)")
+    path.add_argument(
+        "--fast-path",
+        dest="fast_path",
+        action="store_true",
+        default=None,
+        help="train Embedding -> "
+        "Flatten -> Dense as one padzero.EmbeddingFlattenDense: the same function and gradients, with "
+        "work only where posts hold real tokens (default: on with jax on a CPU, where it is faster; off "
+        "on a GPU and with tensorflow and torch, where it measured slower)",
+    )
     path.add_argument("--plain", dest="fast_path", action="store_false", help="train the three plain layers")
-    reproduce.add_argument("--quick", action="store_true", help=f"a small real run: {quick['epochs']} epochs x "
-                           f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)")
-    reproduce.add_argument("--shard", type=shard, metavar="K/N", help="run only the K-th of N interleaved parts of the "
-                           "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
-                           "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)")
+    reproduce.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a small real run: {quick['epochs']} epochs x "
+        f"{quick['seeds']} seed on {quick['max_docs']:,} posts (synthetic is small either way)",
+    )
+    reproduce.add_argument(
+        "--shard",
+        type=shard,
+        metavar="K/N",
+        help="run only the K-th of N interleaved parts of the "
+        "variant x seed grid, writing results.shard-K-of-N.jsonl; run the other parts elsewhere (same "
+        "--out or copied back) and `padzero report DIR` merges them (default: the whole grid)",
+    )
 
     diagnose = commands.add_parser(
-        "diagnose", formatter_class=raw,
+        "diagnose",
+        formatter_class=raw,
         help="train chosen variants while recording why they stall or learn (diagnostics.jsonl, diagnostics.png)",
         description=textwrap.fill(
             "Trains like 'reproduce' and also records, before training, at steps 1/3/10/30/100/300 of epoch 1 and "
             "after every epoch: the padding row's share of the embedding gradient, the padding vector's norm and "
             "nearest words, dead hidden ReLUs and their pre-activation statistics, and Dense kernel norms of padded "
-            "vs real positions.", help_width()),
+            "vs real positions.",
+            help_width(),
+        ),
         epilog=study_epilog((("diagnose", "diagnose"),)),
     )
     add_study_flags(diagnose, variants=DIAGNOSE_VARIANTS)
 
-    report = commands.add_parser("report", help="rebuild summary.csv, report.md and learning_curves.png from results",
-                                 description="Rebuilds the report of a study folder from its results files alone.")
+    report = commands.add_parser(
+        "report",
+        help="rebuild summary.csv, report.md and learning_curves.png from results",
+        description="Rebuilds the report of a study folder from its results files alone.",
+    )
     report.add_argument("run_dir", type=non_empty, metavar="DIR", help="a folder written by 'padzero reproduce'")
-    report.add_argument("--results", type=non_empty, nargs="+", metavar="FILE", help="results files to merge "
-                        "(default: DIR/results.jsonl and every DIR/results.shard-K-of-N.jsonl)")
+    report.add_argument(
+        "--results",
+        type=non_empty,
+        nargs="+",
+        metavar="FILE",
+        help="results files to merge (default: DIR/results.jsonl and every DIR/results.shard-K-of-N.jsonl)",
+    )
 
     bench = commands.add_parser(
-        "bench", help="time the layer and the reference model on each backend, side by side",
+        "bench",
+        help="time the layer and the reference model on each backend, side by side",
         description="Times padzero.Embedding against keras.layers.Embedding and the mask x multiply workaround "
         "(forward + backward), training steps of the reference model (Keras baseline, padzero, padzero fast "
         "path, the fast path on padding-only batches as the floor of any pad-skipping step on JAX, native "
@@ -266,20 +290,40 @@ def build_parser():
         "backward and the model's training step), each in a fresh process, one run; prints tables of ratios and "
         "writes JSON.",
     )
-    bench.add_argument("--parts", type=comma_list, default="layer,model", help="comma-separated: layer, model, bag "
-                       "(the average model's bag layer) (default: layer,model)")
-    bench.add_argument("--backends", type=comma_list, help=f"comma-separated Keras backends among {','.join(BACKENDS)} "
-                       "(default: every one installed)")
+    bench.add_argument(
+        "--parts",
+        type=comma_list,
+        default="layer,model",
+        help="comma-separated: layer, model, bag (the average model's bag layer) (default: layer,model)",
+    )
+    bench.add_argument(
+        "--backends",
+        type=comma_list,
+        help=f"comma-separated Keras backends among {','.join(BACKENDS)} (default: every one installed)",
+    )
     bench.add_argument("--quick", action="store_true", help="20 steps x 3 repeats instead of 100 x 5 (noisier)")
-    bench.add_argument("--data", type=non_empty, metavar="PATH", help="draw post lengths from this "
-                       "20news-bydate.tar.gz or folder (default: synthetic lengths shaped like the real posts')")
-    bench.add_argument("--steps", type=integer, metavar="N", help="training steps per timed repeat of the model "
-                       "and bag parts (default: 100; 20 with --quick)")
-    bench.add_argument("--repeats", type=integer, metavar="N", help="timed repeats, median reported "
-                       "(default: 5; 3 with --quick)")
-    bench.add_argument("--out", type=non_empty, metavar="FILE", default="bench.json", help="JSON results, written "
-                       "once every measurement is done, outside the --data folder (default: bench.json)")
+    bench.add_argument(
+        "--data",
+        type=non_empty,
+        metavar="PATH",
+        help="draw post lengths from this "
+        "20news-bydate.tar.gz or folder (default: synthetic lengths shaped like the real posts')",
+    )
+    bench.add_argument(
+        "--steps",
+        type=integer,
+        metavar="N",
+        help="training steps per timed repeat of the model and bag parts (default: 100; 20 with --quick)",
+    )
+    bench.add_argument(
+        "--repeats", type=integer, metavar="N", help="timed repeats, median reported (default: 5; 3 with --quick)"
+    )
+    bench.add_argument(
+        "--out",
+        type=non_empty,
+        metavar="FILE",
+        default="bench.json",
+        help="JSON results, written once every measurement is done, outside the --data folder (default: bench.json)",
+    )
     parser.command_parsers = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
     return parser
-
-

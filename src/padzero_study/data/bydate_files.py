@@ -17,15 +17,33 @@ SUBSET_FOLDERS = ("20news-bydate-train", "20news-bydate-test")
 # The folders of 20news-bydate.tar.gz under each half, one per label: anything else there is not a newsgroup
 # (a study's --out written into the data once became a 21st class).
 NEWSGROUPS = (
-    "alt.atheism", "comp.graphics", "comp.os.ms-windows.misc", "comp.sys.ibm.pc.hardware", "comp.sys.mac.hardware",
-    "comp.windows.x", "misc.forsale", "rec.autos", "rec.motorcycles", "rec.sport.baseball", "rec.sport.hockey",
-    "sci.crypt", "sci.electronics", "sci.med", "sci.space", "soc.religion.christian", "talk.politics.guns",
-    "talk.politics.mideast", "talk.politics.misc", "talk.religion.misc",
+    "alt.atheism",
+    "comp.graphics",
+    "comp.os.ms-windows.misc",
+    "comp.sys.ibm.pc.hardware",
+    "comp.sys.mac.hardware",
+    "comp.windows.x",
+    "misc.forsale",
+    "rec.autos",
+    "rec.motorcycles",
+    "rec.sport.baseball",
+    "rec.sport.hockey",
+    "sci.crypt",
+    "sci.electronics",
+    "sci.med",
+    "sci.space",
+    "soc.religion.christian",
+    "talk.politics.guns",
+    "talk.politics.mideast",
+    "talk.politics.misc",
+    "talk.religion.misc",
 )
 _ENCODING = "latin-1"
 HOW_TO_FIX_PATH = "pass the original 20news-bydate.tar.gz or its extracted folder"
-HOW_TO_GET_A_SOUND_COPY = ("pass the original 20news-bydate.tar.gz (`gzip -t` must pass) or its extracted folder, "
-                            "or use scikit-learn's download (omit --data where there is network access)")
+HOW_TO_GET_A_SOUND_COPY = (
+    "pass the original 20news-bydate.tar.gz (`gzip -t` must pass) or its extracted folder, "
+    "or use scikit-learn's download (omit --data where there is network access)"
+)
 # Past the last member a tar archive holds only zero blocks (two, then padding to its record size, 10 KB by
 # default): anything else there, or more than this, is a damaged header that `tarfile` took for the end.
 _MAX_TRAILING_ZERO_BYTES = 2**20
@@ -71,13 +89,21 @@ def read_archive(path):
                     too_large.append(member.name)
                     continue
                 total.add(member.size)
-                posts.append((SUBSET_FOLDERS.index(parts[0]), parts[1], parts[2],
-                              archive.extractfile(member).read().decode(_ENCODING)))
+                posts.append(
+                    (
+                        SUBSET_FOLDERS.index(parts[0]),
+                        parts[1],
+                        parts[2],
+                        archive.extractfile(member).read().decode(_ENCODING),
+                    )
+                )
             _read_to_the_end(archive, source)
     except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         reason = " ".join(f"{type(error).__name__}: {error}".split())
-        raise DataError(f"{shown(path)} is not a readable .tar.gz archive ({reason}): it is damaged or not "
-                        f"20 Newsgroups; {HOW_TO_GET_A_SOUND_COPY}") from error
+        raise DataError(
+            f"{shown(path)} is not a readable .tar.gz archive ({reason}): it is damaged or not "
+            f"20 Newsgroups; {HOW_TO_GET_A_SOUND_COPY}"
+        ) from error
     _warn_of_skipped_links(links, source)
     _warn_of_skipped_large_posts(too_large, source)
     return posts
@@ -94,29 +120,39 @@ def _read_to_the_end(archive, source):
     while chunk := archive.fileobj.read(2**16):
         trailing += len(chunk)
         if chunk.count(0) != len(chunk) or trailing > _MAX_TRAILING_ZERO_BYTES:
-            raise DataError(f"{source} is damaged: a tar header at byte {archive.offset:,} of its contents cannot "
-                            f"be read, so the posts after it would be lost; {HOW_TO_GET_A_SOUND_COPY}")
+            raise DataError(
+                f"{source} is damaged: a tar header at byte {archive.offset:,} of its contents cannot "
+                f"be read, so the posts after it would be lost; {HOW_TO_GET_A_SOUND_COPY}"
+            )
 
 
 def _not_a_post(source, entry, fix):
     """The error for a file in a newsgroup's folder that is not a post (posts are named by number), or a folder."""
-    return DataError(f"{source} holds {entry!r}, which is not a post (posts are files named by number, such as "
-                     f"20news-bydate-train/sci.med/58043) and would be read as one; remove it, or {fix}")
+    return DataError(
+        f"{source} holds {entry!r}, which is not a post (posts are files named by number, such as "
+        f"20news-bydate-train/sci.med/58043) and would be read as one; remove it, or {fix}"
+    )
 
 
 def _not_a_newsgroup(source, entry, fix, others=0):
     """The error for a file or folder beside the newsgroups, such as a study's results folder written into the data."""
     more = f" (and {count_of(others, 'other entry', 'other entries')})" if others else ""
-    return DataError(f"{source} holds {entry!r}{more}, which is not one of the {len(NEWSGROUPS)} newsgroups "
-                     f"({NEWSGROUPS[0]}, ..., {NEWSGROUPS[-1]}) and would be read as one more; {fix}")
+    return DataError(
+        f"{source} holds {entry!r}{more}, which is not one of the {len(NEWSGROUPS)} newsgroups "
+        f"({NEWSGROUPS[0]}, ..., {NEWSGROUPS[-1]}) and would be read as one more; {fix}"
+    )
 
 
 def check_newsgroup_names(names, source):
     """Refuses label names that are not newsgroups (scikit-learn labels each folder of its extracted archive)."""
     strays = sorted(set(names) - set(NEWSGROUPS))
     if strays:
-        raise _not_a_newsgroup(source, strays[0], "delete its 20news-bydate_py3.pkz so that scikit-learn "
-                               "downloads the archive again, or pass --data PATH to the original archive")
+        raise _not_a_newsgroup(
+            source,
+            strays[0],
+            "delete its 20news-bydate_py3.pkz so that scikit-learn "
+            "downloads the archive again, or pass --data PATH to the original archive",
+        )
 
 
 class _TotalSize:
@@ -138,7 +174,11 @@ def _warn_of_skipped_large_posts(names, source):
     if names:
         logger.warning(
             "Skipped %s larger than %d MB in %s, such as %s: no post is that large (the largest of "
-            "20 Newsgroups is 157 KB).", count_of(len(names), "file"), MAX_POST_BYTES // 2**20, source, names[0],
+            "20 Newsgroups is 157 KB).",
+            count_of(len(names), "file"),
+            MAX_POST_BYTES // 2**20,
+            source,
+            names[0],
         )
 
 
@@ -147,7 +187,9 @@ def _warn_of_skipped_links(links, source):
     if links:
         logger.warning(
             "Skipped %s in %s, such as %s: links are never followed; copy the files in instead.",
-            count_of(len(links), "link"), source, links[0],
+            count_of(len(links), "link"),
+            source,
+            links[0],
         )
 
 
@@ -185,13 +227,18 @@ def read_folder(root):
         entries = sorted(subset_folder.iterdir()) if subset_folder.is_dir() else []
         strays = [entry.name for entry in entries if entry.name not in NEWSGROUPS]
         if strays:
-            raise _not_a_newsgroup(f"folder {shown(subset_folder)}", strays[0], "move it out of the data folder "
-                                   "(a study's --out belongs outside --data)", others=len(strays) - 1)
+            raise _not_a_newsgroup(
+                f"folder {shown(subset_folder)}",
+                strays[0],
+                "move it out of the data folder (a study's --out belongs outside --data)",
+                others=len(strays) - 1,
+            )
         for group_folder in _entries(entries, links):
             for post_path in _entries(sorted(group_folder.iterdir()), links) if group_folder.is_dir() else ():
                 if not post_path.name.isdigit() or not files.is_regular_file(post_path):
-                    raise _not_a_post(f"folder {shown(root)}", str(post_path.relative_to(root)),
-                                      "pass the original archive")
+                    raise _not_a_post(
+                        f"folder {shown(root)}", str(post_path.relative_to(root)), "pass the original archive"
+                    )
                 try:
                     size = post_path.stat().st_size
                     if size > MAX_POST_BYTES:

@@ -8,9 +8,9 @@ neither Keras nor scikit-learn (the CLI's `--help` reads it).
 import dataclasses
 from typing import Callable, Optional
 
-from padzero_study.data import synthetic
 from padzero_study import reference
 from padzero_study.data import newsgroups as data  # NumPy only: it imports scikit-learn when it loads
+from padzero_study.data import synthetic
 from padzero_study.registry import register
 
 # The synthetic stand-in's size when `max_docs` is not given.
@@ -73,25 +73,31 @@ def _load_20news(config):
 
 
 def _load_synthetic(config):
-    return synthetic.make_synthetic_newsgroups(num_docs=config.max_docs or SYNTHETIC_DEFAULT_DOCS, seed=config.split_seed)
+    return synthetic.make_synthetic_newsgroups(
+        num_docs=config.max_docs or SYNTHETIC_DEFAULT_DOCS, seed=config.split_seed
+    )
 
 
-register_dataset(Dataset(
-    "20news",
-    "the 20 Newsgroups 'bydate' posts (all 18,846): --data PATH, scikit-learn's data home, or its download",
-    len(data.NEWSGROUPS),
-    _load_20news,
-    data_folder=data.data_folder,
-))
+register_dataset(
+    Dataset(
+        "20news",
+        "the 20 Newsgroups 'bydate' posts (all 18,846): --data PATH, scikit-learn's data home, or its download",
+        len(data.NEWSGROUPS),
+        _load_20news,
+        data_folder=data.data_folder,
+    )
+)
 # A smoke test of the whole pipeline, small whatever the kind of run; too small and short for the
 # padding effect to show. Its full size is one flag away (--max-docs, --maxlen, ...).
 _SMOKE_TEST_SIZES = {"seeds": 1, "epochs": 3, "max_docs": 600, "maxlen": 200, "vocab_size": 2_000}
-register_dataset(Dataset(
-    "synthetic",
-    "a generated stand-in with the same padding-heavy lengths; small by default, a smoke test that needs no download",
-    20,
-    _load_synthetic,
-    run_defaults={"full": _SMOKE_TEST_SIZES, "quick": _SMOKE_TEST_SIZES, "diagnose": _SMOKE_TEST_SIZES},
-    max_docs=synthetic.SYNTHETIC_MAX_DOCS,
-    max_docs_hint=synthetic.SYNTHETIC_MAX_DOCS_HINT,
-))
+register_dataset(
+    Dataset(
+        "synthetic",
+        "a generated stand-in with the same padding-heavy lengths; small by default, a smoke test that needs no download",
+        20,
+        _load_synthetic,
+        run_defaults={"full": _SMOKE_TEST_SIZES, "quick": _SMOKE_TEST_SIZES, "diagnose": _SMOKE_TEST_SIZES},
+        max_docs=synthetic.SYNTHETIC_MAX_DOCS,
+        max_docs_hint=synthetic.SYNTHETIC_MAX_DOCS_HINT,
+    )
+)

@@ -9,9 +9,6 @@ from pathlib import Path
 import numpy as np
 
 from padzero_study import files
-from padzero_study.wording import count_of
-from padzero_study.data.newsgroups_checksums import BYDATE_POSTS, posts_checksum
-from padzero_study.files import missing_folders, remove_empty_folders, shown
 from padzero_study.data.bydate_files import (  # noqa: F401  NEWSGROUPS, DataError and the limits: this module's public names
     HOW_TO_FIX_PATH,
     HOW_TO_GET_A_SOUND_COPY,
@@ -25,8 +22,12 @@ from padzero_study.data.bydate_files import (  # noqa: F401  NEWSGROUPS, DataErr
     read_archive,
     read_folder,
 )
+from padzero_study.data.newsgroups_checksums import BYDATE_POSTS, posts_checksum
+from padzero_study.files import missing_folders, remove_empty_folders, shown
+from padzero_study.wording import count_of
 
 logger = logging.getLogger(__name__)
+
 
 @dataclasses.dataclass(frozen=True, eq=False)
 class Newsgroups:
@@ -133,13 +134,19 @@ def load_newsgroups(data_path=None, *, data_home=None, download=True, verify=Tru
         source = f"scikit-learn's data home {shown(home)}"
         check_newsgroup_names(bunch.target_names, source)
         if verify:
-            _check_bydate_posts(_posts_of_bunch(bunch), source, "delete scikit-learn's cached "
-                                "20news-bydate_py3.pkz in it so that it downloads the archive again")
+            _check_bydate_posts(
+                _posts_of_bunch(bunch),
+                source,
+                "delete scikit-learn's cached 20news-bydate_py3.pkz in it so that it downloads the archive again",
+            )
         return Newsgroups(list(bunch.data), bunch.target, list(bunch.target_names), source)
     remove_empty_folders(created)
     # In the command's words: the command always lets scikit-learn download; a caller may not have.
-    network = ("or allow network access so that scikit-learn can download it" if download else
-               "or let scikit-learn download it (this call did not allow it) with network access")
+    network = (
+        "or allow network access so that scikit-learn can download it"
+        if download
+        else "or let scikit-learn download it (this call did not allow it) with network access"
+    )
     raise DataError(
         "20 Newsgroups not found: pass --data PATH to 20news-bydate.tar.gz or its extracted folder, "
         f"or put it in scikit-learn's data home ($SCIKIT_LEARN_DATA, here {shown(home)}), {network}; "
@@ -195,8 +202,7 @@ def check_data_path(data_path):
     if not path.exists():
         raise DataError(f"{shown(path)} does not exist; {HOW_TO_FIX_PATH}")
     if not path.is_dir() and not files.is_regular_file(path, follow_links=True):
-        raise DataError(f"{shown(path)} is not a regular file or folder (a fifo, device or socket); "
-                        f"{HOW_TO_FIX_PATH}")
+        raise DataError(f"{shown(path)} is not a regular file or folder (a fifo, device or socket); {HOW_TO_FIX_PATH}")
 
 
 def _load_from_path(path, verify):
@@ -229,8 +235,9 @@ def _check_bydate_posts(posts, source, fix):
     for subset_index, group, name, text in sorted(posts, key=lambda post: post[:3]):
         subset = SUBSET_FOLDERS[subset_index] if subset_index >= 0 else "?"
         by_folder.setdefault(f"{subset}/{group}", []).append((name, text))
-    expected = {f"{subset}/{group}": reference for subset, groups in BYDATE_POSTS.items()
-                for group, reference in groups.items()}
+    expected = {
+        f"{subset}/{group}": reference for subset, groups in BYDATE_POSTS.items() for group, reference in groups.items()
+    }
     differing = []
     for folder in sorted(set(expected) | set(by_folder)):
         count, checksum = expected.get(folder, (0, None))
@@ -247,9 +254,7 @@ def _check_bydate_posts(posts, source, fix):
 def _newsgroups_from_posts(posts, source):
     """Sorts `(subset index, group, file name, text)` tuples into a `Newsgroups`."""
     if not posts:
-        raise DataError(
-            f"{source} holds no newsgroup posts (no 20news-bydate-train/<group>/<file>); {HOW_TO_FIX_PATH}"
-        )
+        raise DataError(f"{source} holds no newsgroup posts (no 20news-bydate-train/<group>/<file>); {HOW_TO_FIX_PATH}")
     posts.sort(key=lambda post: post[:3])
     label_names = sorted({group for _, group, _, _ in posts})
     label_of_group = {group: label for label, group in enumerate(label_names)}

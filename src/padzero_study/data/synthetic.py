@@ -7,7 +7,6 @@ import numpy as np
 from padzero_study import values
 from padzero_study.data.newsgroups import Newsgroups
 
-
 # Synthetic stand-in: sizes chosen so the length distribution resembles the
 # real posts after preprocessing (median ~100 tokens, a tail past 1,100).
 _BACKGROUND_WORDS = 5_000

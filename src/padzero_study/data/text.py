@@ -9,11 +9,10 @@ import dataclasses
 import math
 
 import numpy as np
-
-from padzero_study import reference
-from padzero_study import values
 from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.model_selection import train_test_split
+
+from padzero_study import reference, values
 
 # Runs of letters, with no `\b` around them: scikit-learn's default-style
 # `\b...\b` would drop "abc123" entirely, while the study wants "abc" kept and
@@ -179,7 +178,7 @@ def _padded_ids(token_lists, vocabulary, maxlen, padding):
     for row, tokens in enumerate(token_lists):
         known = [vocabulary[word] for word in tokens if word in vocabulary][-maxlen:]
         if padding == "pre":
-            ids[row, maxlen - len(known):] = known
+            ids[row, maxlen - len(known) :] = known
         else:
             ids[row, : len(known)] = known
     return ids

@@ -48,7 +48,8 @@ def value_and_gradients(layer, loss_of_outputs, inputs, variables=None, training
             outputs, _ = layer.stateless_call(
                 [chosen.get(id(v), v.value) for v in layer.trainable_variables],
                 [chosen.get(id(v), v.value) for v in layer.non_trainable_variables],
-                inputs, **call_arguments,
+                inputs,
+                **call_arguments,
             )
             return loss_of_outputs(outputs)
 
@@ -76,7 +77,8 @@ def value_and_gradients(layer, loss_of_outputs, inputs, variables=None, training
             value = loss_of_outputs(layer(inputs, **call_arguments))
             value.backward()
             gradients = [
-                np.zeros(tuple(p.shape), keras.backend.standardize_dtype(p.dtype)) if p.grad is None
+                np.zeros(tuple(p.shape), keras.backend.standardize_dtype(p.dtype))
+                if p.grad is None
                 else p.grad.detach().cpu().numpy().copy()
                 for p in parameters
             ]

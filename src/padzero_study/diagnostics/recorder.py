@@ -97,7 +97,10 @@ def kernel_norms_by_padding(kernel, maxlen, padding_share_by_position, threshold
     def mean_or_none(values):
         return float(values.mean()) if values.size else None
 
-    return {"padding_positions": mean_or_none(norms[mostly_padding]), "real_positions": mean_or_none(norms[~mostly_padding])}
+    return {
+        "padding_positions": mean_or_none(norms[mostly_padding]),
+        "real_positions": mean_or_none(norms[~mostly_padding]),
+    }
 
 
 def _hidden_inputs(model, ids, batch_size):
@@ -158,8 +161,17 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         first_epoch_steps: steps of epoch 1 after which to record (0 = before training).
     """
 
-    def __init__(self, write, identity, probe_ids, probe_labels, validation_ids, padding_share_by_position,
-                 words_by_id, first_epoch_steps=(0, 1, 3, 10, 30, 100, 300)):
+    def __init__(
+        self,
+        write,
+        identity,
+        probe_ids,
+        probe_labels,
+        validation_ids,
+        padding_share_by_position,
+        words_by_id,
+        first_epoch_steps=(0, 1, 3, 10, 30, 100, 300),
+    ):
         super().__init__()
         self.write = write
         self.identity = identity
@@ -193,7 +205,8 @@ class DiagnosticsRecorder(keras.callbacks.Callback):
         hidden = model.get_layer("hidden")
         if hidden.kernel.shape[0] == len(self.padding_share_by_position) * table.shape[1]:
             record["kernel_norms"] = kernel_norms_by_padding(
-                keras.ops.convert_to_numpy(hidden.kernel), len(self.padding_share_by_position),
+                keras.ops.convert_to_numpy(hidden.kernel),
+                len(self.padding_share_by_position),
                 self.padding_share_by_position,
             )
         return record

@@ -15,7 +15,7 @@ from padzero_study.lazy_import import ImportedOnFirstUse
 from padzero_study.registry import register
 
 keras = ImportedOnFirstUse("keras")
-padzero_layers = ImportedOnFirstUse("padzero")
+padzero = ImportedOnFirstUse("padzero")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,8 +65,14 @@ class EmbeddingChoice:
             mode, padding_idx = "sum", 0
         else:
             mode, padding_idx = "mean", None  # every position reduced, the trainable padding vector included
-        bag = padzero_layers.EmbeddingBag(vocab_size, embedding_dim, mode=mode, padding_idx=padding_idx,
-                                          embeddings_initializer=initializer, name="embedding")
+        bag = padzero.EmbeddingBag(
+            vocab_size,
+            embedding_dim,
+            mode=mode,
+            padding_idx=padding_idx,
+            embeddings_initializer=initializer,
+            name="embedding",
+        )
         if mode == "mean":
             return bag
         scale = keras.layers.Rescaling(1 / length, name="average")
@@ -83,27 +89,56 @@ def register_embedding(choice):
 
 def _keras_embedding(mask_zero):
     def build(vocab_size, embedding_dim, initializer):
-        return keras.layers.Embedding(vocab_size, embedding_dim, embeddings_initializer=initializer,
-                                      mask_zero=mask_zero, name="embedding")
+        return keras.layers.Embedding(
+            vocab_size, embedding_dim, embeddings_initializer=initializer, mask_zero=mask_zero, name="embedding"
+        )
+
     return build
 
 
 def _padzero_embedding(mask_zero):
     def build(vocab_size, embedding_dim, initializer):
-        return padzero_layers.Embedding(vocab_size, embedding_dim, padding_idx=0, mask_zero=mask_zero,
-                                        embeddings_initializer=initializer, name="embedding")
+        return padzero.Embedding(
+            vocab_size,
+            embedding_dim,
+            padding_idx=0,
+            mask_zero=mask_zero,
+            embeddings_initializer=initializer,
+            name="embedding",
+        )
+
     return build
 
 
 for _choice in (
-    EmbeddingChoice("keras", "keras.layers.Embedding: a random, trainable padding vector, no mask",
-                    _keras_embedding(False), zero_padding=False, masks=False),
-    EmbeddingChoice("keras_mask", "keras.layers.Embedding(mask_zero=True): the same vector, and a mask",
-                    _keras_embedding(True), zero_padding=False, masks=True),
-    EmbeddingChoice("padzero", "padzero.Embedding(padding_idx=0): padding embeds to exactly zero, no mask",
-                    _padzero_embedding(False), zero_padding=True, masks=False),
-    EmbeddingChoice("padzero_mask", "padzero.Embedding(padding_idx=0, mask_zero=True): zero, and a mask",
-                    _padzero_embedding(True), zero_padding=True, masks=True),
+    EmbeddingChoice(
+        "keras",
+        "keras.layers.Embedding: a random, trainable padding vector, no mask",
+        _keras_embedding(False),
+        zero_padding=False,
+        masks=False,
+    ),
+    EmbeddingChoice(
+        "keras_mask",
+        "keras.layers.Embedding(mask_zero=True): the same vector, and a mask",
+        _keras_embedding(True),
+        zero_padding=False,
+        masks=True,
+    ),
+    EmbeddingChoice(
+        "padzero",
+        "padzero.Embedding(padding_idx=0): padding embeds to exactly zero, no mask",
+        _padzero_embedding(False),
+        zero_padding=True,
+        masks=False,
+    ),
+    EmbeddingChoice(
+        "padzero_mask",
+        "padzero.Embedding(padding_idx=0, mask_zero=True): zero, and a mask",
+        _padzero_embedding(True),
+        zero_padding=True,
+        masks=True,
+    ),
 ):
     register_embedding(_choice)
 del _choice

@@ -32,8 +32,15 @@ class ReferenceModel(nn.Module):
     torch.Size([2, 3])
     """
 
-    def __init__(self, vocab_size, maxlen, num_classes=reference.NUM_CLASSES, embedding_dim=reference.EMBEDDING_DIM,
-                 hidden_units=reference.HIDDEN_UNITS, dropout=reference.DROPOUT):
+    def __init__(
+        self,
+        vocab_size,
+        maxlen,
+        num_classes=reference.NUM_CLASSES,
+        embedding_dim=reference.EMBEDDING_DIM,
+        hidden_units=reference.HIDDEN_UNITS,
+        dropout=reference.DROPOUT,
+    ):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_dim, padding_idx=0)
         self.hidden = nn.Linear(maxlen * embedding_dim, hidden_units)

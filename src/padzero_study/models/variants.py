@@ -18,96 +18,24 @@ import functools
 from typing import Callable, Optional
 
 from padzero_study import reference
+from padzero_study.lazy_import import ImportedOnFirstUse
 from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS, classes_head
-from padzero_study.models.encoders import flatten as flatten_encoder
-from padzero_study.lazy_import import ImportedOnFirstUse
+from padzero_study.models.padding_variants import (
+    baseline,
+    default_initializer,
+    mask_zero,
+    masked_average,
+    multiply,
+    padzero_embedding,
+    uniform,
+    uniform_nonneg,
+    uniform_nonneg_unmasked,
+    uniform_unmasked,
+)
 from padzero_study.registry import register
 
 keras = ImportedOnFirstUse("keras")
-
-
-def _dense_head(features, num_classes, hidden_units, dropout, **unused):
-    hidden = keras.layers.Dense(hidden_units, activation="relu", name="hidden")(features)
-    return classes_head(hidden, {"num_classes": num_classes, "dropout": dropout})
-
-
-def _flatten_head(ids, embedding, shape, masked=False):
-    """`embedding` (times the padding mask if `masked`) -> Flatten -> Dense(hidden) -> the classes head."""
-    return classes_head(flatten_encoder.features(embedding, ids, shape, zero_padding=masked), shape)
-
-
-# The widest embedding init the study takes: Keras's default is 0.05; far wider inits blow training up.
-MAX_INIT_SCALE = 1.0
-
-
-def _default_initializer(shape):
-    # Keras's default is RandomUniform(-0.05, 0.05); `embedding_init_scale` is the ablation of its width.
-    scale = shape["embedding_init_scale"]
-    return "uniform" if scale is None else keras.initializers.RandomUniform(-scale, scale)
-
-
-def baseline(ids, vocab_size, embedding_dim, **shape):
-    """Keras's Embedding: the padding id gets a random, trainable vector."""
-    embedding = EMBEDDINGS["keras"].build(vocab_size, embedding_dim, _default_initializer(shape))
-    return _flatten_head(ids, embedding, shape)
-
-
-def mask_zero(ids, vocab_size, embedding_dim, **shape):
-    """Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask."""
-    embedding = EMBEDDINGS["keras_mask"].build(vocab_size, embedding_dim, _default_initializer(shape))
-    return _flatten_head(ids, embedding, shape)
-
-
-def multiply(ids, vocab_size, embedding_dim, **shape):
-    """The reference workaround: embeddings times a Lambda-computed padding mask."""
-    embedding = EMBEDDINGS["keras"].build(vocab_size, embedding_dim, _default_initializer(shape))
-    return _flatten_head(ids, embedding, shape, masked=True)
-
-
-def _small_uniform_embedding(vocab_size, embedding_dim, constraint=None):
-    return keras.layers.Embedding(
-        vocab_size,
-        embedding_dim,
-        embeddings_initializer=keras.initializers.RandomUniform(1e-4, 0.05),
-        embeddings_constraint=constraint,
-        name="embedding",
-    )
-
-
-def uniform_nonneg(ids, vocab_size, embedding_dim, **shape):
-    """The reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask."""
-    embedding = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
-    return _flatten_head(ids, embedding, shape, masked=True)
-
-
-def uniform(ids, vocab_size, embedding_dim, **shape):
-    """The same RandomUniform(1e-4, 0.05) init and mask, without the constraint."""
-    return _flatten_head(ids, _small_uniform_embedding(vocab_size, embedding_dim), shape, masked=True)
-
-
-def uniform_unmasked(ids, vocab_size, embedding_dim, **shape):
-    """Ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint."""
-    return _flatten_head(ids, _small_uniform_embedding(vocab_size, embedding_dim), shape)
-
-
-def uniform_nonneg_unmasked(ids, vocab_size, embedding_dim, **shape):
-    """Ablation: the RandomUniform(1e-4, 0.05) init and NonNeg constraint, without the mask."""
-    embedding = _small_uniform_embedding(vocab_size, embedding_dim, keras.constraints.NonNeg())
-    return _flatten_head(ids, embedding, shape)
-
-
-def padzero(ids, vocab_size, embedding_dim, **shape):
-    """padzero.Embedding: the padding id embeds to exactly zero, with no gradient."""
-    embedding = EMBEDDINGS["padzero"].build(vocab_size, embedding_dim, _default_initializer(shape))
-    return _flatten_head(ids, embedding, shape)
-
-
-def masked_average(ids, vocab_size, embedding_dim, **shape):
-    """padzero.Embedding + its mask -> masked average over real tokens, as one padzero.EmbeddingBag -> the same head."""
-    average = EMBEDDINGS["padzero_mask"].build_average(vocab_size, embedding_dim, _default_initializer(shape),
-                                                       shape["maxlen"])
-    return _dense_head(average(ids), **shape)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -173,50 +101,90 @@ def study_variants():
 
 for _variant in (
     Variant(
-        "baseline", "Keras's Embedding: the padding id gets a random, trainable vector", baseline,
-        reference={"epoch1_val_accuracy": 0.05, "best_val_accuracy": 0.875, "best_epoch": 13,
-                   "epochs_at_chance": 4, "seconds_per_epoch": 56, "pattern": "starts_at_chance",
-                   "note": "plain Keras Embedding: ≈ 0.05 for the first 4 epochs"},
+        "baseline",
+        "Keras's Embedding: the padding id gets a random, trainable vector",
+        baseline,
+        reference={
+            "epoch1_val_accuracy": 0.05,
+            "best_val_accuracy": 0.875,
+            "best_epoch": 13,
+            "epochs_at_chance": 4,
+            "seconds_per_epoch": 56,
+            "pattern": "starts_at_chance",
+            "note": "plain Keras Embedding: ≈ 0.05 for the first 4 epochs",
+        },
     ),
     Variant(
-        "multiply", "the reference workaround: embeddings times a Lambda-computed padding mask", multiply,
-        reference={"epoch1_val_accuracy": 0.775, "best_val_accuracy": 0.894, "epochs_at_chance": 0,
-                   "pattern": "learns_at_once",
-                   "note": "Lambda mask × Multiply workaround: 0.88 after epoch 2"},
+        "multiply",
+        "the reference workaround: embeddings times a Lambda-computed padding mask",
+        multiply,
+        reference={
+            "epoch1_val_accuracy": 0.775,
+            "best_val_accuracy": 0.894,
+            "epochs_at_chance": 0,
+            "pattern": "learns_at_once",
+            "note": "Lambda mask × Multiply workaround: 0.88 after epoch 2",
+        },
     ),
     Variant(
-        "padzero", "padzero.Embedding: the padding id embeds to exactly zero, with no gradient", padzero,
+        "padzero",
+        "padzero.Embedding: the padding id embeds to exactly zero, with no gradient",
+        padzero_embedding,
         reference={"pattern": "learns_at_once", "note": "expected to behave like multiply"},
     ),
     Variant(
-        "uniform_nonneg", "the reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask",
-        uniform_nonneg, keras_default_init=False,
-        reference={"epoch1_val_accuracy": 0.05, "epochs_at_chance": 24, "pattern": "stays_at_chance",
-                   "note": "RandomUniform(1e-4, 0.05) init + NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs"},
-    ),
-    Variant(
-        "uniform", "the same RandomUniform(1e-4, 0.05) init and mask, without the constraint", uniform,
+        "uniform_nonneg",
+        "the reference's RandomUniform(1e-4, 0.05) init + NonNeg constraint + the mask",
+        uniform_nonneg,
         keras_default_init=False,
-        reference={"epoch1_val_accuracy": 0.05, "pattern": "stays_at_chance",
-                   "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05"},
+        reference={
+            "epoch1_val_accuracy": 0.05,
+            "epochs_at_chance": 24,
+            "pattern": "stays_at_chance",
+            "note": "RandomUniform(1e-4, 0.05) init + NonNeg + the mask: stuck at ≈ 0.05 for 24 epochs",
+        },
     ),
     Variant(
-        "mask_zero", "Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask", mask_zero,
-        reference={"pattern": "starts_at_chance",
-                   "note": "expected to behave like baseline, since Flatten ignores masks"},
+        "uniform",
+        "the same RandomUniform(1e-4, 0.05) init and mask, without the constraint",
+        uniform,
+        keras_default_init=False,
+        reference={
+            "epoch1_val_accuracy": 0.05,
+            "pattern": "stays_at_chance",
+            "note": "uniform_nonneg without NonNeg: also stuck at ≈ 0.05",
+        },
     ),
     Variant(
-        "masked_average", "padzero.EmbeddingBag(mean): masked average over real tokens -> the same head",
-        masked_average, flattens=False, encoder="average",
+        "mask_zero",
+        "Keras's Embedding with mask_zero=True: Flatten and Dense ignore the mask",
+        mask_zero,
+        reference={
+            "pattern": "starts_at_chance",
+            "note": "expected to behave like baseline, since Flatten ignores masks",
+        },
+    ),
+    Variant(
+        "masked_average",
+        "padzero.EmbeddingBag(mean): masked average over real tokens -> the same head",
+        masked_average,
+        flattens=False,
+        encoder="average",
     ),
     # The diagnose ablations: they split the uniform variants' init from their mask and constraint.
     Variant(
-        "uniform_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint",
-        uniform_unmasked, in_study=False, keras_default_init=False,
+        "uniform_unmasked",
+        "ablation: the RandomUniform(1e-4, 0.05) init alone, without mask or constraint",
+        uniform_unmasked,
+        in_study=False,
+        keras_default_init=False,
     ),
     Variant(
-        "uniform_nonneg_unmasked", "ablation: the RandomUniform(1e-4, 0.05) init and NonNeg, without the mask",
-        uniform_nonneg_unmasked, in_study=False, keras_default_init=False,
+        "uniform_nonneg_unmasked",
+        "ablation: the RandomUniform(1e-4, 0.05) init and NonNeg, without the mask",
+        uniform_nonneg_unmasked,
+        in_study=False,
+        keras_default_init=False,
     ),
 ):
     register_variant(_variant)
@@ -246,12 +214,16 @@ def encoder_cells(encoders):
     >>> encoder_cells(["cnn"])
     ('cnn/keras', 'cnn/keras_mask', 'cnn/padzero', 'cnn/padzero_mask')
     """
-    return tuple(cell_name(encoder, embedding, padding) for encoder in encoders
-                 for padding in ENCODERS[encoder].paddings for embedding in EMBEDDINGS)
+    return tuple(
+        cell_name(encoder, embedding, padding)
+        for encoder in encoders
+        for padding in ENCODERS[encoder].paddings
+        for embedding in EMBEDDINGS
+    )
 
 
 def _build_cell(ids, vocab_size, embedding_dim, *, encoder, embedding, **shape):
-    choice, initializer = EMBEDDINGS[embedding], _default_initializer(shape)
+    choice, initializer = EMBEDDINGS[embedding], default_initializer(shape)
     if ENCODERS[encoder].averages:  # one bag layer: the embedded posts, (batch, maxlen, dim), are never held
         embedder = choice.build_average(vocab_size, embedding_dim, initializer, shape["maxlen"])
     else:
@@ -269,9 +241,13 @@ def _cell(name):
     if padding not in encoder.paddings or name != cell_name(encoder.name, embedding.name, padding):
         return None
     return Variant(
-        name, f"{encoder.description}; {embedding.description}" + (", post-padded" if padding == "post" else ""),
+        name,
+        f"{encoder.description}; {embedding.description}" + (", post-padded" if padding == "post" else ""),
         functools.partial(_build_cell, encoder=encoder.name, embedding=embedding.name),
-        in_study=False, flattens=encoder.name == "flatten", encoder=encoder.name, embedding=embedding.name,
+        in_study=False,
+        flattens=encoder.name == "flatten",
+        encoder=encoder.name,
+        embedding=embedding.name,
         padding=padding,
     )
 
@@ -334,10 +310,17 @@ def build_model(
     from padzero.validation import check_positive_int  # importing padzero imports Keras: here, not at the top
 
     if get_variant(variant) is None:
-        raise ValueError(f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}, or an encoder study cell "
-                         "such as 'cnn/padzero'.")
-    sizes = {"vocab_size": vocab_size, "maxlen": maxlen, "num_classes": num_classes,
-             "embedding_dim": embedding_dim, "hidden_units": hidden_units}
+        raise ValueError(
+            f"Unknown variant {variant!r}; choose from {', '.join(VARIANTS)}, or an encoder study cell "
+            "such as 'cnn/padzero'."
+        )
+    sizes = {
+        "vocab_size": vocab_size,
+        "maxlen": maxlen,
+        "num_classes": num_classes,
+        "embedding_dim": embedding_dim,
+        "hidden_units": hidden_units,
+    }
     for name, value in sizes.items():
         check_positive_int(name, value)
     ids = keras.Input(shape=(maxlen,), dtype="int32", name="ids")

@@ -7,9 +7,7 @@ module needs neither Keras nor NumPy.
 import logging
 from pathlib import Path
 
-from padzero_study import files
-from padzero_study import results
-
+from padzero_study import files, results
 from padzero_study.reports import study_report as report
 from padzero_study.wording import format_number
 
@@ -77,7 +75,9 @@ def plot_diagnostics(records, png_path):
             if key == "table_gradient_norm":  # a log axis cannot show an exact zero
                 points = [(x, y) for x, y in points if y > 0]
             if points:
-                axis.plot(*zip(*points), marker=".", color=colours[variant], alpha=0.8, label=variant if first_seed else None)
+                axis.plot(
+                    *zip(*points), marker=".", color=colours[variant], alpha=0.8, label=variant if first_seed else None
+                )
     for axis, (key, title) in zip(axes, PANELS):
         axis.set_title(title, fontsize=10)
         axis.set_xticks(range(len(labels)), labels, rotation=90, fontsize=7)
@@ -146,21 +146,29 @@ def run_findings(records, chance_threshold=0.1):
             neighbours = record["padding_nearest_words"] if record["padding_norm"] > 0 else []
             return neighbours[0][1] if neighbours else None
 
-        findings.append({
-            "variant": variant, "seed": seed,
-            "padding_share_at_init": init.get("padding_gradient_share"),  # None: zero gradient, or no init line
-            "shared_input_l1_at_init": init.get("shared_input_l1"),  # absent from files of older recorders
-            "pre_activation_std_after_step_1": at["s1"]["pre_activation_std"] if "s1" in at else None,
-            "pre_activation_mean": {label: at[label]["pre_activation_mean"] for label in ("init", "s1", "s10", "s100") if label in at},
-            "most_dead": most_dead["dead_unit_fraction"], "most_dead_at": checkpoint_label(most_dead),
-            "smallest_gradient_norm": min(gradient_norms) if gradient_norms else None,
-            "padding_norm": (first["padding_norm"], last["padding_norm"]),
-            "nearest_cosine": (nearest_cosine(first), nearest_cosine(last)),
-            # Absent for masked_average, whose Dense layer sees one pooled position.
-            "kernel_norms_at_end": tuple(last.get("kernel_norms", {}).get(key) for key in ("padding_positions", "real_positions")),
-            "first_epoch_above_chance": above[0] if above else None,
-            "val_accuracy": [r["val_accuracy"] for r in epochs],
-        })
+        findings.append(
+            {
+                "variant": variant,
+                "seed": seed,
+                "padding_share_at_init": init.get("padding_gradient_share"),  # None: zero gradient, or no init line
+                "shared_input_l1_at_init": init.get("shared_input_l1"),  # absent from files of older recorders
+                "pre_activation_std_after_step_1": at["s1"]["pre_activation_std"] if "s1" in at else None,
+                "pre_activation_mean": {
+                    label: at[label]["pre_activation_mean"] for label in ("init", "s1", "s10", "s100") if label in at
+                },
+                "most_dead": most_dead["dead_unit_fraction"],
+                "most_dead_at": checkpoint_label(most_dead),
+                "smallest_gradient_norm": min(gradient_norms) if gradient_norms else None,
+                "padding_norm": (first["padding_norm"], last["padding_norm"]),
+                "nearest_cosine": (nearest_cosine(first), nearest_cosine(last)),
+                # Absent for masked_average, whose Dense layer sees one pooled position.
+                "kernel_norms_at_end": tuple(
+                    last.get("kernel_norms", {}).get(key) for key in ("padding_positions", "real_positions")
+                ),
+                "first_epoch_above_chance": above[0] if above else None,
+                "val_accuracy": [r["val_accuracy"] for r in epochs],
+            }
+        )
     return findings
 
 
@@ -176,9 +184,11 @@ def _shared_input_finding(runs):
     shared = [run["shared_input_l1_at_init"] for run in runs]
     if all(value is None for value in shared):
         return "(The shared part of the Dense input was not recorded in this file: scripts/shared_input_at_init.py measures it.) "
-    return (f"L1 norm of the mean Dense input over the validation probe (the part every post shares) at init: "
-            f"{_per_seed(shared, '.0f')}; times Adam's learning rate 0.001 it bounds how far the first step can shift "
-            "a hidden unit's pre-activation in the same direction for every post. ")
+    return (
+        f"L1 norm of the mean Dense input over the validation probe (the part every post shares) at init: "
+        f"{_per_seed(shared, '.0f')}; times Adam's learning rate 0.001 it bounds how far the first step can shift "
+        "a hidden unit's pre-activation in the same direction for every post. "
+    )
 
 
 def _variant_finding(variant, runs, chance_threshold):
@@ -206,7 +216,13 @@ def _variant_finding(variant, runs, chance_threshold):
     )
 
 
-def why_markdown(records, plot_name=results.DIAGNOSTICS_PLOT_FILE, table_name=results.DIAGNOSTICS_TABLE_FILE, chance_threshold=0.1, left_out=()):
+def why_markdown(
+    records,
+    plot_name=results.DIAGNOSTICS_PLOT_FILE,
+    table_name=results.DIAGNOSTICS_TABLE_FILE,
+    chance_threshold=0.1,
+    left_out=(),
+):
     """The report's "Why" section: each variant's measured findings, with the plot and the full table linked.
 
     Args:
@@ -219,17 +235,25 @@ def why_markdown(records, plot_name=results.DIAGNOSTICS_PLOT_FILE, table_name=re
     variants = list(dict.fromkeys(run["variant"] for run in findings))
     steps = sorted({r["step"] for r in records if r["step"]})
     lines = [
-        "## Why: what the diagnostics measured", "",
+        "## Why: what the diagnostics measured",
+        "",
         "Measured by `padzero_study.diagnostics.recorder.DiagnosticsRecorder` on fixed probe posts (the gradient on training "
         "posts, the hidden layer on validation posts) before training, after steps "
         f"{', '.join(map(str, steps)) or '(none)'} of epoch 1 and after every epoch. A ReLU unit is dead when it "
         "is never positive on the validation probe; mostly-padded positions are those where more than half of the "
-        f"training posts hold padding. Every number per checkpoint is in [{table_name}]({table_name}).", "",
-        f"![Diagnostics per checkpoint]({plot_name})", "",
-        *(_variant_finding(variant, [run for run in findings if run["variant"] == variant], chance_threshold)
-          for variant in variants),
-        *(["", "Not finished, left out: " + ", ".join(f"{variant} seed {seed}" for variant, seed in left_out) + "."]
-          if left_out else []),
+        f"training posts hold padding. Every number per checkpoint is in [{table_name}]({table_name}).",
+        "",
+        f"![Diagnostics per checkpoint]({plot_name})",
+        "",
+        *(
+            _variant_finding(variant, [run for run in findings if run["variant"] == variant], chance_threshold)
+            for variant in variants
+        ),
+        *(
+            ["", "Not finished, left out: " + ", ".join(f"{variant} seed {seed}" for variant, seed in left_out) + "."]
+            if left_out
+            else []
+        ),
         "",
     ]
     return "\n".join(lines)
@@ -256,8 +280,7 @@ def build_report_with_diagnostics(run_dir, results_paths=None):
     return {
         **written,
         "diagnostics_plot": plot_diagnostics(folder.diagnostics, folder.path / results.DIAGNOSTICS_PLOT_FILE),
-        "diagnostics_table": write_diagnostics_table(folder.diagnostics,
-                                                     folder.path / results.DIAGNOSTICS_TABLE_FILE),
+        "diagnostics_table": write_diagnostics_table(folder.diagnostics, folder.path / results.DIAGNOSTICS_TABLE_FILE),
     }
 
 
@@ -270,8 +293,9 @@ def _remove_stale_diagnostics(run_dir):
         path = run_dir / name
         if files.check_own_file(path, must_exist=False):
             path.unlink()
-            logger.warning("removed %s: %s is gone, so it described records that no longer exist", path,
-                           results.DIAGNOSTICS_FILE)
+            logger.warning(
+                "removed %s: %s is gone, so it described records that no longer exist", path, results.DIAGNOSTICS_FILE
+            )
 
 
 def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
@@ -309,7 +333,9 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
         records, unfinished = finished_diagnostics(run_dir)
         left_out += [f"{run_dir.name}: {variant} seed {seed}" for variant, seed in unfinished]
         for found in run_findings(records, chance_threshold):
-            pre = " → ".join(_per_seed([found["pre_activation_mean"].get(label)], ".2f") for label in ("init", "s10", "s100"))
+            pre = " → ".join(
+                _per_seed([found["pre_activation_mean"].get(label)], ".2f") for label in ("init", "s10", "s100")
+            )
             lines.append(
                 f"| {run_dir.name} | {found['variant']} | {found['seed']} | {_per_seed([found['padding_share_at_init']], '.2f')} "
                 f"| {_per_seed([found['shared_input_l1_at_init']], '.0f')} | {_per_seed([found['pre_activation_std_after_step_1']], '.2f')} | {pre} "
@@ -321,10 +347,18 @@ def write_comparison(run_dirs, out_dir, chance_threshold=0.1):
             first_seed = label not in colours
             colour = colours.setdefault(label, palette[len(colours) % len(palette)])
             first_epoch = [r for r in run if r["step"] is not None]
-            pre_axis.plot([r["step"] for r in first_epoch], [r["pre_activation_mean"] for r in first_epoch],
-                          marker=".", color=colour, alpha=0.8, label=label if first_seed else None)
+            pre_axis.plot(
+                [r["step"] for r in first_epoch],
+                [r["pre_activation_mean"] for r in first_epoch],
+                marker=".",
+                color=colour,
+                alpha=0.8,
+                label=label if first_seed else None,
+            )
             epochs = [r for r in run if r["step"] is None and r.get("val_accuracy") is not None]
-            accuracy_axis.plot([r["epoch"] for r in epochs], [r["val_accuracy"] for r in epochs], marker=".", color=colour, alpha=0.8)
+            accuracy_axis.plot(
+                [r["epoch"] for r in epochs], [r["val_accuracy"] for r in epochs], marker=".", color=colour, alpha=0.8
+            )
     pre_axis.set_xscale("symlog", linthresh=1)
     pre_axis.set(title="mean hidden pre-activation, epoch 1", xlabel="training step (symlog)")
     accuracy_axis.set(title="validation accuracy", xlabel="epoch")

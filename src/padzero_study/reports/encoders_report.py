@@ -12,16 +12,12 @@ import math
 import statistics
 from pathlib import Path
 
-from padzero_study import values
-from padzero_study import wording
-from padzero_study import files
+from padzero_study import files, results, values, wording
 from padzero_study.files import FileError
-from padzero_study import results
-
-from padzero_study.reports import study_report as report
 from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS
 from padzero_study.models.variants import cell_name, get_variant
+from padzero_study.reports import study_report as report
 
 # The trainable padding vector with nothing to hide it, and the same model with the vector at zero.
 PLAIN, ZERO = "keras", "padzero"
@@ -89,18 +85,31 @@ def encoder_finding(encoder, padding, by_embedding):
     for measure, name in MEASURES:
         plain, zero = _values(by_embedding[PLAIN], measure), _values(by_embedding[ZERO], measure)
         if separated(plain, zero) or separated(zero, plain):
-            better = [choice for choice, runs in by_embedding.items()
-                      if choice != PLAIN and separated(plain, _values(runs, measure))]
+            better = [
+                choice
+                for choice, runs in by_embedding.items()
+                if choice != PLAIN and separated(plain, _values(runs, measure))
+            ]
             direction = "lowers" if separated(plain, zero) else "raises"
-            fixed = (f"fixed by {', '.join(f'`{choice}`' for choice in better)}" if better and direction == "lowers"
-                     else "no choice is above every seed of it" if direction == "lowers" else "")
-            parts.append(f"it {direction} {name} beyond the seeds' spread ({_spread_text(plain)} against "
-                         f"{_spread_text(zero)} with zero padding){'; ' + fixed if fixed else ''}")
+            fixed = (
+                f"fixed by {', '.join(f'`{choice}`' for choice in better)}"
+                if better and direction == "lowers"
+                else "no choice is above every seed of it"
+                if direction == "lowers"
+                else ""
+            )
+            parts.append(
+                f"it {direction} {name} beyond the seeds' spread ({_spread_text(plain)} against "
+                f"{_spread_text(zero)} with zero padding){'; ' + fixed if fixed else ''}"
+            )
         else:
-            parts.append(f"{name} stays within the seeds' spread ({_spread_text(plain)} against "
-                         f"{_spread_text(zero)} with zero padding)")
-    return f"- **{label}**: a trainable padding vector (`{PLAIN}`): {'; '.join(parts)}.{mask_note}" + \
-        _mask_finding(encoder, by_embedding)
+            parts.append(
+                f"{name} stays within the seeds' spread ({_spread_text(plain)} against "
+                f"{_spread_text(zero)} with zero padding)"
+            )
+    return f"- **{label}**: a trainable padding vector (`{PLAIN}`): {'; '.join(parts)}.{mask_note}" + _mask_finding(
+        encoder, by_embedding
+    )
 
 
 def waiting_encoders(records, reported, seeds=None):
@@ -109,8 +118,10 @@ def waiting_encoders(records, reported, seeds=None):
     `seeds` is the study's (its config.json); without it, the most seeds a finished cell has, else 3.
     """
     ends = [record for record in records if record["record"] == "run_end"]
-    seeds = seeds or max((len({r["seed"] for r in ends if r["variant"] == variant})
-                          for variant in {r["variant"] for r in ends}), default=3)
+    seeds = seeds or max(
+        (len({r["seed"] for r in ends if r["variant"] == variant}) for variant in {r["variant"] for r in ends}),
+        default=3,
+    )
     epochs = statistics.fmean([r["epochs_run"] for r in ends]) if ends else 10.0
     lines = []
     for name, encoder in ENCODERS.items():
@@ -118,9 +129,11 @@ def waiting_encoders(records, reported, seeds=None):
             continue
         runs = len(EMBEDDINGS) * len(encoder.paddings) * seeds
         hours = runs * epochs * encoder.cpu_epoch_seconds / 3600
-        lines.append(f"- **{name}**: waiting: no finished run yet. Its {runs} runs at ~{epochs:.0f} epochs each "
-                     f"would take about {hours:,.0f} h on a 2 vCPU CPU (~{wording.format_duration(encoder.cpu_epoch_seconds)} "
-                     "an epoch, docs/encoders/cpu-timing): a GPU's work.")
+        lines.append(
+            f"- **{name}**: waiting: no finished run yet. Its {runs} runs at ~{epochs:.0f} epochs each "
+            f"would take about {hours:,.0f} h on a 2 vCPU CPU (~{wording.format_duration(encoder.cpu_epoch_seconds)} "
+            "an epoch, docs/encoders/cpu-timing): a GPU's work."
+        )
     return lines
 
 
@@ -135,8 +148,11 @@ def _mask_finding(encoder, by_embedding):
         if separated(zero, with_mask) or separated(with_mask, zero):
             direction = "raises" if separated(zero, with_mask) else "lowers"
             changes.append(f"{direction} {name} to {_spread_text(with_mask)}")
-    return (f" The mask (`{masked}` against `{ZERO}`) {' and '.join(changes)}, beyond the seeds' spread." if changes
-            else f" The mask (`{masked}` against `{ZERO}`) stays within the seeds' spread.")
+    return (
+        f" The mask (`{masked}` against `{ZERO}`) {' and '.join(changes)}, beyond the seeds' spread."
+        if changes
+        else f" The mask (`{masked}` against `{ZERO}`) stays within the seeds' spread."
+    )
 
 
 def encoders_markdown(records, folder, plot_name=results.ENCODERS_PLOT_FILE):
@@ -145,18 +161,26 @@ def encoders_markdown(records, folder, plot_name=results.ENCODERS_PLOT_FILE):
     cells = cell_runs(records)
     steady = steady_epoch_seconds(records)
     choices = [name for name in EMBEDDINGS if any(name in row for row in cells.values())]
-    lines = ["## Encoders: does padding hurt other models?", "",
-             "Validation accuracy at epoch 1 / best epoch, mean over seeds (lowest–highest seed); s / epoch: the "
-             "mean of the row's epochs after the first (which also compiles). Embeddings: "
-             + "; ".join(f"`{name}`: {EMBEDDINGS[name].description}" for name in choices) + ".", "",
-             "| encoder | mask | " + " | ".join(f"`{name}` epoch 1 / best" for name in choices) + " | s / epoch |",
-             "|---|---|" + "---|" * len(choices) + "---:|"]
+    lines = [
+        "## Encoders: does padding hurt other models?",
+        "",
+        "Validation accuracy at epoch 1 / best epoch, mean over seeds (lowest–highest seed); s / epoch: the "
+        "mean of the row's epochs after the first (which also compiles). Embeddings: "
+        + "; ".join(f"`{name}`: {EMBEDDINGS[name].description}" for name in choices)
+        + ".",
+        "",
+        "| encoder | mask | " + " | ".join(f"`{name}` epoch 1 / best" for name in choices) + " | s / epoch |",
+        "|---|---|" + "---|" * len(choices) + "---:|",
+    ]
     for (encoder, padding), by_embedding in cells.items():
         row = [_row_label(encoder, padding), "uses it" if ENCODERS[encoder].uses_mask else "drops it"]
         for name in choices:
             runs = by_embedding.get(name, [])
-            row.append(f"{_spread_text(_values(runs, 'epoch1'))} / {_spread_text(_values(runs, 'best'))}"
-                       if runs else "not run")
+            row.append(
+                f"{_spread_text(_values(runs, 'epoch1'))} / {_spread_text(_values(runs, 'best'))}"
+                if runs
+                else "not run"
+            )
         variants = [cell_name(encoder, embedding, padding) for embedding in by_embedding]
         seconds = [steady[variant] for variant in variants if variant in steady]
         row.append(f"{statistics.fmean(seconds):.1f}" if seconds else "–")
@@ -165,10 +189,14 @@ def encoders_markdown(records, folder, plot_name=results.ENCODERS_PLOT_FILE):
     train_seconds = sum(record.get("train_seconds", 0) for record in ends)
     config = _study_config(folder)  # the device and the study's seeds
     device = _entry(config, "device", str)
-    lines += ["", f"Training time of the {len(ends)} finished runs: {wording.format_duration(train_seconds)}"
-              + (f", on {device}." if device else "."), "",
-              "What it shows, per encoder (\"beyond the seeds' spread\": every seed of one above every seed of "
-              "the other):", ""]
+    lines += [
+        "",
+        f"Training time of the {len(ends)} finished runs: {wording.format_duration(train_seconds)}"
+        + (f", on {device}." if device else "."),
+        "",
+        'What it shows, per encoder ("beyond the seeds\' spread": every seed of one above every seed of the other):',
+        "",
+    ]
     lines += [encoder_finding(encoder, padding, by_embedding) for (encoder, padding), by_embedding in cells.items()]
     lines += waiting_encoders(records, {encoder for encoder, _ in cells}, _entry(config, "seeds", int))
     lines += ["", f"![Epoch-1 and best validation accuracy per encoder and embedding]({plot_name})", ""]
@@ -222,15 +250,21 @@ def plot_encoders(records, path):
                 if not values:
                     continue
                 axis.scatter([position + offset] * len(values), values, s=12, color=color, alpha=0.6)
-                axis.errorbar(position + offset, statistics.fmean(values),
-                              yerr=[[statistics.fmean(values) - min(values)], [max(values) - statistics.fmean(values)]],
-                              fmt="_", color=color, markersize=14, capsize=3,
-                              label=label if position == 0 else None)
+                axis.errorbar(
+                    position + offset,
+                    statistics.fmean(values),
+                    yerr=[[statistics.fmean(values) - min(values)], [max(values) - statistics.fmean(values)]],
+                    fmt="_",
+                    color=color,
+                    markersize=14,
+                    capsize=3,
+                    label=label if position == 0 else None,
+                )
         axis.set_xticks(range(len(names)), names, rotation=20, fontsize=8)
         axis.set_title(_row_label(encoder, padding), fontsize=10)
         axis.set_ylim(0, 1)
         axis.grid(axis="y", alpha=0.3)
-    for axis in list(axes.flat)[len(cells):]:
+    for axis in list(axes.flat)[len(cells) :]:
         axis.set_visible(False)
     axes.flat[0].set_ylabel("validation accuracy")
     axes.flat[0].legend(fontsize=8, loc="upper left")

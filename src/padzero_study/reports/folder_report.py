@@ -8,10 +8,7 @@ study cells also gets the encoder grid (`padzero_study.reports.encoders_report`)
 """
 
 from padzero_study import results
-
-from padzero_study.reports import diagnostics_report
-
-from padzero_study.reports import encoders_report
+from padzero_study.reports import diagnostics_report, encoders_report
 
 
 def write_report(run_dir, results_paths=None):

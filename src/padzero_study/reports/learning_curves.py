@@ -29,18 +29,28 @@ def plot_learning_curves(records, path):
     for axis, ((variant, backend), runs) in zip(axes, groups.items()):
         by_epoch = {}
         for index, run in enumerate(runs):
-            axis.plot(run["epochs"], run["accuracies"], color="C0", linewidth=0.8, alpha=0.5,
-                      label="one seed" if index == 0 else None)
+            axis.plot(
+                run["epochs"],
+                run["accuracies"],
+                color="C0",
+                linewidth=0.8,
+                alpha=0.5,
+                label="one seed" if index == 0 else None,
+            )
             for epoch, accuracy in zip(run["epochs"], run["accuracies"]):
                 by_epoch.setdefault(epoch, []).append(accuracy)
-        axis.plot(sorted(by_epoch), [mean_std(by_epoch[e])[0] for e in sorted(by_epoch)],
-                  color="C0", linewidth=2.2, label="mean over seeds")
+        axis.plot(
+            sorted(by_epoch),
+            [mean_std(by_epoch[e])[0] for e in sorted(by_epoch)],
+            color="C0",
+            linewidth=2.2,
+            label="mean over seeds",
+        )
         threshold = runs[0]["threshold"]
-        axis.axhline(threshold, color="grey", linestyle="--", linewidth=1,
-                     label=f"at chance below {threshold:.2g}")
+        axis.axhline(threshold, color="grey", linestyle="--", linewidth=1, label=f"at chance below {threshold:.2g}")
         axis.set(title=f"{variant} ({backend})" if several_backends else variant, ylim=(0, 1))
         axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-    for axis in axes[len(groups):]:
+    for axis in axes[len(groups) :]:
         axis.axis("off")
     if groups:
         axes[0].legend(fontsize="small", loc="best")
@@ -49,9 +59,11 @@ def plot_learning_curves(records, path):
     seeds = f"{seed_counts[0]}" + (f"–{seed_counts[-1]}" if len(seed_counts) > 1 else "")
     figure.supxlabel("epoch")
     figure.supylabel("validation accuracy")
-    figure.suptitle("Validation accuracy per epoch — dataset "
-                    f"{distinct(run['config'].get('dataset') for run in runs)}, backend "
-                    f"{distinct(backend for _, backend in groups)}, "
-                    f"{seeds} seed(s) per variant")
+    figure.suptitle(
+        "Validation accuracy per epoch — dataset "
+        f"{distinct(run['config'].get('dataset') for run in runs)}, backend "
+        f"{distinct(backend for _, backend in groups)}, "
+        f"{seeds} seed(s) per variant"
+    )
     with files.replacing_file(path, "wb") as file:
         figure.savefig(file, format="png", dpi=100)

@@ -11,10 +11,7 @@ import json
 import logging
 import math
 
-from padzero_study import reference
-from padzero_study import files
-from padzero_study import results
-from padzero_study.wording import count_of, format_duration, format_number
+from padzero_study import files, reference, results
 from padzero_study.models.variants import VARIANTS, study_variants
 from padzero_study.reports.learning_curves import plot_learning_curves
 from padzero_study.reports.summary import (  # noqa: F401  the report's public names
@@ -28,20 +25,32 @@ from padzero_study.reports.summary import (  # noqa: F401  the report's public n
     summarize,
     write_summary_csv,
 )
+from padzero_study.wording import count_of, format_duration, format_number
 
 logger = logging.getLogger(__name__)
 
-_REFERENCE_LABELS = {"epoch1_val_accuracy": "epoch-1 val acc", "best_val_accuracy": "best val acc",
-                     "best_epoch": "best epoch", "epochs_at_chance": "epochs at chance",
-                     "seconds_per_epoch": "s / epoch"}
+_REFERENCE_LABELS = {
+    "epoch1_val_accuracy": "epoch-1 val acc",
+    "best_val_accuracy": "best val acc",
+    "best_epoch": "best epoch",
+    "epochs_at_chance": "epochs at chance",
+    "seconds_per_epoch": "s / epoch",
+}
 _PATTERN_PHRASES = {
     "learns_at_once": "it learns from the first epoch",  # epoch-1 accuracy >= chance threshold
     "starts_at_chance": "it starts at chance",  # epoch-1 accuracy < threshold
     "stays_at_chance": "it never leaves chance",  # every epoch < threshold
 }
 # The original experiment's setup: a study differing from it cannot be compared number for number.
-REFERENCE_SETUP = {"dataset": "20news", "train_posts": reference.TRAIN_POSTS, "validation_posts": reference.VALIDATION_POSTS,
-                   "epochs": reference.EPOCHS, "patience": reference.PATIENCE}
+REFERENCE_SETUP = {
+    "dataset": "20news",
+    "train_posts": reference.TRAIN_POSTS,
+    "validation_posts": reference.VALIDATION_POSTS,
+    "epochs": reference.EPOCHS,
+    "patience": reference.PATIENCE,
+}
+
+
 def _reference(variant):
     """The original experiment's numbers and pattern for `variant`; {} when it had no such variant."""
     registered = VARIANTS.get(variant)
@@ -62,6 +71,7 @@ def _study_scope(configs):
         whose numbers cannot be set beside ours; `caveat`, a few words for
         each pattern verdict; `unobservable`, {pattern: why no verdict}.
     """
+
     def values(key):
         return {config.get(key) for config in configs} - {None}
 
@@ -70,11 +80,13 @@ def _study_scope(configs):
     max_epochs = max(values("epochs") or {REFERENCE_SETUP["epochs"]})
     patience = min(values("patience") or {REFERENCE_SETUP["patience"]})
     subset_sizes = sorted(values("max_docs"))
-    posts = sorted({(config.get("train_posts"), config.get("validation_posts")) for config in configs
-                    if "train_posts" in config})
+    posts = sorted(
+        {(config.get("train_posts"), config.get("validation_posts")) for config in configs if "train_posts" in config}
+    )
     reference_posts = REFERENCE_SETUP["train_posts"] + REFERENCE_SETUP["validation_posts"]
     subset = (bool(posts) and min(train + validation for train, validation in posts) < reference_posts) or (
-        not posts and bool(subset_sizes) and subset_sizes[0] < reference_posts)
+        not posts and bool(subset_sizes) and subset_sizes[0] < reference_posts
+    )
     short = max_epochs < REFERENCE_SETUP["epochs"] or patience < REFERENCE_SETUP["patience"]
     not_comparable, unobservable, notice = set(), {}, []
     if other_dataset or subset:
@@ -82,30 +94,49 @@ def _study_scope(configs):
     if other_dataset:
         # Whether a pattern shows on other posts says nothing of the reference's (the synthetic
         # stand-in's default sizes, a smoke test, are too small for any variant to learn).
-        unobservable.update({pattern: f"the reference's patterns are for its 20 Newsgroups posts, and this study "
-                                      f"used dataset {', '.join(sorted(datasets))}" for pattern in _PATTERN_PHRASES})
+        unobservable.update(
+            {
+                pattern: f"the reference's patterns are for its 20 Newsgroups posts, and this study "
+                f"used dataset {', '.join(sorted(datasets))}"
+                for pattern in _PATTERN_PHRASES
+            }
+        )
     if short and not other_dataset:
         not_comparable |= {"best_val_accuracy", "best_epoch", "epochs_at_chance"}
         unobservable["stays_at_chance"] = (
             f"never leaving chance needs the reference's {REFERENCE_SETUP['epochs']} epochs (a variant stayed at "
-            f"chance for 24 of them there), and these runs had at most {count_of(max_epochs, 'epoch')}")
+            f"chance for 24 of them there), and these runs had at most {count_of(max_epochs, 'epoch')}"
+        )
     if subset and not other_dataset:
-        counts = " and ".join(f"{train:,} train / {validation:,} validation" for train, validation in posts) or \
-            f"at most {subset_sizes[0]:,}"
-        notice.append(f"**A subset: these runs saw {counts} posts, the reference "
-                      f"{REFERENCE_SETUP['train_posts']:,} / {REFERENCE_SETUP['validation_posts']:,}.** Fewer posts "
-                      "make fewer steps per epoch and a different model: none of the reference's numbers "
-                      "(accuracies, epochs, seconds per epoch) is comparable, only the patterns at epoch 1.")
+        counts = (
+            " and ".join(f"{train:,} train / {validation:,} validation" for train, validation in posts)
+            or f"at most {subset_sizes[0]:,}"
+        )
+        notice.append(
+            f"**A subset: these runs saw {counts} posts, the reference "
+            f"{REFERENCE_SETUP['train_posts']:,} / {REFERENCE_SETUP['validation_posts']:,}.** Fewer posts "
+            "make fewer steps per epoch and a different model: none of the reference's numbers "
+            "(accuracies, epochs, seconds per epoch) is comparable, only the patterns at epoch 1."
+        )
     if short:
-        notice.append(f"**Short runs: at most {count_of(max_epochs, 'epoch')} (early stopping patience {patience}), the "
-                      f"reference up to {REFERENCE_SETUP['epochs']} (patience {REFERENCE_SETUP['patience']}).** "
-                      "Best accuracy, best epoch and epochs at chance are cut short, and *never leaves chance* "
-                      "gets no verdict.")
-    caveat = ("different dataset" if other_dataset else "a subset" if subset else "")
-    never_left = (f"stayed at chance in all of their (at most {count_of(max_epochs, 'epoch')})" if short
-                  else "never left chance")
-    return {"notice": notice, "not_comparable": not_comparable, "unobservable": unobservable,
-            "other_dataset": other_dataset, "caveat": caveat, "never_left": never_left}
+        notice.append(
+            f"**Short runs: at most {count_of(max_epochs, 'epoch')} (early stopping patience {patience}), the "
+            f"reference up to {REFERENCE_SETUP['epochs']} (patience {REFERENCE_SETUP['patience']}).** "
+            "Best accuracy, best epoch and epochs at chance are cut short, and *never leaves chance* "
+            "gets no verdict."
+        )
+    caveat = "different dataset" if other_dataset else "a subset" if subset else ""
+    never_left = (
+        f"stayed at chance in all of their (at most {count_of(max_epochs, 'epoch')})" if short else "never left chance"
+    )
+    return {
+        "notice": notice,
+        "not_comparable": not_comparable,
+        "unobservable": unobservable,
+        "other_dataset": other_dataset,
+        "caveat": caveat,
+        "never_left": never_left,
+    }
 
 
 def _mixed_settings(configs):
@@ -131,20 +162,26 @@ def _coverage_notices(records, configs, ends):
     mixed = _mixed_settings(configs)
     if mixed:
         described = "; ".join(f"{key}: {', '.join(values)}" for key, values in mixed.items())
-        notices.append(f"**Mixed settings: these runs were not all trained alike ({described}).** Their numbers "
-                       "are merged below but are not comparable; report each setting's results files apart "
-                       "(--results).")
+        notices.append(
+            f"**Mixed settings: these runs were not all trained alike ({described}).** Their numbers "
+            "are merged below but are not comparable; report each setting's results files apart "
+            "(--results)."
+        )
     expected = study_variants()
     ran = {variant for variant, _, _ in ends}
     missing = [variant for variant in expected if variant not in ran]
     if missing and ran & set(expected):
-        notices.append(f"**Only {len(expected) - len(missing)} of the {len(expected)} study variants ran**; "
-                       f"not run: {', '.join(missing)}.")
+        notices.append(
+            f"**Only {len(expected) - len(missing)} of the {len(expected)} study variants ran**; "
+            f"not run: {', '.join(missing)}."
+        )
     runs = [run for group in grouped_runs(records).values() for run in group]
-    learned = any(accuracy >= run["threshold"] for run in runs for accuracy in run["accuracies"]
-                  if not math.isnan(accuracy))
-    nothing_learned = "" if learned or not runs else \
-        "no variant learned in these runs: too few posts or epochs to show a pattern"
+    learned = any(
+        accuracy >= run["threshold"] for run in runs for accuracy in run["accuracies"] if not math.isnan(accuracy)
+    )
+    nothing_learned = (
+        "" if learned or not runs else "no variant learned in these runs: too few posts or epochs to show a pattern"
+    )
     if nothing_learned:
         notices.append(f"**No variant left chance in any run**: {nothing_learned}, so no pattern gets a verdict.")
     return notices, nothing_learned
@@ -155,35 +192,43 @@ def _verdict(row, scope):
     reference = _reference(row["variant"])
     seeds, pattern, note = row["seeds"], reference.get("pattern"), reference.get("note")
     numbers = [field for field in _REFERENCE_LABELS if field in reference]
-    published = [f"{_REFERENCE_LABELS[field]} {reference[field]:g}" for field in numbers
-                 if field not in scope["not_comparable"]]
+    published = [
+        f"{_REFERENCE_LABELS[field]} {reference[field]:g}" for field in numbers if field not in scope["not_comparable"]
+    ]
     missing = "no reference number comparable here" if numbers else "no reference number"
     source = [*published, note] if published else [missing, note]
     diverged = row["seeds_diverged"]
-    sentence = (f"**{row['variant']}** ({row['backend']}): epoch-1 validation accuracy "
-                f"{_mean_std_text(row, 'epoch1_val_accuracy')}, best "
-                f"{_mean_std_text(row, 'best_val_accuracy')} at epoch {format_number(row['best_epoch_mean'], '.1f')} "
-                f"on average, {format_number(row['epochs_at_chance_mean'], '.1f')} epochs at chance, "
-                f"{row['seeds_never_left_chance']} of {seeds} seeds {scope['never_left']}"
-                + (f", {diverged} of {seeds} seeds diverged (validation accuracy NaN)" if diverged else "")
-                + f" ({'reference: ' if published else ''}{'; '.join(filter(None, source))})")
+    sentence = (
+        f"**{row['variant']}** ({row['backend']}): epoch-1 validation accuracy "
+        f"{_mean_std_text(row, 'epoch1_val_accuracy')}, best "
+        f"{_mean_std_text(row, 'best_val_accuracy')} at epoch {format_number(row['best_epoch_mean'], '.1f')} "
+        f"on average, {format_number(row['epochs_at_chance_mean'], '.1f')} epochs at chance, "
+        f"{row['seeds_never_left_chance']} of {seeds} seeds {scope['never_left']}"
+        + (f", {diverged} of {seeds} seeds diverged (validation accuracy NaN)" if diverged else "")
+        + f" ({'reference: ' if published else ''}{'; '.join(filter(None, source))})"
+    )
     if pattern is None:
         return sentence + "."
     if pattern in scope["unobservable"]:
         return f"{sentence} — no verdict: {scope['unobservable'][pattern]}."
-    matching = {"learns_at_once": row["seeds_above_chance_at_epoch1"],
-                "starts_at_chance": row["seeds_at_chance_at_epoch1"],
-                "stays_at_chance": row["seeds_never_left_chance"]}[pattern]
-    words = ("reproduced", "partly reproduced", "not reproduced") if numbers else (
-        "as expected", "partly as expected", "not as expected")
+    matching = {
+        "learns_at_once": row["seeds_above_chance_at_epoch1"],
+        "starts_at_chance": row["seeds_at_chance_at_epoch1"],
+        "stays_at_chance": row["seeds_never_left_chance"],
+    }[pattern]
+    words = (
+        ("reproduced", "partly reproduced", "not reproduced")
+        if numbers
+        else ("as expected", "partly as expected", "not as expected")
+    )
     word = words[0] if matching == seeds else words[2] if matching == 0 else words[1]
     caveat = f" (pattern only: {scope['caveat']})" if scope["caveat"] else ""
-    return (f"{sentence} — {word}{caveat}: {_PATTERN_PHRASES[pattern]} "
-            f"on {matching} of {seeds} seeds.")
+    return f"{sentence} — {word}{caveat}: {_PATTERN_PHRASES[pattern]} on {matching} of {seeds} seeds."
 
 
-def write_report_markdown(summary, records, path, *, plot_name=results.LEARNING_CURVES_FILE, appendix="",
-                          set_aside=None):
+def write_report_markdown(
+    summary, records, path, *, plot_name=results.LEARNING_CURVES_FILE, appendix="", set_aside=None
+):
     """Writes the markdown report: how the setup compares, settings, reference vs ours, verdicts, the plot.
 
     Args:
@@ -201,39 +246,53 @@ def write_report_markdown(summary, records, path, *, plot_name=results.LEARNING_
     coverage, nothing_learned = _coverage_notices(records, configs, ends)
     if nothing_learned:
         scope["unobservable"] = {pattern: nothing_learned for pattern in _PATTERN_PHRASES}
-    left_out = ", ".join(f"{variant} seed {seed} on {backend} ({count_of(len(epochs), 'epoch')})"
-                         for (variant, backend, seed), epochs in interrupted.items())
+    left_out = ", ".join(
+        f"{variant} seed {seed} on {backend} ({count_of(len(epochs), 'epoch')})"
+        for (variant, backend, seed), epochs in interrupted.items()
+    )
     thresholds = distinct(format_number(row["chance_threshold"], "g") for row in summary)
-    vocabulary = (f"{setting('vocabulary')} ids (the {setting('vocab_size')} most frequent words at most, "
-                  "and padding)" if any("vocabulary" in config for config in configs) else setting("vocab_size"))
-    posts = distinct(f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
-                      for config in configs if "train_posts" in config)
+    vocabulary = (
+        f"{setting('vocabulary')} ids (the {setting('vocab_size')} most frequent words at most, and padding)"
+        if any("vocabulary" in config for config in configs)
+        else setting("vocab_size")
+    )
+    posts = distinct(
+        f"{config['train_posts']:,} train / {config['validation_posts']:,} validation"
+        for config in configs
+        if "train_posts" in config
+    )
     lines = ["# padzero study report", ""]
     for paragraph in [*coverage, *scope["notice"]]:
         lines += [paragraph, ""]
     lines += [
-        "## Settings", "",
+        "## Settings",
+        "",
         f"- dataset: {setting('dataset')}; backend: {distinct(backend for _, backend, _ in ends)}",
         *([f"- posts: {posts}"] if posts != "—" else []),
         f"- epochs: {setting('epochs')}; batch size: {setting('batch_size')}; "
         f"maxlen: {setting('maxlen')}; vocabulary: {vocabulary}",
-        f"- seeds: {len({seed for _, _, seed in ends})} "
-        f"(ids {distinct(sorted({seed for _, _, seed in ends}))})",
+        f"- seeds: {len({seed for _, _, seed in ends})} (ids {distinct(sorted({seed for _, _, seed in ends}))})",
         f"- training time: {format_duration(sum(end.get('train_seconds') or 0 for end in ends.values()))} over "
         f"{count_of(len(ends), 'finished run')} (the sum of their `fit` times; data preparation excluded)",
         f"- at chance = validation accuracy below {thresholds} (2 / number of classes: a model "
         "that learned anything is far above 1 / number of classes)",
-        f"- {count_of(len(interrupted), 'run')} unfinished (running or interrupted), "
-        f"not included: {left_out}." if interrupted else "- No unfinished runs.",
+        f"- {count_of(len(interrupted), 'run')} unfinished (running or interrupted), not included: {left_out}."
+        if interrupted
+        else "- No unfinished runs.",
     ]
     if set_aside:
         attempts = "; ".join(
-            f"{variant} seed {seed} on {backend} ({' and '.join(map(str, epochs))} epoch"
-            f"{'s' * (epochs != [1])})" for (variant, backend, seed), epochs in set_aside.items())
-        lines.append(f"- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in "
-                     f"{results.INTERRUPTED_FILE}, not included): {attempts}.")
+            f"{variant} seed {seed} on {backend} ({' and '.join(map(str, epochs))} epoch{'s' * (epochs != [1])})"
+            for (variant, backend, seed), epochs in set_aside.items()
+        )
+        lines.append(
+            f"- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in "
+            f"{results.INTERRUPTED_FILE}, not included): {attempts}."
+        )
     lines += [
-        "", "## Reference vs ours", "",
+        "",
+        "## Reference vs ours",
+        "",
         "Reference: the original Keras experiment (Embedding 300 → Flatten → Dense 25 → Dropout "
         f"→ Dense 20, maxlen 1,100, batch 32, {REFERENCE_SETUP['train_posts']:,} train / "
         f"{REFERENCE_SETUP['validation_posts']:,} validation posts, up to {REFERENCE_SETUP['epochs']} epochs with "
@@ -242,34 +301,48 @@ def write_report_markdown(summary, records, path, *, plot_name=results.LEARNING_
         + ("; n/c = not comparable with this study's setup (see the top)." if scope["not_comparable"] else "."),
     ]
     if scope["other_dataset"]:
-        lines += ["", "**The reference numbers are for the real 20 Newsgroups data; this study "
-                  f"used dataset {setting('dataset')}, so they are not comparable.** Only the "
-                  "patterns are."]
+        lines += [
+            "",
+            "**The reference numbers are for the real 20 Newsgroups data; this study "
+            f"used dataset {setting('dataset')}, so they are not comparable.** Only the "
+            "patterns are.",
+        ]
     headers = ["variant", "backend", "seeds"]
     for label in _REFERENCE_LABELS.values():
         headers += [f"{label}: reference", "ours"]
     lines += ["", "| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
     for row in summary:
-        ours = [_mean_std_text(row, "epoch1_val_accuracy"),
-                _mean_std_text(row, "best_val_accuracy"), format_number(row["best_epoch_mean"], ".1f"),
-                format_number(row["epochs_at_chance_mean"], ".1f"),
-                format_number(row["seconds_per_epoch_mean"], ".1f")]
+        ours = [
+            _mean_std_text(row, "epoch1_val_accuracy"),
+            _mean_std_text(row, "best_val_accuracy"),
+            format_number(row["best_epoch_mean"], ".1f"),
+            format_number(row["epochs_at_chance_mean"], ".1f"),
+            format_number(row["seconds_per_epoch_mean"], ".1f"),
+        ]
         cells = [row["variant"], row["backend"], str(row["seeds"])]
         for field, our_value in zip(_REFERENCE_LABELS, ours):
             published = _reference(row["variant"]).get(field)
-            cells += ["n/c" if published is not None and field in scope["not_comparable"]
-                      else format_number(published, "g"), our_value]
+            cells += [
+                "n/c" if published is not None and field in scope["not_comparable"] else format_number(published, "g"),
+                our_value,
+            ]
         lines.append("| " + " | ".join(cells) + " |")
     lines += [
-        "", "## What reproduced", "",
+        "",
+        "## What reproduced",
+        "",
         "Each seed is checked against the variant's reference pattern: *learns from the first "
         "epoch* = epoch-1 accuracy at or above the chance threshold; *starts at chance* = below "
         "it; *never leaves chance* = every epoch below it. A seed whose validation accuracy became NaN "
-        "diverged and matches none. All seeds → reproduced, some → partly, none → not; \"as expected\" "
+        'diverged and matches none. All seeds → reproduced, some → partly, none → not; "as expected" '
         "when the pattern is expected but no number was published.",
-        "", *([f"- {_verdict(row, scope)}" for row in summary] or ["No complete runs yet."]),
-        "", "## Learning curves", "",
-        f"![Validation accuracy per epoch, one panel per variant]({plot_name})", "",
+        "",
+        *([f"- {_verdict(row, scope)}" for row in summary] or ["No complete runs yet."]),
+        "",
+        "## Learning curves",
+        "",
+        f"![Validation accuracy per epoch, one panel per variant]({plot_name})",
+        "",
     ]
     if appendix:
         lines += [appendix]
@@ -297,11 +370,19 @@ def build_report(run_dir, results_paths=None, appendix=""):
     records = folder.records_to_report()
     set_aside = folder.set_aside_attempts()
     summary = summarize(records)
-    paths = {"summary_csv": folder.path / results.SUMMARY_FILE, "report_markdown": folder.path / results.REPORT_FILE,
-             "learning_curves": folder.path / results.LEARNING_CURVES_FILE}
+    paths = {
+        "summary_csv": folder.path / results.SUMMARY_FILE,
+        "report_markdown": folder.path / results.REPORT_FILE,
+        "learning_curves": folder.path / results.LEARNING_CURVES_FILE,
+    }
     write_summary_csv(summary, paths["summary_csv"])
     plot_learning_curves(records, paths["learning_curves"])
-    write_report_markdown(summary, records, paths["report_markdown"],
-                          plot_name=paths["learning_curves"].name, appendix=appendix,
-                          set_aside=set_aside)
+    write_report_markdown(
+        summary,
+        records,
+        paths["report_markdown"],
+        plot_name=paths["learning_curves"].name,
+        appendix=appendix,
+        set_aside=set_aside,
+    )
     return paths

@@ -10,12 +10,23 @@ from padzero_study.data.datasets import DATASETS
 from padzero_study.models.variants import VARIANTS
 from padzero_study.wording import format_number
 
-
 SUMMARY_COLUMNS = (
-    "variant", "backend", "seeds", "epoch1_val_accuracy_mean", "epoch1_val_accuracy_std",
-    "best_val_accuracy_mean", "best_val_accuracy_std", "best_epoch_mean", "epochs_at_chance_mean",
-    "seeds_at_chance_at_epoch1", "seeds_above_chance_at_epoch1", "seeds_never_left_chance", "seeds_diverged",
-    "seconds_per_epoch_mean", "epochs_run_mean", "chance_threshold",
+    "variant",
+    "backend",
+    "seeds",
+    "epoch1_val_accuracy_mean",
+    "epoch1_val_accuracy_std",
+    "best_val_accuracy_mean",
+    "best_val_accuracy_std",
+    "best_epoch_mean",
+    "epochs_at_chance_mean",
+    "seeds_at_chance_at_epoch1",
+    "seeds_above_chance_at_epoch1",
+    "seeds_never_left_chance",
+    "seeds_diverged",
+    "seconds_per_epoch_mean",
+    "epochs_run_mean",
+    "chance_threshold",
 )
 
 
@@ -57,17 +68,23 @@ def grouped_runs(records, chance_threshold=None):
         accuracies = [r["val_accuracy"] for r in epochs]
         finite = [accuracy for accuracy in accuracies if not math.isnan(accuracy)]
         best = max(finite) if finite else math.nan
-        groups.setdefault(key[:2], []).append({
-            "seed": key[2], "config": config, "num_classes": num_classes, "threshold": threshold,
-            "epochs": [r["epoch"] for r in epochs], "accuracies": accuracies,
-            "epoch1": next((r["val_accuracy"] for r in epochs if r["epoch"] == 1), math.nan),
-            "best": best,
-            "best_epoch": epochs[accuracies.index(best)]["epoch"] if finite else math.nan,  # the first best
-            "at_chance": sum(accuracy < threshold for accuracy in finite),
-            "diverged": len(finite) < len(accuracies),
-            "seconds": epoch_seconds_after_compile({r["epoch"]: r.get("epoch_seconds", math.nan) for r in epochs}),
-            "epochs_run": ends[key]["epochs_run"],
-        })
+        groups.setdefault(key[:2], []).append(
+            {
+                "seed": key[2],
+                "config": config,
+                "num_classes": num_classes,
+                "threshold": threshold,
+                "epochs": [r["epoch"] for r in epochs],
+                "accuracies": accuracies,
+                "epoch1": next((r["val_accuracy"] for r in epochs if r["epoch"] == 1), math.nan),
+                "best": best,
+                "best_epoch": epochs[accuracies.index(best)]["epoch"] if finite else math.nan,  # the first best
+                "at_chance": sum(accuracy < threshold for accuracy in finite),
+                "diverged": len(finite) < len(accuracies),
+                "seconds": epoch_seconds_after_compile({r["epoch"]: r.get("epoch_seconds", math.nan) for r in epochs}),
+                "epochs_run": ends[key]["epochs_run"],
+            }
+        )
     rank = {variant: index for index, variant in enumerate(VARIANTS)}
     order = sorted(groups, key=lambda key: (rank.get(key[0], len(rank)), key))
     return {key: groups[key] for key in order}
@@ -107,26 +124,34 @@ def summarize(records, chance_threshold=None):
         A list of dicts with keys `SUMMARY_COLUMNS`. Stds use ddof=1 and are NaN for one seed.
     """
     if chance_threshold is not None and not 0 < chance_threshold < 1:
-        raise ValueError("chance_threshold must be in (0, 1) or None; received "
-                         f"chance_threshold={chance_threshold!r}.")
+        raise ValueError(f"chance_threshold must be in (0, 1) or None; received chance_threshold={chance_threshold!r}.")
     rows = []
     for (variant, backend), runs in grouped_runs(records, chance_threshold).items():
         epoch1_mean, epoch1_std = mean_std([run["epoch1"] for run in runs])
         best_mean, best_std = mean_std([run["best"] for run in runs])
         mean_of = lambda field, runs=runs: mean_std([run[field] for run in runs])[0]
-        rows.append({
-            "variant": variant, "backend": backend, "seeds": len(runs),
-            "epoch1_val_accuracy_mean": epoch1_mean, "epoch1_val_accuracy_std": epoch1_std,
-            "best_val_accuracy_mean": best_mean, "best_val_accuracy_std": best_std,
-            "best_epoch_mean": mean_of("best_epoch"), "epochs_at_chance_mean": mean_of("at_chance"),
-            "seeds_at_chance_at_epoch1": sum(run["epoch1"] < run["threshold"] for run in runs),
-            "seeds_above_chance_at_epoch1": sum(run["epoch1"] >= run["threshold"] for run in runs),
-            "seeds_never_left_chance": sum(not run["diverged"] and run["at_chance"] == len(run["epochs"])
-                                           for run in runs),
-            "seeds_diverged": sum(run["diverged"] for run in runs),
-            "seconds_per_epoch_mean": mean_of("seconds"), "epochs_run_mean": mean_of("epochs_run"),
-            "chance_threshold": runs[0]["threshold"],
-        })
+        rows.append(
+            {
+                "variant": variant,
+                "backend": backend,
+                "seeds": len(runs),
+                "epoch1_val_accuracy_mean": epoch1_mean,
+                "epoch1_val_accuracy_std": epoch1_std,
+                "best_val_accuracy_mean": best_mean,
+                "best_val_accuracy_std": best_std,
+                "best_epoch_mean": mean_of("best_epoch"),
+                "epochs_at_chance_mean": mean_of("at_chance"),
+                "seeds_at_chance_at_epoch1": sum(run["epoch1"] < run["threshold"] for run in runs),
+                "seeds_above_chance_at_epoch1": sum(run["epoch1"] >= run["threshold"] for run in runs),
+                "seeds_never_left_chance": sum(
+                    not run["diverged"] and run["at_chance"] == len(run["epochs"]) for run in runs
+                ),
+                "seeds_diverged": sum(run["diverged"] for run in runs),
+                "seconds_per_epoch_mean": mean_of("seconds"),
+                "epochs_run_mean": mean_of("epochs_run"),
+                "chance_threshold": runs[0]["threshold"],
+            }
+        )
     return rows
 
 
@@ -160,22 +185,32 @@ def compare_studies(reference_records, records):
             matched = reference_runs.get(run["seed"])
             if matched is None:
                 continue
-            rows.append({
-                "variant": key[0], "backend": key[1], "seed": run["seed"],
-                "epoch1": run["epoch1"], "best": run["best"], "epochs_run": run["epochs_run"],
-                "reference_epoch1": matched["epoch1"], "reference_best": matched["best"],
-                "reference_epochs_run": matched["epochs_run"],
-                "reference_best_low": min(spread), "reference_best_high": max(spread),
-            })
+            rows.append(
+                {
+                    "variant": key[0],
+                    "backend": key[1],
+                    "seed": run["seed"],
+                    "epoch1": run["epoch1"],
+                    "best": run["best"],
+                    "epochs_run": run["epochs_run"],
+                    "reference_epoch1": matched["epoch1"],
+                    "reference_best": matched["best"],
+                    "reference_epochs_run": matched["epochs_run"],
+                    "reference_best_low": min(spread),
+                    "reference_best_high": max(spread),
+                }
+            )
     return rows
 
 
 def format_comparison(rows, names=("reference", "compared")):
     """A Markdown table of `compare_studies` rows; `names` label the two studies' columns."""
     first, second = names
-    lines = [f"| variant | seed | epoch-1 val acc: {first} / {second} (difference) | best val acc: {first} / "
-             f"{second} | {first} seeds' best: lowest–highest | epochs run: {first} / {second} |",
-             "|---|---:|---|---|---|---|"]
+    lines = [
+        f"| variant | seed | epoch-1 val acc: {first} / {second} (difference) | best val acc: {first} / "
+        f"{second} | {first} seeds' best: lowest–highest | epochs run: {first} / {second} |",
+        "|---|---:|---|---|---|---|",
+    ]
     for row in rows:
         difference = row["epoch1"] - row["reference_epoch1"]
         lines.append(

@@ -65,9 +65,11 @@ def merged_results(records_by_file, *, check_duplicates=True):
             first_seen.setdefault(key, where)
             records.append(record)
     if duplicates and check_duplicates:
-        raise ResultsError(f"{count_of(len(duplicates), 'duplicated (record, variant, seed, backend, epoch) record')}: "
-                           f"{'; '.join(duplicates[:3])}. Two shards probably ran the same seed: keep one copy of "
-                           "each run.")
+        raise ResultsError(
+            f"{count_of(len(duplicates), 'duplicated (record, variant, seed, backend, epoch) record')}: "
+            f"{'; '.join(duplicates[:3])}. Two shards probably ran the same seed: keep one copy of "
+            "each run."
+        )
     return records
 
 
@@ -92,8 +94,10 @@ def load_results(paths, *, check_duplicates=True, follow_links=False):
             field or one of the wrong type, and for duplicated records.
     """
     paths = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
-    return merged_results([checked_records(path, schema.check_result, follow_links=follow_links)[0]
-                           for path in paths], check_duplicates=check_duplicates)
+    return merged_results(
+        [checked_records(path, schema.check_result, follow_links=follow_links)[0] for path in paths],
+        check_duplicates=check_duplicates,
+    )
 
 
 def load_diagnostics(path):
@@ -159,7 +163,8 @@ class StudyFolder:
         if not records:
             raise ResultsError(
                 f"No results records in {', '.join(map(str, paths))}: nothing to report, so the report in "
-                f"{self.path} is left as it was. Give the results files of a study that has run.")
+                f"{self.path} is left as it was. Give the results files of a study that has run."
+            )
         return records
 
     def has(self, name):
@@ -235,8 +240,9 @@ class StudyFolder:
         """Replaces the folder's JSON-lines file `name` whole by `records`."""
         path = self.path / name
         jsonlines.rewrite_records(path, records)
-        self._reads[path] = _FileRead([(f"{path} line {number}", record) for number, record in
-                                       enumerate(records, start=1)], False, _stamp(path))
+        self._reads[path] = _FileRead(
+            [(f"{path} line {number}", record) for number, record in enumerate(records, start=1)], False, _stamp(path)
+        )
 
     def write_config(self, content, text):
         """Replaces `config.json` whole by `text`, whose parsed form is `content`."""

@@ -41,7 +41,7 @@ def append_record(path, record):
     try:
         remaining = memoryview(line)
         while remaining:  # write() may take less than asked (a full disk, a signal)
-            remaining = remaining[os.write(descriptor, remaining):]
+            remaining = remaining[os.write(descriptor, remaining) :]
         os.fsync(descriptor)
     except OSError as error:
         raise ResultsError(describe_os_error(path, error, writing=True)) from None
@@ -62,7 +62,7 @@ def _complete_lines(path, follow_links=False):
     """
     content = read_own_file(path, follow_links=follow_links)
     if content.startswith(_BOM):
-        content = content[len(_BOM):]
+        content = content[len(_BOM) :]
     pieces = content.split(b"\n")
     # The piece after the last newline is empty for a complete file; anything else is a line cut short.
     return [(number, piece) for number, piece in enumerate(pieces[:-1], start=1) if piece.strip()], pieces[-1]
@@ -107,22 +107,30 @@ def read_records(path, *, follow_links=False):
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError as error:
-            raise ResultsError(f"{where} is not UTF-8 text (byte {error.start + 1}); fix or delete that line.") from None
+            raise ResultsError(
+                f"{where} is not UTF-8 text (byte {error.start + 1}); fix or delete that line."
+            ) from None
         try:
             record = parse_json(text)  # NaN and Infinity parse: a diverged run writes them
         except DuplicateKey as error:
             raise ResultsError(f"{where} has the key {json.dumps(error.args[0])} twice; keep one of them.") from None
         except (ValueError, RecursionError) as error:  # ValueError: bad JSON, or an integer of too many digits
             detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply, or a number too long"
-            raise ResultsError(f"{where} is not valid JSON ({detail}); received {text[:60]!r}. "
-                               "Fix or delete that line.") from None
+            raise ResultsError(
+                f"{where} is not valid JSON ({detail}); received {text[:60]!r}. Fix or delete that line."
+            ) from None
         if not isinstance(record, dict):
-            kind = {list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(type(record), "a number")
+            kind = {list: "a list", str: "a string", bool: "true/false", type(None): "null"}.get(
+                type(record), "a number"
+            )
             raise ResultsError(f"{where} is not a JSON object but {kind} ({text[:60]!r}); fix or delete that line.")
         records.append((where, record))
     if cut:
-        logger.warning("Skipped the incomplete last line of %s: a write cut short (the process was stopped or "
-                       "the disk was full) or still under way.", path)
+        logger.warning(
+            "Skipped the incomplete last line of %s: a write cut short (the process was stopped or "
+            "the disk was full) or still under way.",
+            path,
+        )
     return records, bool(cut)
 
 

@@ -4,8 +4,7 @@ import contextlib
 import os
 from pathlib import Path
 
-from padzero_study.files import describe_os_error
-from padzero_study.files import FileError
+from padzero_study.files import FileError, describe_os_error
 from padzero_study.results.jsonlines import ResultsError
 from padzero_study.results.names import RESULTS_FILE
 
@@ -58,7 +57,8 @@ def study_lock(out_dir, results_name=RESULTS_FILE):
             os.close(descriptor)
             raise ResultsError(
                 f"Another padzero process is writing {Path(out_dir) / results_name}; wait for it to finish, "
-                "or give this one another --out (or a --shard of its own).") from None
+                "or give this one another --out (or a --shard of its own)."
+            ) from None
         try:
             still_named = os.stat(path).st_ino == os.fstat(descriptor).st_ino
         except FileNotFoundError:

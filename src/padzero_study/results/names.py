@@ -13,8 +13,14 @@ LEARNING_CURVES_FILE = "learning_curves.png"
 DIAGNOSTICS_PLOT_FILE = "diagnostics.png"
 DIAGNOSTICS_TABLE_FILE = "diagnostics.md"
 ENCODERS_PLOT_FILE = "encoders.png"
-REPORT_FILES = (SUMMARY_FILE, REPORT_FILE, LEARNING_CURVES_FILE, DIAGNOSTICS_PLOT_FILE, DIAGNOSTICS_TABLE_FILE,
-                ENCODERS_PLOT_FILE)
+REPORT_FILES = (
+    SUMMARY_FILE,
+    REPORT_FILE,
+    LEARNING_CURVES_FILE,
+    DIAGNOSTICS_PLOT_FILE,
+    DIAGNOSTICS_TABLE_FILE,
+    ENCODERS_PLOT_FILE,
+)
 
 # Seeds and epochs are small counters; anything beyond these is not a value the runner writes.
 # The settings check uses the same limits, so the runner never writes a record the reader refuses.

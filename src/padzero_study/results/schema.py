@@ -4,9 +4,9 @@
 import json
 import math
 
+from padzero_study.files import read_own_file
 from padzero_study.results.jsonlines import DuplicateKey, ResultsError, parse_json
 from padzero_study.results.names import LARGEST_EPOCH, LARGEST_SEED
-from padzero_study.files import read_own_file
 from padzero_study.values import is_int as _is_int
 from padzero_study.values import is_real as _is_real
 
@@ -58,15 +58,23 @@ def _optional(check):
 
 def _config(value):
     return isinstance(value, dict) and all(
-        key not in value or check(value[key]) for key, (check, _) in _CONFIG_FIELDS.items())
+        key not in value or check(value[key]) for key, (check, _) in _CONFIG_FIELDS.items()
+    )
 
 
-_DESCRIPTIONS.update({
-    _name: "a non-empty string", _seed: f"an integer in [0, {_LARGEST_SEED:,}]",
-    _epoch: f"an integer in [1, {_LARGEST_EPOCH:,}]", _epoch_or_zero: f"an integer in [0, {_LARGEST_EPOCH:,}]",
-    _accuracy: "a number in [0, 1] (or NaN for a diverged run)", _metric: "a number (or NaN)",
-    _seconds: "a finite number >= 0", _flag: "true or false", _config: "an object of run settings",
-})
+_DESCRIPTIONS.update(
+    {
+        _name: "a non-empty string",
+        _seed: f"an integer in [0, {_LARGEST_SEED:,}]",
+        _epoch: f"an integer in [1, {_LARGEST_EPOCH:,}]",
+        _epoch_or_zero: f"an integer in [0, {_LARGEST_EPOCH:,}]",
+        _accuracy: "a number in [0, 1] (or NaN for a diverged run)",
+        _metric: "a number (or NaN)",
+        _seconds: "a finite number >= 0",
+        _flag: "true or false",
+        _config: "an object of run settings",
+    }
+)
 # The config fields the report reads, with what each must be.
 _CONFIG_FIELDS = {
     "dataset": (_name, "a non-empty string"),
@@ -83,13 +91,29 @@ _CONFIG_FIELDS = {
 }
 # Per record kind: field -> (check, required).
 _RECORD_FIELDS = {
-    "epoch": {"variant": (_name, True), "seed": (_seed, True), "backend": (_name, True), "epoch": (_epoch, True),
-              "val_accuracy": (_accuracy, True), "accuracy": (_accuracy, False), "loss": (_metric, False),
-              "val_loss": (_metric, False), "epoch_seconds": (_seconds, False), "config": (_config, False),
-              "fast_path": (_flag, False)},
-    "run_end": {"variant": (_name, True), "seed": (_seed, True), "backend": (_name, True),
-                "epochs_run": (_epoch, True), "train_seconds": (_seconds, False),
-                "stopped_early": (_flag, False), "config": (_config, False), "fast_path": (_flag, False)},
+    "epoch": {
+        "variant": (_name, True),
+        "seed": (_seed, True),
+        "backend": (_name, True),
+        "epoch": (_epoch, True),
+        "val_accuracy": (_accuracy, True),
+        "accuracy": (_accuracy, False),
+        "loss": (_metric, False),
+        "val_loss": (_metric, False),
+        "epoch_seconds": (_seconds, False),
+        "config": (_config, False),
+        "fast_path": (_flag, False),
+    },
+    "run_end": {
+        "variant": (_name, True),
+        "seed": (_seed, True),
+        "backend": (_name, True),
+        "epochs_run": (_epoch, True),
+        "train_seconds": (_seconds, False),
+        "stopped_early": (_flag, False),
+        "config": (_config, False),
+        "fast_path": (_flag, False),
+    },
 }
 
 
@@ -123,25 +147,36 @@ def _check_fields(record, where, fields, *, kind):
     """
     missing = [key for key, (_, required) in fields.items() if required and key not in record]
     if missing:
-        raise ResultsError(f"{where} is missing {', '.join(missing)} ({kind} needs "
-                           f"{', '.join(k for k, (_, r) in fields.items() if r)}); fix or delete that line.")
+        raise ResultsError(
+            f"{where} is missing {', '.join(missing)} ({kind} needs "
+            f"{', '.join(k for k, (_, r) in fields.items() if r)}); fix or delete that line."
+        )
     for key, (check, _) in fields.items():
         if key in record and not check(record[key]):
             if check is _config:
-                bad = next(k for k, (c, _) in _CONFIG_FIELDS.items() if k in record[key] and not c(record[key][k])) \
-                    if isinstance(record[key], dict) else None
+                bad = (
+                    next(k for k, (c, _) in _CONFIG_FIELDS.items() if k in record[key] and not c(record[key][k]))
+                    if isinstance(record[key], dict)
+                    else None
+                )
                 if bad is not None:
-                    raise ResultsError(f"{where}: config.{bad} must be {_CONFIG_FIELDS[bad][1]}; received "
-                                       f"{as_json_text(record[key][bad])}. Fix or delete that line.")
-            raise ResultsError(f"{where}: {key} must be {_describe(check)}; received {as_json_text(record[key])}. "
-                               "Fix or delete that line.")
+                    raise ResultsError(
+                        f"{where}: config.{bad} must be {_CONFIG_FIELDS[bad][1]}; received "
+                        f"{as_json_text(record[key][bad])}. Fix or delete that line."
+                    )
+            raise ResultsError(
+                f"{where}: {key} must be {_describe(check)}; received {as_json_text(record[key])}. "
+                "Fix or delete that line."
+            )
 
 
 def check_result(record, where):
     kind = record.get("record")
     if kind not in _RECORD_FIELDS:
-        raise ResultsError(f"{where}: record must be \"epoch\" or \"run_end\"; received {as_json_text(kind)}. "
-                           "Fix or delete that line (is this a padzero results file?).")
+        raise ResultsError(
+            f'{where}: record must be "epoch" or "run_end"; received {as_json_text(kind)}. '
+            "Fix or delete that line (is this a padzero results file?)."
+        )
     _check_fields(record, where, _RECORD_FIELDS[kind], kind=f'an "{kind}" record')
 
 
@@ -155,27 +190,41 @@ def _measure(value):
 
 def _neighbours(value):
     return isinstance(value, list) and all(
-        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and _measure(pair[1]) for pair in value)
+        isinstance(pair, list) and len(pair) == 2 and isinstance(pair[0], str) and _measure(pair[1]) for pair in value
+    )
 
 
 def _kernel_norms(value):
     return isinstance(value, dict) and all(
-        value.get(key) is None or _measure(value[key]) for key in ("padding_positions", "real_positions"))
+        value.get(key) is None or _measure(value[key]) for key in ("padding_positions", "real_positions")
+    )
 
 
-_DESCRIPTIONS.update({
-    _share: "a number in [0, 1] (or NaN)", _measure: "a number (or NaN)",
-    _neighbours: 'a list of ["word", cosine] pairs', _kernel_norms: "an object of two norms",
-})
+_DESCRIPTIONS.update(
+    {
+        _share: "a number in [0, 1] (or NaN)",
+        _measure: "a number (or NaN)",
+        _neighbours: 'a list of ["word", cosine] pairs',
+        _kernel_norms: "an object of two norms",
+    }
+)
 _DIAGNOSTICS_FIELDS = {
-    "variant": (_name, True), "seed": (_seed, True), "epoch": (_epoch_or_zero, True),
+    "variant": (_name, True),
+    "seed": (_seed, True),
+    "epoch": (_epoch_or_zero, True),
     "step": (_optional(_epoch_or_zero), True),
-    "padding_gradient_share": (_optional(_share), True), "table_gradient_norm": (_optional(_measure), False),
-    "padding_norm": (_measure, True), "word_norm_mean": (_measure, True),
-    "padding_nearest_words": (_neighbours, True), "dead_unit_fraction": (_share, True),
-    "pre_activation_mean": (_measure, True), "pre_activation_std": (_measure, True),
-    "val_accuracy": (_optional(_accuracy), False), "kernel_norms": (_kernel_norms, False),
-    "shared_input_l1": (_optional(_measure), False), "probe_loss": (_optional(_measure), False),
+    "padding_gradient_share": (_optional(_share), True),
+    "table_gradient_norm": (_optional(_measure), False),
+    "padding_norm": (_measure, True),
+    "word_norm_mean": (_measure, True),
+    "padding_nearest_words": (_neighbours, True),
+    "dead_unit_fraction": (_share, True),
+    "pre_activation_mean": (_measure, True),
+    "pre_activation_std": (_measure, True),
+    "val_accuracy": (_optional(_accuracy), False),
+    "kernel_norms": (_kernel_norms, False),
+    "shared_input_l1": (_optional(_measure), False),
+    "probe_loss": (_optional(_measure), False),
 }
 
 
@@ -202,10 +251,8 @@ def parse_config(path, raw):
         detail = error.msg if isinstance(error, json.JSONDecodeError) else "nested too deeply, or a number too long"
         raise ResultsError(f"{path} is not valid JSON ({detail}); {how}.") from None
     if not isinstance(content, dict) or not isinstance(content.get("run_settings"), dict):
-        raise ResultsError(f"{path} is not a padzero config (an object with \"run_settings\"); {how}.")
+        raise ResultsError(f'{path} is not a padzero config (an object with "run_settings"); {how}.')
     return content
-
-
 
 
 def check_diagnostics(record, where):

@@ -117,10 +117,10 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
     if name is not None:
         if name not in BACKENDS:
             fix = "use --backend with" if requested is not None else "set KERAS_BACKEND to"
-            spelling = (" (backends are lowercase, without spaces)"
-                        if name.strip().lower() in BACKENDS else "")
-            raise BackendError(f"{source} is not a backend padzero runs on{spelling}; {fix} one of "
-                               f"{', '.join(BACKENDS)}.")
+            spelling = " (backends are lowercase, without spaces)" if name.strip().lower() in BACKENDS else ""
+            raise BackendError(
+                f"{source} is not a backend padzero runs on{spelling}; {fix} one of {', '.join(BACKENDS)}."
+            )
         if imported is not None and name != imported:
             raise BackendError(
                 f"{source} asked for, but Keras is already imported in this process with the {imported} backend "
@@ -136,8 +136,10 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
         return BackendChoice(configured)  # what Keras itself would run on: nothing to say
     available = [backend for backend in PREFERENCE if backend in installed]
     if not available:
-        raise BackendError("No Keras backend is installed; install one with: pip install 'padzero[jax]' "
-                           "(or padzero[tensorflow], padzero[torch]).")
+        raise BackendError(
+            "No Keras backend is installed; install one with: pip install 'padzero[jax]' "
+            "(or padzero[tensorflow], padzero[torch])."
+        )
     # The only backend installed is no choice, and Keras writes "tensorflow" into a new config file whatever it
     # runs on: nothing to say. A config file naming a backend padzero does not run on was someone's choice.
     if len(available) == 1 and configured in (None, *BACKENDS):
@@ -146,9 +148,13 @@ def choose_backend(requested=None, *, environment, config_text, installed, impor
         why = "KERAS_BACKEND is not set"
     else:
         why = f"Keras's config file names {configured}, which " + (
-            "is not installed" if configured in BACKENDS else "padzero does not run on")
-    return BackendChoice(available[0], f"padzero: {why}; using {available[0]} "
-                                       f"(installed: {', '.join(available)}; choose with --backend or KERAS_BACKEND)")
+            "is not installed" if configured in BACKENDS else "padzero does not run on"
+        )
+    return BackendChoice(
+        available[0],
+        f"padzero: {why}; using {available[0]} "
+        f"(installed: {', '.join(available)}; choose with --backend or KERAS_BACKEND)",
+    )
 
 
 def read_keras_config(config_path):
@@ -174,20 +180,26 @@ def read_keras_config(config_path):
     try:
         raw = config_path.read_bytes()
     except OSError as error:
-        raise BackendError(f"Keras's config file: {files.describe_os_error(shown_path, error, writing=False)} Keras "
-                           f"cannot start without reading it; {fix}.") from None
+        raise BackendError(
+            f"Keras's config file: {files.describe_os_error(shown_path, error, writing=False)} Keras "
+            f"cannot start without reading it; {fix}."
+        ) from None
     try:
         text = raw.decode("utf-8")
         config = json.loads(text)
     except ValueError:  # Keras ignores a config file it cannot parse, and so does this
         return None
     if not isinstance(config, dict):
-        raise BackendError(f"Keras's config file {shown_path} holds {text.strip()[:40]}, not a JSON object such as "
-                           f"{{\"backend\": \"jax\"}}, and Keras cannot start with it; {fix}.")
+        raise BackendError(
+            f"Keras's config file {shown_path} holds {text.strip()[:40]}, not a JSON object such as "
+            f'{{"backend": "jax"}}, and Keras cannot start with it; {fix}.'
+        )
     for key, allowed in KERAS_CONFIG_VALUES.items():  # what Keras refuses at import, without naming the file
         if key in config and not allowed(config[key]):
-            raise BackendError(f"Keras's config file {shown_path} has {key}: {json.dumps(config[key])[:40]}, which Keras "
-                               f"refuses ({KERAS_CONFIG_RULES[key]}); {fix}.")
+            raise BackendError(
+                f"Keras's config file {shown_path} has {key}: {json.dumps(config[key])[:40]}, which Keras "
+                f"refuses ({KERAS_CONFIG_RULES[key]}); {fix}."
+            )
     return text
 
 
@@ -219,8 +231,9 @@ def activate_backend(requested=None):
     """
     config_text = read_keras_config(keras_config_path(os.environ))
     imported = sys.modules["keras"].backend.backend() if "keras" in sys.modules else None
-    choice = choose_backend(requested, environment=os.environ, config_text=config_text,
-                            installed=installed_backends(), imported=imported)
+    choice = choose_backend(
+        requested, environment=os.environ, config_text=config_text, installed=installed_backends(), imported=imported
+    )
     if choice.note:
         print(choice.note, file=sys.stderr)
     os.environ["KERAS_BACKEND"] = choice.name

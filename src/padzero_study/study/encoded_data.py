@@ -34,9 +34,11 @@ def check_encoded_data(config, encoded):
     """Refuses, before any run starts, data a study cannot use; logs when max_docs asked for more posts than there are."""
     classes = len(encoded.label_names)
     if not 2 <= classes <= results.LARGEST_CLASS_COUNT:
-        raise StudyError(f"The {config.dataset} data{f' at {config.data_path}' if config.data_path else ''} has "
-                         f"{count_of(classes, 'class', 'classes')}; a classifier needs at least 2 (and at most "
-                         f"{results.LARGEST_CLASS_COUNT:,}). Give data with more newsgroups.")
+        raise StudyError(
+            f"The {config.dataset} data{f' at {config.data_path}' if config.data_path else ''} has "
+            f"{count_of(classes, 'class', 'classes')}; a classifier needs at least 2 (and at most "
+            f"{results.LARGEST_CLASS_COUNT:,}). Give data with more newsgroups."
+        )
     posts = len(encoded.y_train) + len(encoded.y_val)
     if config.max_docs is not None and config.max_docs > posts:
         logger.warning("max_docs %d asks for more posts than the data has: using all %d", config.max_docs, posts)
@@ -45,9 +47,13 @@ def check_encoded_data(config, encoded):
 def data_facts(encoded):
     """What the data turned out to be, recorded beside the settings: classes, vocabulary (padding id included),
     posts, and the fingerprint of it all (`data_fingerprint`)."""
-    return {"num_classes": len(encoded.label_names), "vocabulary": encoded.vocab_size,
-            "train_posts": len(encoded.y_train), "validation_posts": len(encoded.y_val),
-            "fingerprint": data_fingerprint(encoded)}
+    return {
+        "num_classes": len(encoded.label_names),
+        "vocabulary": encoded.vocab_size,
+        "train_posts": len(encoded.y_train),
+        "validation_posts": len(encoded.y_val),
+        "fingerprint": data_fingerprint(encoded),
+    }
 
 
 def data_fingerprint(encoded):
@@ -60,8 +66,11 @@ def data_fingerprint(encoded):
     digest = hashlib.sha256()
     words_by_id = sorted(encoded.vocabulary, key=encoded.vocabulary.get)
     arrays = [(encoded.x_train, "<i4"), (encoded.y_train, "<i8"), (encoded.x_val, "<i4"), (encoded.y_val, "<i8")]
-    header = {"label_names": list(encoded.label_names), "words": words_by_id,
-              "shapes": [list(array.shape) for array, _ in arrays]}
+    header = {
+        "label_names": list(encoded.label_names),
+        "words": words_by_id,
+        "shapes": [list(array.shape) for array, _ in arrays],
+    }
     digest.update(json.dumps(header).encode())
     for array, dtype in arrays:  # fixed byte order and width: the same on every machine
         digest.update(np.ascontiguousarray(array, dtype=dtype))

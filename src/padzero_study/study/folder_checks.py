@@ -43,10 +43,14 @@ def check_same_data(folder, records, facts, force):
                 differences.setdefault(key, (old[key], value))
     if not differences or force:
         return bool(differences)
-    described = ", ".join(f"{key}: {results.as_json_text(old, 24)} -> {results.as_json_text(new, 24)}"
-                          for key, (old, new) in differences.items())
-    raise StudyError(f"{folder.path} holds finished runs trained on other data ({described}); rerun on the data they "
-                     "were trained on, or use another --out, or --force to move them to a backup folder and start over.")
+    described = ", ".join(
+        f"{key}: {results.as_json_text(old, 24)} -> {results.as_json_text(new, 24)}"
+        for key, (old, new) in differences.items()
+    )
+    raise StudyError(
+        f"{folder.path} holds finished runs trained on other data ({described}); rerun on the data they "
+        "were trained on, or use another --out, or --force to move them to a backup folder and start over."
+    )
 
 
 def check_out_dir(config, folder, force):
@@ -68,14 +72,22 @@ def check_out_dir(config, folder, force):
         raise StudyError(f"<<out_dir>>: {files.describe_os_error(out_dir, error, writing=True)}") from None
     if not usable:
         raise StudyError(f"Cannot write to --out {out_dir}: {existing} is not a writable folder. Choose another --out.")
-    study_files = [*folder.results_paths, *(out_dir / name for name in (
-        CONFIG_FILE, results.INTERRUPTED_FILE, DIAGNOSTICS_FILE) if os.path.lexists(out_dir / name))]
+    study_files = [
+        *folder.results_paths,
+        *(
+            out_dir / name
+            for name in (CONFIG_FILE, results.INTERRUPTED_FILE, DIAGNOSTICS_FILE)
+            if os.path.lexists(out_dir / name)
+        ),
+    ]
     if not study_files:
         # Report files with no study beside them are someone's own files: not ours to overwrite.
         foreign = [name for name in results.REPORT_FILES if os.path.lexists(out_dir / name)]
         if foreign and not force:
-            raise StudyError(f"{out_dir} holds {', '.join(foreign)} but no study results or config; use another "
-                             "--out, or --force to move them to a backup folder.")
+            raise StudyError(
+                f"{out_dir} holds {', '.join(foreign)} but no study results or config; use another "
+                "--out, or --force to move them to a backup folder."
+            )
         return bool(foreign)
     how = "use another --out, or --force to move them to a backup folder and start over"
     try:
@@ -103,7 +115,10 @@ def check_out_dir(config, folder, force):
             if old != value:
                 differences.setdefault(key, (old, value))
     if differences and not force:
-        described = ", ".join(f"{k}: {results.as_json_text(old, 40)} -> {results.as_json_text(new, 40)}" for k, (old, new) in differences.items())
+        described = ", ".join(
+            f"{k}: {results.as_json_text(old, 40)} -> {results.as_json_text(new, 40)}"
+            for k, (old, new) in differences.items()
+        )
         raise StudyError(f"{out_dir} holds results of different settings ({described}); {how}.")
     return bool(differences)
 
@@ -112,8 +127,10 @@ def _files_to_move_aside(out_dir):
     """Everything a study wrote in `out_dir`: results, shards, set-aside and diagnostics lines, config, report."""
     names = (results.INTERRUPTED_FILE, DIAGNOSTICS_FILE, CONFIG_FILE, *results.REPORT_FILES)
     # Links are moved as links (never followed); a folder of that name is not one of ours.
-    return [*results.results_files(out_dir),
-            *(out_dir / name for name in names if os.path.islink(out_dir / name) or files.is_regular_file(out_dir / name))]
+    return [
+        *results.results_files(out_dir),
+        *(out_dir / name for name in names if os.path.islink(out_dir / name) or files.is_regular_file(out_dir / name)),
+    ]
 
 
 def move_previous_results(folder):
@@ -131,8 +148,9 @@ def move_previous_results(folder):
         for path in _files_to_move_aside(out_dir):
             shutil.move(path, backup / path.name)  # a link is moved as a link, never followed
     except OSError as error:
-        raise StudyError(files.describe_os_error(getattr(error, "filename", None) or backup, error, writing=True)
-                         ) from None
+        raise StudyError(
+            files.describe_os_error(getattr(error, "filename", None) or backup, error, writing=True)
+        ) from None
     folder.forget()
     logger.warning("moved the previous results to %s", backup)
     return backup
@@ -144,6 +162,7 @@ def results_files_in_use(out_dir, results_name):
     Shards of one N never overlap; the whole grid overlaps every shard, and
     shards of different N overlap each other.
     """
+
     def count_of(name):
         return None if name == RESULTS_FILE else name.rsplit("-of-", 1)[1].split(".", 1)[0]
 
@@ -168,8 +187,14 @@ def write_config(config, folder, facts):
         module = sys.modules.get(module_name)
         if module is not None:
             versions[module_name] = getattr(module, "__version__", "?")
-    content = {"run_settings": config.run_settings(), "variants": list(config.variants), "seeds": config.seeds,
-               "data": facts, "versions": versions, "machine": machine.describe_machine(),
-               "device": machine.training_device(config.backend)[1]}
+    content = {
+        "run_settings": config.run_settings(),
+        "variants": list(config.variants),
+        "seeds": config.seeds,
+        "data": facts,
+        "versions": versions,
+        "machine": machine.describe_machine(),
+        "device": machine.training_device(config.backend)[1],
+    }
     # Shards of one study may start together: replace the file whole, so none reads half of it.
     folder.write_config(content, json.dumps(content, indent=2, sort_keys=True) + "\n")

@@ -58,7 +58,8 @@ def sigint_noted():
     """
     interrupted = threading.Event()
     ours = threading.current_thread() is threading.main_thread() and (
-        signal.getsignal(signal.SIGINT) is signal.default_int_handler)
+        signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
     if not ours:
         yield interrupted
         return

@@ -12,10 +12,8 @@ import time
 
 import keras
 
-from padzero_study import wording
+from padzero_study import results, wording
 from padzero_study.files import FileError
-from padzero_study import results
-
 from padzero_study.wording import count_of
 
 logger = logging.getLogger(__name__)
@@ -82,8 +80,16 @@ class StudyProgress:
     '~1 min (at most 3 min if every run lasts 30 epochs) for the cells timed so far, plus lstm/keras: no epoch timed yet, time unknown'
     """
 
-    def __init__(self, runs, max_epochs, patience, known_run_epochs=(), known_epoch_seconds=(), run_variants=None,
-                 known_variant_seconds=None):
+    def __init__(
+        self,
+        runs,
+        max_epochs,
+        patience,
+        known_run_epochs=(),
+        known_epoch_seconds=(),
+        run_variants=None,
+        known_variant_seconds=None,
+    ):
         self.runs_left = runs
         self.max_epochs = max_epochs
         self.shortest_run = min(patience + 1, max_epochs)
@@ -101,7 +107,7 @@ class StudyProgress:
         self.epochs_in_current_run += 1
 
     def _variants_left(self):
-        return self.run_variants[len(self.run_variants) - self.runs_left:]
+        return self.run_variants[len(self.run_variants) - self.runs_left :]
 
     def _untimed_variants(self, epoch_seconds_guess=None):
         """The variants left with no epoch timed; the current one counts as timed once its first epoch is."""
@@ -126,7 +132,9 @@ class StudyProgress:
                 epoch, used until an epoch has ended.
         """
         # This process's epoch times once it has some, else the folder's, else the guess.
-        timings = self.epoch_seconds or self.known_epoch_seconds or ([epoch_seconds_guess] if epoch_seconds_guess else [])
+        timings = (
+            self.epoch_seconds or self.known_epoch_seconds or ([epoch_seconds_guess] if epoch_seconds_guess else [])
+        )
         if not timings or not self.runs_left:
             return None if not timings else 0.0
         current_left = max(epochs_per_run - self.epochs_in_current_run - epoch_share, 0)
@@ -141,8 +149,9 @@ class StudyProgress:
             return sum(seconds) / len(seconds) if seconds else (guess or 0.0)
 
         current, *later = self._variants_left()
-        return (per_epoch(current, epoch_seconds_guess) * current_left
-                + sum(per_epoch(variant) * epochs_per_run for variant in later))
+        return per_epoch(current, epoch_seconds_guess) * current_left + sum(
+            per_epoch(variant) * epochs_per_run for variant in later
+        )
 
     def eta(self, epoch_share=0.0, epoch_seconds_guess=None):
         """The time left in words: an estimate with its upper bound, or the bounds alone (see `seconds_left`),
@@ -167,13 +176,17 @@ class StudyProgress:
             typical = left(sum(self.run_epochs) / len(self.run_epochs))
             if longest - typical < 60:
                 return _about(typical)
-            return (f"{_about(typical)} (at most {wording.format_duration(longest)} "
-                    f"if every run lasts {count_of(self.max_epochs, 'epoch')})")
+            return (
+                f"{_about(typical)} (at most {wording.format_duration(longest)} "
+                f"if every run lasts {count_of(self.max_epochs, 'epoch')})"
+            )
         shortest = left(self.shortest_run)
         if longest - shortest < 60:
             return _about(longest)
-        return (f"at most {wording.format_duration(longest)} (at least {wording.format_duration(shortest)}: "
-                f"early stopping ends no run before {count_of(self.shortest_run, 'epoch')})")
+        return (
+            f"at most {wording.format_duration(longest)} (at least {wording.format_duration(shortest)}: "
+            f"early stopping ends no run before {count_of(self.shortest_run, 'epoch')})"
+        )
 
 
 def _about(seconds):
@@ -193,9 +206,13 @@ def known_progress(config, out_dir, records):
             earlier = results.StudyFolder(folder).records
         except (FileError, OSError):
             continue  # only a hint for the estimate: a broken backup is not this study's problem
-        run_epochs += [r["epochs_run"] for r in earlier if r["record"] == "run_end"
-                       and (r.get("config") or {}).get("epochs") == config.epochs
-                       and (r.get("config") or {}).get("patience", 5) == config.patience]
+        run_epochs += [
+            r["epochs_run"]
+            for r in earlier
+            if r["record"] == "run_end"
+            and (r.get("config") or {}).get("epochs") == config.epochs
+            and (r.get("config") or {}).get("patience", 5) == config.patience
+        ]
     variant_seconds = {}
     for record in timed:
         variant_seconds.setdefault(record["variant"], []).append(record["epoch_seconds"])

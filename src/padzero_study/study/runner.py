@@ -15,8 +15,7 @@ import logging
 
 import keras
 
-from padzero_study import files
-from padzero_study import results
+from padzero_study import files, results
 from padzero_study.data import text
 from padzero_study.files import FileError, missing_folders, remove_empty_folders
 from padzero_study.models.variants import get_variant
@@ -94,8 +93,10 @@ def run(study, *, verbose=0):
     """
     config, out_dir, force, diagnose = study.config, study.out_dir, study.force, study.diagnose
     if config.backend != keras.backend.backend():
-        raise StudyError(f"<<backend>> {config.backend!r} but Keras is running on {keras.backend.backend()!r}; set "
-                         "KERAS_BACKEND before Keras is imported (the command line's --backend does this).")
+        raise StudyError(
+            f"<<backend>> {config.backend!r} but Keras is running on {keras.backend.backend()!r}; set "
+            "KERAS_BACKEND before Keras is imported (the command line's --backend does this)."
+        )
     mine, results_name = study.runs, study.results_name
     folder = StudyFolder(out_dir)
     # Nothing is written until the settings, the folder and the data have passed their checks.
@@ -115,15 +116,22 @@ def run(study, *, verbose=0):
             # (a results file another process changed since the check is read again).
             others = results_files_in_use(out_dir, results_name)
             if others:
-                raise StudyError(f"Another padzero process is writing {', '.join(others)} in {out_dir}, whose runs "
-                                 "overlap these; wait for it to finish, or give this one another --out.")
+                raise StudyError(
+                    f"Another padzero process is writing {', '.join(others)} in {out_dir}, whose runs "
+                    "overlap these; wait for it to finish, or give this one another --out."
+                )
             previous = [] if move_aside else folder.records
             finished = results.finished_runs(previous)
             todo = [(v, s) for v, s in mine if (v, s) not in finished]
             if diagnose and not move_aside:
                 _check_diagnostics_of_finished_runs(folder, [run for run in mine if run in finished])
-            logger.info("%d of %s finished, %d to do, in %s", len(mine) - len(todo), count_of(len(mine), "run"),
-                        len(todo), out_dir / results_name)
+            logger.info(
+                "%d of %s finished, %d to do, in %s",
+                len(mine) - len(todo),
+                count_of(len(mine), "run"),
+                len(todo),
+                out_dir / results_name,
+            )
             if todo:
                 # Data first: its errors leave the folder as it was.
                 if move_aside:
@@ -145,18 +153,26 @@ def _check_diagnostics_of_finished_runs(folder, finished):
     """Refuses a diagnose study whose finished runs have no diagnostics lines: its report would lack them."""
     lacking = [run for run in folder.missing_diagnostics() if run in finished]
     if lacking:
-        runs = ", ".join(f"{variant} seed {seed}" for variant, seed in lacking[:5]) + (", ..." if len(lacking) > 5 else "")
-        raise StudyError(f"{folder.path} has {count_of(len(lacking), 'finished run')} with no lines in "
-                         f"{DIAGNOSTICS_FILE} ({runs}); use --force to move the results aside and redo them with "
-                         "diagnostics, or another --out.")
+        runs = ", ".join(f"{variant} seed {seed}" for variant, seed in lacking[:5]) + (
+            ", ..." if len(lacking) > 5 else ""
+        )
+        raise StudyError(
+            f"{folder.path} has {count_of(len(lacking), 'finished run')} with no lines in "
+            f"{DIAGNOSTICS_FILE} ({runs}); use --force to move the results aside and redo them with "
+            "diagnostics, or another --out."
+        )
 
 
 def _refuse_to_move_files_in_use(folder, results_name):
-    in_use = [path.name for path in folder.results_paths
-              if path.name != results_name and results.is_locked(folder.path, path.name)]
+    in_use = [
+        path.name
+        for path in folder.results_paths
+        if path.name != results_name and results.is_locked(folder.path, path.name)
+    ]
     if in_use:
-        raise StudyError(f"--force would move {', '.join(in_use)} from under the process writing it; "
-                         "wait for it to finish.")
+        raise StudyError(
+            f"--force would move {', '.join(in_use)} from under the process writing it; wait for it to finish."
+        )
 
 
 def _train(study, folder, encoded, facts, todo, previous, move_aside, verbose, finished):
@@ -170,13 +186,22 @@ def _train(study, folder, encoded, facts, todo, previous, move_aside, verbose, f
     write_config(config, folder, facts)
     logger.info(
         "data: %d train / %d validation posts, vocabulary %d, maxlen %d",
-        len(encoded.y_train), len(encoded.y_val), encoded.vocab_size, config.maxlen,
+        len(encoded.y_train),
+        len(encoded.y_val),
+        encoded.vocab_size,
+        config.maxlen,
     )
     run_epochs, epoch_seconds, variant_seconds = progress_module.known_progress(config, folder.path, previous)
     # Each variant's epochs timed on their own: an encoder study's LSTM epoch is many of its average's.
-    progress = progress_module.StudyProgress(len(todo), config.epochs, config.patience, run_epochs, epoch_seconds,
-                                            run_variants=[variant for variant, _ in todo],
-                                            known_variant_seconds=variant_seconds)
+    progress = progress_module.StudyProgress(
+        len(todo),
+        config.epochs,
+        config.patience,
+        run_epochs,
+        epoch_seconds,
+        run_variants=[variant for variant, _ in todo],
+        known_variant_seconds=variant_seconds,
+    )
     logger.info("%s to do; study ETA %s", count_of(len(todo), "run"), progress.eta())
     by_padding = {config.padding: encoded}  # an encoder study cell may train with the other padding
     with distribution_scope(config):
@@ -185,5 +210,15 @@ def _train(study, folder, encoded, facts, todo, previous, move_aside, verbose, f
             padding = get_variant(variant).padding or config.padding
             if padding not in by_padding:
                 by_padding[padding] = text.repadded(encoded, padding)
-            train_one_run(config, by_padding[padding], variant, seed, folder, study.results_name, progress,
-                          verbose, study.diagnose, facts)
+            train_one_run(
+                config,
+                by_padding[padding],
+                variant,
+                seed,
+                folder,
+                study.results_name,
+                progress,
+                verbose,
+                study.diagnose,
+                facts,
+            )

@@ -12,13 +12,13 @@ import os
 import re
 from pathlib import Path
 
-from padzero_study import reference
-from padzero_study import results, values
+from padzero_study import reference, results, values
 from padzero_study.data import newsgroups
 from padzero_study.data.datasets import DATASETS
 from padzero_study.files import shown
 from padzero_study.models.encoders import BYTES_PER_WEIGHT, ENCODERS
-from padzero_study.models.variants import MAX_INIT_SCALE, VARIANTS, get_variant, study_variants
+from padzero_study.models.padding_variants import MAX_INIT_SCALE
+from padzero_study.models.variants import VARIANTS, get_variant, study_variants
 from padzero_study.runtime import machine
 
 # Every seed trains each variant once: 1,000 seeds are already thousands of runs, weeks of training.
@@ -105,8 +105,13 @@ class StudyConfig:
         # The results reader's limit: a run of more epochs would write records the report refuses.
         for name in ("epochs", "patience"):
             _checked(values.check_positive_int, name, getattr(self, name), results.LARGEST_EPOCH)
-        _checked(values.check_positive_int, "seeds", self.seeds, MAX_SEEDS, "every seed trains each variant "
-                 "once, so 1,000 seeds are already thousands of runs")
+        _checked(
+            values.check_positive_int,
+            "seeds",
+            self.seeds,
+            MAX_SEEDS,
+            "every seed trains each variant once, so 1,000 seeds are already thousands of runs",
+        )
         self._check_variants_and_dataset()
         self._check_numbers()
         self._check_sizes()  # after the variants and the dataset: what memory and how many posts they allow
@@ -120,9 +125,11 @@ class StudyConfig:
         unknown = [name for name in self.variants if get_variant(name) is None]
         if unknown or not self.variants:
             named = ", ".join(map(repr, unknown)) or "(none given)"
-            raise StudyError(f"<<variants>>: unknown variant{'s' * (len(unknown) > 1)} {named}; choose from "
-                             f"{', '.join(VARIANTS)}, 'all', or encoder study cells such as 'cnn/padzero' (names are "
-                             "lowercase).")
+            raise StudyError(
+                f"<<variants>>: unknown variant{'s' * (len(unknown) > 1)} {named}; choose from "
+                f"{', '.join(VARIANTS)}, 'all', or encoder study cells such as 'cnn/padzero' (names are "
+                "lowercase)."
+            )
         if not isinstance(self.dataset, str) or self.dataset not in DATASETS:
             raise StudyError(f"<<dataset>> must be one of {', '.join(map(repr, DATASETS))}; received {self.dataset!r}.")
         if self.data_path is not None:
@@ -139,8 +146,10 @@ class StudyConfig:
         _checked(values.check_fraction, "validation_fraction", self.validation_fraction)
         scale = self.embedding_init_scale
         if scale is not None and not (values.is_number(scale) and 0 < scale <= MAX_INIT_SCALE):
-            raise StudyError(f"<<embedding_init_scale>> must be a number above 0 and at most {MAX_INIT_SCALE:g} "
-                             f"(Keras's default is 0.05); received {scale!r}.")
+            raise StudyError(
+                f"<<embedding_init_scale>> must be a number above 0 and at most {MAX_INIT_SCALE:g} "
+                f"(Keras's default is 0.05); received {scale!r}."
+            )
         if not (values.is_int(self.split_seed) and 0 <= self.split_seed < 2**32):
             raise StudyError(f"split_seed must be an integer in [0, 2**32); received split_seed={self.split_seed!r}.")
         _checked(values.check_padding_side, "padding", self.padding)
@@ -148,9 +157,11 @@ class StudyConfig:
             raise StudyError(f"<<backend>> must be one of jax, tensorflow, torch; received {self.backend!r}.")
         if self.fast_path is True and not any(get_variant(name).flattens for name in self.variants):
             takers = [name for name, variant in VARIANTS.items() if variant.flattens]
-            raise StudyError(f"<<fast_path>> fuses Embedding -> Flatten -> Dense, which none of <<variants>> "
-                             f"{','.join(self.variants)} has; drop it, or add a variant that has it "
-                             f"({', '.join(takers)}).")
+            raise StudyError(
+                f"<<fast_path>> fuses Embedding -> Flatten -> Dense, which none of <<variants>> "
+                f"{','.join(self.variants)} has; drop it, or add a variant that has it "
+                f"({', '.join(takers)})."
+            )
         if self.fast_path is None:
             on_cpu = self.backend == "jax" and machine.training_device(self.backend)[0] == "cpu"
             object.__setattr__(self, "fast_path", on_cpu)
@@ -158,8 +169,10 @@ class StudyConfig:
             if not isinstance(getattr(self, name), bool):
                 raise StudyError(f"{name} must be True or False; received {name}={getattr(self, name)!r}.")
         if self.distribute and self.backend != "jax":
-            raise StudyError(f"<<distribute>> needs the jax backend (keras.distribution supports JAX only); this "
-                             f"study is on {self.backend}. Use --backend jax, or drop --distribute.")
+            raise StudyError(
+                f"<<distribute>> needs the jax backend (keras.distribution supports JAX only); this "
+                f"study is on {self.backend}. Use --backend jax, or drop --distribute."
+            )
 
     def _check_sizes(self):
         """maxlen and max_docs such that the padded id matrices (and the posts' text) fit in memory."""
@@ -168,47 +181,68 @@ class StudyConfig:
             # The dataset's own limit, here rather than where it generates posts: before any work. Too few posts
             # to fill both splits is refused when the data is encoded.
             dataset = DATASETS[self.dataset]
-            _checked(values.check_positive_int, "max_docs", self.max_docs, dataset.max_docs,
-                     dataset.max_docs_hint or None)
+            _checked(
+                values.check_positive_int, "max_docs", self.max_docs, dataset.max_docs, dataset.max_docs_hint or None
+            )
         memory = machine.total_memory_bytes()
         if not memory:  # the platform does not say: nothing to check against
             return
         posts = min(self.max_docs or LARGEST_POST_COUNT, LARGEST_POST_COUNT)
-        _checked(values.check_positive_int, "maxlen", self.maxlen, max(memory // (_BYTES_PER_ID * posts), 1),
-                 _memory_hint(f"the padded ids of {posts:,} posts ({_BYTES_PER_ID} bytes an id)"))
+        _checked(
+            values.check_positive_int,
+            "maxlen",
+            self.maxlen,
+            max(memory // (_BYTES_PER_ID * posts), 1),
+            _memory_hint(f"the padded ids of {posts:,} posts ({_BYTES_PER_ID} bytes an id)"),
+        )
         # The table (up to vocab_size + 1 rows) and, per encoder, its weights and a batch's activations (for the
         # Flatten model, the Dense kernel of maxlen x embedding_dim x hidden_units).
         sizes = {"maxlen": self.maxlen, "embedding_dim": self.embedding_dim, "hidden_units": self.hidden_units}
         table = (self.vocab_size + 1) * self.embedding_dim * BYTES_PER_WEIGHT
-        encoder = max((ENCODERS[get_variant(name).encoder] for name in self.variants),
-                      key=lambda encoder: encoder.memory_bytes(sizes, self.batch_size))
+        encoder = max(
+            (ENCODERS[get_variant(name).encoder] for name in self.variants),
+            key=lambda encoder: encoder.memory_bytes(sizes, self.batch_size),
+        )
         needed = table + encoder.memory_bytes(sizes, self.batch_size)
         if needed > memory:
             raise StudyError(
                 f"The {encoder.name} model would need about {needed / 2**30:,.1f} GiB (an embedding table of up to "
                 f"vocab_size + 1 = {self.vocab_size + 1:,} rows, the encoder's weights with Adam's state and a "
                 f"batch's activations), more than this machine's {memory / 2**30:.1f} GiB of memory; lower "
-                "embedding_dim, hidden_units, maxlen, vocab_size or batch_size.")
+                "embedding_dim, hidden_units, maxlen, vocab_size or batch_size."
+            )
         if self.max_docs is not None:
             per_post = _BYTES_PER_ID * self.maxlen + _TEXT_BYTES_PER_POST
-            _checked(values.check_positive_int, "max_docs", self.max_docs, max(memory // per_post, 20),
-                     _memory_hint(f"at about {per_post:,} bytes a post (its text, tokens and "
-                                  f"{self.maxlen:,} padded ids), the posts"))
+            _checked(
+                values.check_positive_int,
+                "max_docs",
+                self.max_docs,
+                max(memory // per_post, 20),
+                _memory_hint(
+                    f"at about {per_post:,} bytes a post (its text, tokens and {self.maxlen:,} padded ids), the posts"
+                ),
+            )
 
     def _check_what_the_run_would_ignore(self):
         """Refuses settings that the chosen dataset or variants would ignore while config.json recorded them."""
         if self.data_path is not None and DATASETS[self.dataset].data_folder is None:
             readers = [name for name, dataset in DATASETS.items() if dataset.data_folder is not None]
-            raise StudyError(f"<<data_path>>: dataset {self.dataset} reads no data files, so the path would be "
-                             f"ignored; drop it, or use dataset {' or '.join(readers)} to train on it.")
+            raise StudyError(
+                f"<<data_path>>: dataset {self.dataset} reads no data files, so the path would be "
+                f"ignored; drop it, or use dataset {' or '.join(readers)} to train on it."
+            )
         if self.padding != "pre" and any(get_variant(name).embedding for name in self.variants):
-            raise StudyError(f"<<padding>> {self.padding}: each encoder study cell has its own padding (pre, and the "
-                             "LSTM's post-padded cells too); drop it.")
+            raise StudyError(
+                f"<<padding>> {self.padding}: each encoder study cell has its own padding (pre, and the "
+                "LSTM's post-padded cells too); drop it."
+            )
         if self.embedding_init_scale is not None and not any(get_variant(n).keras_default_init for n in self.variants):
             takers = [name for name, variant in VARIANTS.items() if variant.keras_default_init]
-            raise StudyError(f"<<embedding_init_scale>> widens Keras's default embedding init, which none of "
-                             f"<<variants>> {','.join(self.variants)} starts from (they set their own); drop it, or add "
-                             f"a variant that does ({', '.join(takers)}).")
+            raise StudyError(
+                f"<<embedding_init_scale>> widens Keras's default embedding init, which none of "
+                f"<<variants>> {','.join(self.variants)} starts from (they set their own); drop it, or add "
+                f"a variant that does ({', '.join(takers)})."
+            )
 
     def run_settings(self):
         """The fields that must agree between runs sharing one results folder."""
@@ -266,29 +300,42 @@ class StudyRun:
 
     def _check_shard(self):
         shard = self.shard
-        if not (isinstance(shard, tuple) and len(shard) == 2 and all(map(values.is_int, shard))
-                and 1 <= shard[0] <= shard[1]):
+        if not (
+            isinstance(shard, tuple)
+            and len(shard) == 2
+            and all(map(values.is_int, shard))
+            and 1 <= shard[0] <= shard[1]
+        ):
             raise StudyError(f"<<shard>> must be K/N with 1 <= K <= N, such as 2/4; received {_shard_text(shard)}.")
         grid = len(self.grid)
         if shard[1] > grid:
             runs = f"{grid} (variant, seed) run{'s' * (grid != 1)}"
-            raise StudyError(f"<<shard>> {shard[0]}/{shard[1]} would have no runs: the grid has only {runs}; split "
-                             f"it into at most {grid} shard{'s' * (grid != 1)}.")
+            raise StudyError(
+                f"<<shard>> {shard[0]}/{shard[1]} would have no runs: the grid has only {runs}; split "
+                f"it into at most {grid} shard{'s' * (grid != 1)}."
+            )
 
     def _check_diagnose(self):
         if self.shard is not None:
-            raise StudyError("diagnose writes one diagnostics.jsonl for the whole folder, so it cannot run as a "
-                             "shard; drop the shard.")
+            raise StudyError(
+                "diagnose writes one diagnostics.jsonl for the whole folder, so it cannot run as a "
+                "shard; drop the shard."
+            )
         if self.config.fast_path:
-            raise StudyError("diagnose measures the hidden layer's flattened inputs, which the fast path never "
-                             "builds; set fast_path=False (padzero diagnose does).")
+            raise StudyError(
+                "diagnose measures the hidden layer's flattened inputs, which the fast path never "
+                "builds; set fast_path=False (padzero diagnose does)."
+            )
         # Encoder study cells have the hidden Dense layer diagnose measures only where they flatten.
-        unmeasured = [name for name in self.config.variants
-                      if get_variant(name).embedding and not get_variant(name).flattens]
+        unmeasured = [
+            name for name in self.config.variants if get_variant(name).embedding and not get_variant(name).flattens
+        ]
         if unmeasured:
-            raise StudyError(f"<<variants>> {', '.join(unmeasured)}: diagnose measures the hidden Dense layer of the "
-                             "padding study's models, which these encoder study cells do not have; choose variants "
-                             "of the padding study, or flatten/... cells.")
+            raise StudyError(
+                f"<<variants>> {', '.join(unmeasured)}: diagnose measures the hidden Dense layer of the "
+                "padding study's models, which these encoder study cells do not have; choose variants "
+                "of the padding study, or flatten/... cells."
+            )
 
     def _check_out_dir(self):
         """Refuses an out_dir that cannot be a folder (a file, a path through a file, a name too long) or that
@@ -300,17 +347,22 @@ class StudyRun:
             longest = 255
         too_long = [part for part in path.parts if len(os.fsencode(part)) > longest]
         if too_long:  # checked first: asking whether such a path exists fails with a bare errno
-            raise StudyError(f"<<out_dir>>: a name in it is longer than the {longest} bytes a file name may have "
-                             f"({shown(too_long[0][:20])}...); choose a shorter one.")
+            raise StudyError(
+                f"<<out_dir>>: a name in it is longer than the {longest} bytes a file name may have "
+                f"({shown(too_long[0][:20])}...); choose a shorter one."
+            )
         if path.exists() and not path.is_dir():
-            raise StudyError(f"<<out_dir>> {shown(path)} is a file, not a folder; give a folder (it is created if "
-                             "missing).")
+            raise StudyError(
+                f"<<out_dir>> {shown(path)} is a file, not a folder; give a folder (it is created if missing)."
+            )
         existing = path
         while not existing.exists() and existing != existing.parent:
             existing = existing.parent
         if not existing.is_dir():
-            raise StudyError(f"<<out_dir>> {shown(path)} goes through {shown(existing)}, which is a file, not a "
-                             "folder; choose another.")
+            raise StudyError(
+                f"<<out_dir>> {shown(path)} goes through {shown(existing)}, which is a file, not a "
+                "folder; choose another."
+            )
         check_outside_data(path, self.config.dataset, self.config.data_path)
 
 
@@ -326,8 +378,10 @@ def check_outside_data(path, dataset, data_path):
     resolved = Path(path).resolve()  # relative, `..` and links resolved
     if folder is not None and (resolved == folder or folder in resolved.parents):
         where = "the <<data_path>> folder" if data_path is not None else "scikit-learn's download folder"
-        raise StudyError(f"<<out_dir>> {shown(path)} is inside {where} {shown(folder)}, which is read-only input "
-                         "(anything written there is mistaken for a newsgroup); choose a folder outside it.")
+        raise StudyError(
+            f"<<out_dir>> {shown(path)} is inside {where} {shown(folder)}, which is read-only input "
+            "(anything written there is mistaken for a newsgroup); choose a folder outside it."
+        )
 
 
 def _shard_text(shard):

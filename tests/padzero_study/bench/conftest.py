@@ -8,11 +8,28 @@ from padzero_study import bench
 from padzero_study.bench.cases import SHAPE
 
 FAKE_RESULTS = {
-    "settings": {"parts": ["layer"], "backends": ["jax"], "steps": 2, "repeats": 1,
-                 "mean_length": 99.0, "padding_share": 0.9, **SHAPE},
-    "machine": "2 x test CPU", "python": "3.11",
-    "rows": [{"part": "layer", "backend": "jax", "case": "keras.layers.Embedding", "ms": 1.0, "peak_mb": 100.0,
-              "ratio": 1.0, "ratio_to": "jax keras.layers.Embedding"}],
+    "settings": {
+        "parts": ["layer"],
+        "backends": ["jax"],
+        "steps": 2,
+        "repeats": 1,
+        "mean_length": 99.0,
+        "padding_share": 0.9,
+        **SHAPE,
+    },
+    "machine": "2 x test CPU",
+    "python": "3.11",
+    "rows": [
+        {
+            "part": "layer",
+            "backend": "jax",
+            "case": "keras.layers.Embedding",
+            "ms": 1.0,
+            "peak_mb": 100.0,
+            "ratio": 1.0,
+            "ratio_to": "jax keras.layers.Embedding",
+        }
+    ],
 }
 
 

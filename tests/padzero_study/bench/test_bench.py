@@ -41,11 +41,14 @@ def test_bad_arguments(extra, fragment, capsys, tmp_path, measurements):
     assert not (tmp_path / "bench.json").exists() and measurements == []
 
 
-def test_without_torch_the_model_part_runs_without_its_anchor_and_says_so(monkeypatch, capsys, caplog, tmp_path,
-                                                                         measurements):
+def test_without_torch_the_model_part_runs_without_its_anchor_and_says_so(
+    monkeypatch, capsys, caplog, tmp_path, measurements
+):
     # After the README's JAX-only quick start, `padzero bench --quick` once failed: its anchor needs torch.
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a)
+    )
     assert [p for p in cases.planned_measurements(["model", "bag"], ["jax"]) if p["backend"] == "torch"] == []
     with caplog.at_level(logging.INFO, logger="padzero_study"):
         code, _, err = run_cli(["bench", "--quick", "--backends", "jax", "--out", str(tmp_path / "b.json")], capsys)
@@ -56,8 +59,12 @@ def test_without_torch_the_model_part_runs_without_its_anchor_and_says_so(monkey
 
 def test_backend_not_installed_names_the_extra(monkeypatch, capsys, tmp_path, measurements):
     real_find_spec = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a))
-    code, _, err = run_cli(["bench", "--backends", "torch", "--parts", "layer", "--out", str(tmp_path / "b.json")], capsys)
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "torch" else real_find_spec(name, *a)
+    )
+    code, _, err = run_cli(
+        ["bench", "--backends", "torch", "--parts", "layer", "--out", str(tmp_path / "b.json")], capsys
+    )
     assert_one_line_error(code, err, "pip install 'padzero[torch]'")
     assert measurements == []
 
@@ -69,19 +76,28 @@ def test_named_backends_get_no_note_on_keras_config(tmp_path):
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     environment["KERAS_HOME"] = str(tmp_path)  # no config file: the note would say KERAS_BACKEND is not set
     argv = ["bench", "--parts", "layer", "--backends", "jax", "--steps", "0", "--out", str(tmp_path / "b.json")]
-    result = subprocess.run([sys.executable, "-m", "padzero_study", *argv], capture_output=True, text=True,
-                            env=environment, timeout=300, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "padzero_study", *argv],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+        check=False,
+    )
     assert_one_line_error(result.returncode, result.stderr, "steps")
     assert "KERAS_BACKEND is not set" not in result.stderr
 
 
 def test_results_are_written_and_tabled(capsys, tmp_path, measurements, fake_results):
     out = tmp_path / "bench.json"
-    code, stdout, err = run_cli(["bench", "--parts", "layer,model", "--backends", "jax", "--steps", "3", "--out",
-                                 str(out)], capsys)
+    code, stdout, err = run_cli(
+        ["bench", "--parts", "layer,model", "--backends", "jax", "--steps", "3", "--out", str(out)], capsys
+    )
     assert code == 0, err
     assert json.loads(out.read_text()) == fake_results
-    assert measurements == [(["layer", "model"], ["jax"], {"quick": False, "lengths": None, "steps": 3, "repeats": None})]
+    assert measurements == [
+        (["layer", "model"], ["jax"], {"quick": False, "lengths": None, "steps": 3, "repeats": None})
+    ]
     assert bench.format_table(fake_results) in stdout and f"results: {out}" in stdout
     assert sorted(path.name for path in tmp_path.iterdir()) == ["bench.json"]  # no temporary file left
 
@@ -99,8 +115,9 @@ def test_backends_default_to_the_installed_ones(capsys, tmp_path, measurements):
 @pytest.mark.per_backend
 @pytest.mark.parametrize("flag, name, parts", [("--steps", "steps", "model"), ("--repeats", "repeats", "layer")])
 def test_steps_and_repeats_are_checked_by_the_validator(flag, name, parts, capsys, tmp_path):
-    code, _, err = run_cli(["bench", "--parts", parts, "--backends", "jax", flag, "0",
-                            "--out", str(tmp_path / "bench.json")], capsys)
+    code, _, err = run_cli(
+        ["bench", "--parts", parts, "--backends", "jax", flag, "0", "--out", str(tmp_path / "bench.json")], capsys
+    )
     assert_one_line_error(code, err, f"{name} must be a positive integer; received {name}=0")
     assert not (tmp_path / "bench.json").exists()
 
@@ -124,12 +141,26 @@ def test_bench_runs_and_writes_ratios(capsys, tmp_path, monkeypatch):
     # in test_bench_tables.py).
     monkeypatch.setattr(cases, "BAG_CASES", ("padzero.EmbeddingBag(mean)",))
     plan = cases.planned_measurements
-    monkeypatch.setattr(driver, "planned_measurements",
-                        lambda parts, backends: [p for p in plan(parts, backends) if p["case"] != cases.NATIVE_BAG])
+    monkeypatch.setattr(
+        driver,
+        "planned_measurements",
+        lambda parts, backends: [p for p in plan(parts, backends) if p["case"] != cases.NATIVE_BAG],
+    )
     out = tmp_path / "bench.json"
     code, stdout, err = run_cli(
-        ["bench", "--parts", "layer,model,bag", "--backends", backend, "--steps", "2", "--repeats", "1", "--out",
-         str(out)],
+        [
+            "bench",
+            "--parts",
+            "layer,model,bag",
+            "--backends",
+            backend,
+            "--steps",
+            "2",
+            "--repeats",
+            "1",
+            "--out",
+            str(out),
+        ],
         capsys,
     )
     assert code == 0, err

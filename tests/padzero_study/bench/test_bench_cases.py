@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from padzero_study.data import synthetic
 from padzero_study.bench import cases
+from padzero_study.data import synthetic
 
 
 def test_synthetic_lengths_come_from_the_data_module(monkeypatch):
@@ -42,7 +42,9 @@ def test_the_jax_only_model_cases_run_once_on_jax(backends):
     plan = cases.planned_measurements(["model"], backends)
     for case in (cases.FLOOR_CASE, cases.SCANNED_CASE):
         assert [p["backend"] for p in plan if p["case"] == case] == (["jax"] if "jax" in backends else [])
-    assert len([p for p in plan if p["case"] in cases.KERAS_MODEL_CASES]) == len(backends) * len(cases.KERAS_MODEL_CASES)
+    assert len([p for p in plan if p["case"] in cases.KERAS_MODEL_CASES]) == len(backends) * len(
+        cases.KERAS_MODEL_CASES
+    )
 
 
 def test_the_plan_reads_the_case_tables_of_the_cases_module(monkeypatch):

@@ -24,7 +24,9 @@ from padzero_study import bench
 def test_output_path_is_checked_before_measuring(out, fragment, capsys, tmp_path, measurements):
     # The whole bench once ran for minutes, then failed to write to a folder, losing every result.
     (tmp_path / "file").write_text("")
-    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", out.format(tmp=tmp_path)], capsys)
+    code, _, err = run_cli(
+        ["bench", "--parts", "layer", "--backends", "jax", "--out", out.format(tmp=tmp_path)], capsys
+    )
     assert_one_line_error(code, err, fragment.format(tmp=tmp_path))
     assert measurements == []
 
@@ -34,8 +36,9 @@ def test_output_that_is_not_a_regular_file_is_refused_and_kept(capsys, tmp_path,
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--out", str(fifo)], capsys)
-    assert_one_line_error(code, err, f"--out {fifo} is not a regular file (a device, fifo or socket); give a regular "
-                                     "file.")
+    assert_one_line_error(
+        code, err, f"--out {fifo} is not a regular file (a device, fifo or socket); give a regular file."
+    )
     assert measurements == []
     assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
@@ -81,8 +84,10 @@ def test_data_that_is_a_fifo_is_refused_before_measuring(capsys, tmp_path, measu
     # Reading a fifo blocked forever.
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
-    code, _, err = run_cli(["bench", "--parts", "layer", "--backends", "jax", "--data", str(fifo),
-                            "--out", str(tmp_path / "bench.json")], capsys)
+    code, _, err = run_cli(
+        ["bench", "--parts", "layer", "--backends", "jax", "--data", str(fifo), "--out", str(tmp_path / "bench.json")],
+        capsys,
+    )
     assert_one_line_error(code, err, f"--data {fifo} is not a regular file or folder")
     assert measurements == []
 

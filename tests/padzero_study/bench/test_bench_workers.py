@@ -56,8 +56,9 @@ def test_the_bag_parts_measures_run_on_this_backend_and_in_native_torch(small_ba
     bag_cases = [*cases.BAG_CASES, *([cases.NATIVE_BAG] if backend == "torch" else [])]  # native: on one backend
     for case in bag_cases:
         for measure in cases.BAG_MEASURES:
-            ready, timed, done = served({"part": "bag", "backend": backend, "case": case, "measure": measure,
-                                         "batches": batches})
+            ready, timed, done = served(
+                {"part": "bag", "backend": backend, "case": case, "measure": measure, "batches": batches}
+            )
             assert ready["ready"] and timed["ms"] > 0 and done["peak_mb"] > 0, (case, measure)
             has_temporaries = backend == "jax" and measure == "layer" and case != cases.NATIVE_BAG
             assert ("xla_temp_mb" in ready) == has_temporaries, (case, measure)
@@ -73,8 +74,9 @@ def test_the_scanned_case_trains_many_steps_per_dispatch_on_jax(small_batches, m
     scanned = []
     real_scan_steps = many_steps.scan_steps
     monkeypatch.setattr(many_steps, "scan_steps", lambda built: scanned.append(real_scan_steps(built)) or built)
-    ready, timed, done = served({"part": "model", "backend": "jax", "case": cases.SCANNED_CASE,
-                                 "batches": small_batches(steps)})
+    ready, timed, done = served(
+        {"part": "model", "backend": "jax", "case": cases.SCANNED_CASE, "batches": small_batches(steps)}
+    )
     assert ready["ready"] and timed["ms"] > 0 and done["peak_mb"] > 0
     (trained,) = scanned
     assert trained.steps_per_execution == cases.SCANNED_STEPS

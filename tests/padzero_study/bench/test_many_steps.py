@@ -32,15 +32,27 @@ class BatchEnds(keras.callbacks.Callback):
 def trained(variant, fast_path, steps_per_execution, scanned):
     keras.utils.set_random_seed(3)
     model = build_model(variant, fast_path=fast_path, **SIZES)  # Dropout 0.3: the seeds must step alike too
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"],
-                  steps_per_execution=steps_per_execution)
+    model.compile(
+        optimizer="adam",
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+        steps_per_execution=steps_per_execution,
+    )
     if scanned:
         scan_steps(model)
     ids, labels = posts()
     batch_ends = BatchEnds()
     # 38 posts in batches of 4: executions of 4, 4 and 2 steps, the last batch of 2 posts.
-    history = model.fit(ids, labels, batch_size=4, epochs=2, shuffle=False, verbose=0, callbacks=[batch_ends],
-                        validation_data=posts(8, seed=1))
+    history = model.fit(
+        ids,
+        labels,
+        batch_size=4,
+        epochs=2,
+        shuffle=False,
+        verbose=0,
+        callbacks=[batch_ends],
+        validation_data=posts(8, seed=1),
+    )
     return model, history.history, batch_ends.seen
 
 

@@ -21,10 +21,10 @@ from cli_runs import assert_one_line_error, run_cli
 
 from padzero_study import cli
 from padzero_study.cli.commands import import_quietly
-from padzero_study.cli.parser import SIZE_FLAGS, run_defaults
-from padzero_study.runtime.backends import installed_backends
+from padzero_study.cli.help import SIZE_FLAGS, run_defaults
 from padzero_study.data.datasets import DATASETS
 from padzero_study.models.variants import VARIANTS
+from padzero_study.runtime.backends import installed_backends
 
 
 def environment_without_keras_backend(**extra):
@@ -34,10 +34,18 @@ def environment_without_keras_backend(**extra):
 
 def imported_modules(argv, **environment):
     """The top-level modules `python -m padzero_study ARGV` imports (from -X importtime), and the process."""
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "padzero_study", *argv], capture_output=True,
-                            text=True, timeout=120, env=environment_without_keras_backend(**environment))
-    modules = {line.rsplit("|", 1)[1].strip().split(".")[0] for line in result.stderr.splitlines()
-               if line.startswith("import time:") and "|" in line}
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "padzero_study", *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment_without_keras_backend(**environment),
+    )
+    modules = {
+        line.rsplit("|", 1)[1].strip().split(".")[0]
+        for line in result.stderr.splitlines()
+        if line.startswith("import time:") and "|" in line
+    }
     return modules, result
 
 
@@ -48,8 +56,19 @@ def write_tiny_results(folder):
     lines = []
     for variant, accuracies in (("baseline", [0.05, 0.06]), ("padzero", [0.40, 0.60])):
         identity = {"variant": variant, "seed": 0, "backend": "jax", "config": config}
-        lines += [{"record": "epoch", **identity, "epoch": epoch, "loss": 3.0, "accuracy": 0.5, "val_loss": 3.0,
-                   "val_accuracy": accuracy, "epoch_seconds": 1.0} for epoch, accuracy in enumerate(accuracies, 1)]
+        lines += [
+            {
+                "record": "epoch",
+                **identity,
+                "epoch": epoch,
+                "loss": 3.0,
+                "accuracy": 0.5,
+                "val_loss": 3.0,
+                "val_accuracy": accuracy,
+                "epoch_seconds": 1.0,
+            }
+            for epoch, accuracy in enumerate(accuracies, 1)
+        ]
         lines.append({"record": "run_end", **identity, "epochs_run": 2, "stopped_early": False, "train_seconds": 2.0})
     (folder / "results.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
     return folder
@@ -89,8 +108,9 @@ def test_a_registered_variant_and_dataset_appear_in_help(monkeypatch, capsys):
     from padzero_study.models.variants import Variant
 
     monkeypatch.setitem(DATASETS, "tiny_posts", Dataset("tiny_posts", "a dataset registered by a test", 2, None))
-    monkeypatch.setitem(VARIANTS, "tiny_variant", Variant("tiny_variant", "a variant registered by a test", None,
-                                                          in_study=False))
+    monkeypatch.setitem(
+        VARIANTS, "tiny_variant", Variant("tiny_variant", "a variant registered by a test", None, in_study=False)
+    )
     _, text, _ = run_cli(["diagnose", "--help"], capsys)
     flat = " ".join(text.split())
     assert "tiny_posts a dataset registered by a test" in flat and "{20news,synthetic,tiny_posts}" in flat
@@ -103,7 +123,10 @@ def test_help_and_report_do_not_import_keras(tmp_path):
     for argv in (["--help"], ["reproduce", "--help"], ["bench", "--help"], ["report", str(tmp_path / "run")]):
         modules, result = imported_modules(argv)
         assert result.returncode == 0, result.stderr[-2000:]
-        assert not modules & {"keras", "tensorflow", "jax", "torch"}, (argv, modules & {"keras", "tensorflow", "jax", "torch"})
+        assert not modules & {"keras", "tensorflow", "jax", "torch"}, (
+            argv,
+            modules & {"keras", "tensorflow", "jax", "torch"},
+        )
     assert (tmp_path / "run" / "report.md").exists()
 
 
@@ -115,8 +138,18 @@ def test_report_ignores_a_bogus_keras_backend(tmp_path):
 
 # --plain: these test the command, which passes the path on like any setting; the plain layers compile far
 # faster on JAX (the fast path: test_fast_path_flags_choose_the_path_and_exclude_each_other, test_runner).
-SYNTHETIC = ["reproduce", "--dataset", "synthetic", "--max-docs", "100", "--maxlen", "30", "--vocab-size", "100",
-             "--plain"]
+SYNTHETIC = [
+    "reproduce",
+    "--dataset",
+    "synthetic",
+    "--max-docs",
+    "100",
+    "--maxlen",
+    "30",
+    "--vocab-size",
+    "100",
+    "--plain",
+]
 
 
 @pytest.mark.parametrize(
@@ -188,8 +221,12 @@ def test_keras_backend_spelled_otherwise_is_shown_quoted_with_the_rule(value, ca
     # 'jax ' once read "KERAS_BACKEND=jax is not a backend", contradicting itself.
     monkeypatch.setenv("KERAS_BACKEND", value)
     code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, f"KERAS_BACKEND={value!r} is not a backend padzero runs on (backends are "
-                          "lowercase, without spaces)", tmp_path / "out")
+    assert_one_line_error(
+        code,
+        err,
+        f"KERAS_BACKEND={value!r} is not a backend padzero runs on (backends are lowercase, without spaces)",
+        tmp_path / "out",
+    )
 
 
 @pytest.mark.parametrize("content", ["[]", '"jax"', None])
@@ -225,24 +262,33 @@ def extracted_data_in(folder):
     [
         (["--dataset", "20news", "--data", "{fifo}"], "--data {fifo} is not a regular file or folder"),
         (["--dataset", "20news", "--data", "{tmp}/nope.tar.gz"], "--data {tmp}/nope.tar.gz does not exist"),
-        (["--dataset", "20news", "--data", "{tmp}/nope\nline2.tar.gz"],
-         "--data '{tmp}/nope\\nline2.tar.gz' does not exist"),
+        (
+            ["--dataset", "20news", "--data", "{tmp}/nope\nline2.tar.gz"],
+            "--data '{tmp}/nope\\nline2.tar.gz' does not exist",
+        ),
         (["--variants", "padzero,PADZERO"], "--variants: unknown variant 'PADZERO'; choose from baseline,"),
         (["--distribute", "--backend", "torch"], "--distribute needs the jax backend"),
         (["--out", "{tmp}/" + "a" * 300], "--out: a name in it is longer than"),
         (["--out", "{tmp}/afile"], "--out {tmp}/afile is a file, not a folder"),
         (["--out", "{tmp}/afile/out"], "--out {tmp}/afile/out goes through {tmp}/afile, which is a file"),
         # The data is read-only input: this --out once became a 21st newsgroup, in that run and every later one.
-        (["--dataset", "20news", "--data", "{tmp}/data", "--out", "{tmp}/data/20news-bydate-train/zz.out"],
-         "--out {tmp}/data/20news-bydate-train/zz.out is inside the --data folder {tmp}/data, which is read-only"),
+        (
+            ["--dataset", "20news", "--data", "{tmp}/data", "--out", "{tmp}/data/20news-bydate-train/zz.out"],
+            "--out {tmp}/data/20news-bydate-train/zz.out is inside the --data folder {tmp}/data, which is read-only",
+        ),
         # Flags the run would ignore while config.json recorded them.
-        (["--data", "{tmp}/data"], "--data: dataset synthetic reads no data files, so the path would be ignored; "
-                                   "drop it, or use dataset 20news to train on it."),
+        (
+            ["--data", "{tmp}/data"],
+            "--data: dataset synthetic reads no data files, so the path would be ignored; "
+            "drop it, or use dataset 20news to train on it.",
+        ),
         (["--encoders", "cnn,nope"], "argument --encoders: unknown encoder 'nope'; choose from flatten, average, cnn,"),
         (["--encoders", "cnn", "--variants", "baseline"], "argument --variants: not allowed with argument --encoders"),
         (["--encoders", "lstm", "--padding", "post"], "--padding post: each encoder study cell has its own padding"),
-        (["--variants", "uniform,uniform_nonneg", "--init-scale", "0.5"],
-         "--init-scale widens Keras's default embedding init, which none of --variants uniform,uniform_nonneg starts"),
+        (
+            ["--variants", "uniform,uniform_nonneg", "--init-scale", "0.5"],
+            "--init-scale widens Keras's default embedding init, which none of --variants uniform,uniform_nonneg starts",
+        ),
     ],
 )
 def test_flags_that_cannot_work_are_refused_before_keras_is_imported(extra, fragment, tmp_path):
@@ -257,24 +303,38 @@ def test_flags_that_cannot_work_are_refused_before_keras_is_imported(extra, frag
     modules, result = imported_modules(argv)
     assert_one_line_error(result.returncode, result.stderr, fragment.format(tmp=tmp_path, fifo=fifo), tmp_path / "out")
     assert "keras" not in modules and result.stderr.count("\n") == 1 + sum(
-        line.startswith("import time:") for line in result.stderr.splitlines())
+        line.startswith("import time:") for line in result.stderr.splitlines()
+    )
     assert sorted(tmp_path.rglob("*")) == sorted([*before, fifo])  # nothing written
 
 
 @pytest.mark.parametrize("command", ["reproduce", "diagnose"])
-@pytest.mark.parametrize("out", ["data/20news-bydate-test/zz.out", "data", "link/zz.out", "elsewhere/../data/zz.out",
-                                 "{tmp}/data/20news-bydate-train/sci.space/zz.out"])
+@pytest.mark.parametrize(
+    "out",
+    [
+        "data/20news-bydate-test/zz.out",
+        "data",
+        "link/zz.out",
+        "elsewhere/../data/zz.out",
+        "{tmp}/data/20news-bydate-train/sci.space/zz.out",
+    ],
+)
 def test_out_inside_the_data_is_refused_however_it_is_written(command, out, capsys, monkeypatch, tmp_path):
     # Relative, through a link or '..': the paths are resolved before they are compared.
     data = extracted_data_in(tmp_path)
     (tmp_path / "link").symlink_to(data, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
     before = sorted(tmp_path.rglob("*"))
-    code, _, err = run_cli([command, "--dataset", "20news", "--data", "data", "--out", out.format(tmp=tmp_path)],
-                           capsys)
-    assert_one_line_error(code, err, f"--out {out.format(tmp=tmp_path)} is inside the --data folder {data}, which is "
-                          "read-only input (anything written there is mistaken for a newsgroup); choose a folder "
-                          "outside it.")
+    code, _, err = run_cli(
+        [command, "--dataset", "20news", "--data", "data", "--out", out.format(tmp=tmp_path)], capsys
+    )
+    assert_one_line_error(
+        code,
+        err,
+        f"--out {out.format(tmp=tmp_path)} is inside the --data folder {data}, which is "
+        "read-only input (anything written there is mistaken for a newsgroup); choose a folder "
+        "outside it.",
+    )
     assert sorted(tmp_path.rglob("*")) == before
 
 
@@ -283,8 +343,11 @@ def test_the_default_out_inside_the_data_is_refused(capsys, monkeypatch, tmp_pat
     monkeypatch.chdir(data)
     backend = sorted(installed_backends())[0]
     code, _, err = run_cli(["reproduce", "--data", ".", "--quick", "--backend", backend], capsys)
-    assert_one_line_error(code, err, f"the default --out {os.path.join('runs', f'20news-quick-{backend}')} is inside "
-                          f"the --data folder {data}")
+    assert_one_line_error(
+        code,
+        err,
+        f"the default --out {os.path.join('runs', f'20news-quick-{backend}')} is inside the --data folder {data}",
+    )
     assert not (data / "runs").exists()
 
 
@@ -304,14 +367,22 @@ def test_bench_out_inside_the_data_is_refused(capsys, tmp_path):
     assert not out.exists()
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["reproduce", "--dataset", "synthetic", "--variants", "masked_average", "--fast-path"],
-     "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop it"),
-    (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: dataset synthetic reads no data files"),
-    (["bench", "--parts", "layer", "--steps", "3"], "--steps counts the training steps of the model and bag parts, "
-                                                    "which --parts layer leaves out; drop --steps, or add model or bag "
-                                                    "to --parts."),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (
+            ["reproduce", "--dataset", "synthetic", "--variants", "masked_average", "--fast-path"],
+            "--fast-path fuses Embedding -> Flatten -> Dense, which none of --variants masked_average has; drop it",
+        ),
+        (["diagnose", "--dataset", "synthetic", "--data", "{tmp}"], "--data: dataset synthetic reads no data files"),
+        (
+            ["bench", "--parts", "layer", "--steps", "3"],
+            "--steps counts the training steps of the model and bag parts, "
+            "which --parts layer leaves out; drop --steps, or add model or bag "
+            "to --parts.",
+        ),
+    ],
+)
 def test_flags_the_command_would_ignore_are_refused(argv, fragment, capsys, tmp_path):
     code, _, err = run_cli([*(part.format(tmp=tmp_path) for part in argv), "--out", str(tmp_path / "out")], capsys)
     assert_one_line_error(code, err, fragment)
@@ -334,7 +405,10 @@ def test_only_the_study_own_lines_are_logged_at_info(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert [line.split(" ", 1)[1] for line in result.stderr.splitlines()] == [
-        "a runner line", "a results line", "a warning"]
+        "a runner line",
+        "a results line",
+        "a warning",
+    ]
 
 
 def test_tensorflow_info_lines_at_import_are_held_back_and_the_rest_kept(tmp_path, monkeypatch, capfd):
@@ -351,7 +425,9 @@ def test_tensorflow_info_lines_at_import_are_held_back_and_the_rest_kept(tmp_pat
     assert import_quietly("noisy_module").VALUE == 1
     # (sorted: under pytest, Python's stderr is captured apart from the descriptor, so the order may differ)
     assert sorted(capfd.readouterr().err.splitlines()) == [
-        "W0000 00:00:1795813948.6 3409 some.cc:1] a real warning", "a Python warning"]
+        "W0000 00:00:1795813948.6 3409 some.cc:1] a real warning",
+        "a Python warning",
+    ]
 
 
 def test_tensorflow_info_lines_are_kept_out_of_a_one_line_error(tmp_path):
@@ -359,8 +435,11 @@ def test_tensorflow_info_lines_are_kept_out_of_a_one_line_error(tmp_path):
         pytest.skip("tensorflow is not installed")
     _, result = imported_modules([*SYNTHETIC, "--epochs", "0", "--backend", "tensorflow", "--out", str(tmp_path / "o")])
     assert_one_line_error(result.returncode, result.stderr, "epochs")
-    assert not [line for line in result.stderr.splitlines()
-                if not line.startswith(("import time:", "padzero: error")) and line.strip()], result.stderr
+    assert not [
+        line
+        for line in result.stderr.splitlines()
+        if not line.startswith(("import time:", "padzero: error")) and line.strip()
+    ], result.stderr
 
 
 def test_diagnose_points_at_its_own_help(capsys):
@@ -368,12 +447,21 @@ def test_diagnose_points_at_its_own_help(capsys):
     assert_one_line_error(code, err, "unrecognized arguments: --shard 1/2 (see 'padzero diagnose --help')")
 
 
-@pytest.mark.parametrize("argv, fragment", [
-    (["report", "{tmp}/afile"], "DIR {tmp}/afile is a file, not a folder; give the folder 'padzero reproduce' wrote"),
-    (["report", "{tmp}/nope"], "DIR {tmp}/nope does not exist; give the folder 'padzero reproduce' wrote (its --out)"),
-    # A fifo given as results blocked forever (and /dev/zero grew memory).
-    (["report", "{tmp}", "--results", "{tmp}/fifo"], "--results {tmp}/fifo is not a regular file"),
-])
+@pytest.mark.parametrize(
+    "argv, fragment",
+    [
+        (
+            ["report", "{tmp}/afile"],
+            "DIR {tmp}/afile is a file, not a folder; give the folder 'padzero reproduce' wrote",
+        ),
+        (
+            ["report", "{tmp}/nope"],
+            "DIR {tmp}/nope does not exist; give the folder 'padzero reproduce' wrote (its --out)",
+        ),
+        # A fifo given as results blocked forever (and /dev/zero grew memory).
+        (["report", "{tmp}", "--results", "{tmp}/fifo"], "--results {tmp}/fifo is not a regular file"),
+    ],
+)
 def test_report_refuses_paths_that_are_not_what_it_reads(argv, fragment, capsys, tmp_path):
     (tmp_path / "afile").write_text("")
     fifo_in(tmp_path)
@@ -405,8 +493,13 @@ def test_backend_not_installed_names_the_extra(tmp_path):
         "from padzero_study.cli import main\n"
         f"sys.exit(main({[*SYNTHETIC, '--backend', 'torch', '--out', str(tmp_path / 'out')]!r}))\n"
     )
-    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
-                            env=environment_without_keras_backend())
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=environment_without_keras_backend(),
+    )
     assert_one_line_error(result.returncode, result.stderr, "pip install 'padzero[torch]'", tmp_path / "out")
 
 
@@ -422,8 +515,14 @@ def test_missing_archive_is_refused_before_training(capsys, tmp_path):
 @pytest.mark.per_backend
 @pytest.mark.parametrize(
     "extra, name",
-    [(["--epochs", "0"], "epochs"), (["--seeds", "-2"], "seeds"), (["--maxlen", "0"], "maxlen"),
-     (["--vocab-size", "0"], "vocab_size"), (["--batch-size", "0"], "batch_size"), (["--max-docs", "0"], "max_docs")],
+    [
+        (["--epochs", "0"], "epochs"),
+        (["--seeds", "-2"], "seeds"),
+        (["--maxlen", "0"], "maxlen"),
+        (["--vocab-size", "0"], "vocab_size"),
+        (["--batch-size", "0"], "batch_size"),
+        (["--max-docs", "0"], "max_docs"),
+    ],
 )
 def test_sizes_are_checked_by_the_study_config(extra, name, capsys, tmp_path):
     # Zero once fell back to the default (`value or default`); the study's validator refuses it.
@@ -436,14 +535,27 @@ def test_sizes_are_checked_by_the_study_config(extra, name, capsys, tmp_path):
 def test_init_scale_is_a_positive_number_of_at_most_one(value, capsys, tmp_path):
     # 1e300 was accepted and trained to a val_loss of nan.
     code, _, err = run_cli([*SYNTHETIC, "--init-scale", value, "--out", str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, "--init-scale must be a number above 0 and at most 1 (Keras's default is 0.05); "
-                          f"received {float(value)!r}.")
+    assert_one_line_error(
+        code,
+        err,
+        f"--init-scale must be a number above 0 and at most 1 (Keras's default is 0.05); received {float(value)!r}.",
+    )
     assert not (tmp_path / "out").exists()
 
 
 def test_diagnose_refuses_encoder_cells_without_the_hidden_layer(capsys, tmp_path):
-    code, _, err = run_cli(["diagnose", "--dataset", "synthetic", "--variants", "baseline,cnn/keras,flatten/keras",
-                            "--out", str(tmp_path / "out")], capsys)
+    code, _, err = run_cli(
+        [
+            "diagnose",
+            "--dataset",
+            "synthetic",
+            "--variants",
+            "baseline,cnn/keras,flatten/keras",
+            "--out",
+            str(tmp_path / "out"),
+        ],
+        capsys,
+    )
     assert_one_line_error(code, err, "--variants cnn/keras: diagnose measures the hidden Dense layer", tmp_path / "out")
 
 
@@ -458,8 +570,9 @@ def captured_config(monkeypatch, capsys, argv):
     from padzero_study.study import runner
 
     calls = []
-    monkeypatch.setattr(runner, "run", lambda study, **kwargs: calls.append((study.config, study.out_dir))
-                        or study.out_dir)
+    monkeypatch.setattr(
+        runner, "run", lambda study, **kwargs: calls.append((study.config, study.out_dir)) or study.out_dir
+    )
     monkeypatch.setattr(folder_report, "write_report", lambda out_dir: {"report_markdown": "report.md"})
     code, _, err = run_cli(argv, capsys)
     assert code == 0, err
@@ -468,8 +581,9 @@ def captured_config(monkeypatch, capsys, argv):
 
 
 @pytest.mark.per_backend
-@pytest.mark.parametrize("command, kind", [(["reproduce"], "full"), (["reproduce", "--quick"], "quick"),
-                                           (["diagnose"], "diagnose")])
+@pytest.mark.parametrize(
+    "command, kind", [(["reproduce"], "full"), (["reproduce", "--quick"], "quick"), (["diagnose"], "diagnose")]
+)
 def test_synthetic_dataset_has_small_defaults(command, kind, monkeypatch, capsys):
     config, out_dir = captured_config(monkeypatch, capsys, [*command, "--dataset", "synthetic"])
     # A smoke test: far smaller than the study (1,100 ids x 20,000 words x 3 seeds x 30 epochs).
@@ -482,10 +596,34 @@ def test_synthetic_dataset_has_small_defaults(command, kind, monkeypatch, capsys
 
 @pytest.mark.per_backend
 def test_flags_override_the_dataset_defaults(monkeypatch, capsys):
-    config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--maxlen", "1100",
-                                                      "--vocab-size", "20000", "--max-docs", "2000", "--seeds", "3",
-                                                      "--epochs", "30", "--out", "somewhere"])
-    assert (config.maxlen, config.vocab_size, config.max_docs, config.seeds, config.epochs) == (1100, 20000, 2000, 3, 30)
+    config, _ = captured_config(
+        monkeypatch,
+        capsys,
+        [
+            "reproduce",
+            "--dataset",
+            "synthetic",
+            "--maxlen",
+            "1100",
+            "--vocab-size",
+            "20000",
+            "--max-docs",
+            "2000",
+            "--seeds",
+            "3",
+            "--epochs",
+            "30",
+            "--out",
+            "somewhere",
+        ],
+    )
+    assert (config.maxlen, config.vocab_size, config.max_docs, config.seeds, config.epochs) == (
+        1100,
+        20000,
+        2000,
+        3,
+        30,
+    )
 
 
 @pytest.mark.per_backend
@@ -583,7 +721,10 @@ def test_out_beside_an_archive_or_above_the_data_is_fine(monkeypatch, capsys, tm
     archive = tmp_path / "20news-bydate.tar.gz"
     archive.write_bytes(b"")
     data = extracted_data_in(tmp_path)
-    for argv in (["--data", str(archive), "--out", str(tmp_path / "runs")], ["--data", str(data), "--out", str(tmp_path)]):
+    for argv in (
+        ["--data", str(archive), "--out", str(tmp_path / "runs")],
+        ["--data", str(data), "--out", str(tmp_path)],
+    ):
         _, out_dir = captured_config(monkeypatch, capsys, ["reproduce", *argv])
         assert str(out_dir) == argv[-1]
 
@@ -597,12 +738,33 @@ def test_a_normal_run_prints_only_its_own_lines(tmp_path, backend):
     out.mkdir()
     (out / "results.jsonl").write_text('{"record": "epo')  # a write cut short
     result = subprocess.run(
-        [sys.executable, "-m", "padzero_study", *SYNTHETIC, "--variants", "mask_zero", "--seeds", "1", "--epochs",
-         "1", "--plain", "--backend", backend, "--out", str(out)],
-        capture_output=True, text=True, timeout=300, env=environment_without_keras_backend())
+        [
+            sys.executable,
+            "-m",
+            "padzero_study",
+            *SYNTHETIC,
+            "--variants",
+            "mask_zero",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--plain",
+            "--backend",
+            backend,
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=environment_without_keras_backend(),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
-    ours = re.compile(r"\d\d:\d\d:\d\d (Skipped the incomplete last line of |0 of 1 run finished, 1 to do, in |data: "
-                      r"|1 run to do; |run 1/1: mask_zero seed 0|mask_zero seed 0 epoch 1: )")
+    ours = re.compile(
+        r"\d\d:\d\d:\d\d (Skipped the incomplete last line of |0 of 1 run finished, 1 to do, in |data: "
+        r"|1 run to do; |run 1/1: mask_zero seed 0|mask_zero seed 0 epoch 1: )"
+    )
     lines = result.stderr.splitlines()
     assert [line for line in lines if not ours.match(line)] == []
     assert sum("Skipped the incomplete last line" in line for line in lines) == 1
@@ -663,9 +825,25 @@ def test_backend_flag_chooses_keras_backend_in_a_new_process(tmp_path, backend):
 
     if not_installed(other):
         pytest.skip(f"{other} is not installed")
-    command = [sys.executable, "-m", "padzero_study", *SYNTHETIC, "--variants", "padzero", "--seeds", "1",
-               "--epochs", "1", "--backend", other, "--out", str(tmp_path)]
-    result = subprocess.run(command, capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": backend})
+    command = [
+        sys.executable,
+        "-m",
+        "padzero_study",
+        *SYNTHETIC,
+        "--variants",
+        "padzero",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--backend",
+        other,
+        "--out",
+        str(tmp_path),
+    ]
+    result = subprocess.run(
+        command, capture_output=True, text=True, timeout=300, env={**os.environ, "KERAS_BACKEND": backend}
+    )
     assert result.returncode == 0, result.stderr[-2000:]
     assert json.loads((tmp_path / "config.json").read_text())["run_settings"]["backend"] == other
 
@@ -674,13 +852,19 @@ def test_backend_flag_chooses_keras_backend_in_a_new_process(tmp_path, backend):
 def test_quick_encoder_study_on_a_cpu_trains_the_encoders_that_take_seconds(monkeypatch, capsys, caplog):
     # `--encoders all --quick` once projected about 2 hours on a 2-core CPU: the Transformer's epoch alone took 11 min.
     with caplog.at_level(logging.INFO, logger="padzero_study"):
-        config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--encoders", "all",
-                                                          "--quick", "--out", "somewhere"])
+        config, _ = captured_config(
+            monkeypatch,
+            capsys,
+            ["reproduce", "--dataset", "synthetic", "--encoders", "all", "--quick", "--out", "somewhere"],
+        )
     assert {variant.split("/")[0] for variant in config.variants} == {"flatten", "average"}
     assert "--quick on a CPU leaves out cnn, lstm, transformer" in caplog.text
     # Named, they are trained: the user asked for them.
-    config, _ = captured_config(monkeypatch, capsys, ["reproduce", "--dataset", "synthetic", "--encoders",
-                                                      "flatten,transformer", "--quick", "--out", "somewhere"])
+    config, _ = captured_config(
+        monkeypatch,
+        capsys,
+        ["reproduce", "--dataset", "synthetic", "--encoders", "flatten,transformer", "--quick", "--out", "somewhere"],
+    )
     assert {variant.split("/")[0] for variant in config.variants} == {"flatten", "transformer"}
 
 
@@ -689,15 +873,22 @@ def test_quick_encoder_study_on_a_cpu_trains_the_encoders_that_take_seconds(monk
 @pytest.mark.parametrize("max_docs", ["300000", "10000000"])
 def test_max_docs_has_one_limit_checked_before_any_work(max_docs, capsys, tmp_path):
     # 10,000,000 once said "at most 735,456" (memory), and 300,000 then started the study and failed with 200,000.
-    code, _, err = run_cli(["reproduce", "--dataset", "synthetic", "--max-docs", max_docs, "--out",
-                            str(tmp_path / "out")], capsys)
-    assert_one_line_error(code, err, f"max_docs must be a positive integer of at most 200,000; received "
-                          f"max_docs={max_docs}; a synthetic post takes about 7 KB", tmp_path / "out")
+    code, _, err = run_cli(
+        ["reproduce", "--dataset", "synthetic", "--max-docs", max_docs, "--out", str(tmp_path / "out")], capsys
+    )
+    assert_one_line_error(
+        code,
+        err,
+        f"max_docs must be a positive integer of at most 200,000; received "
+        f"max_docs={max_docs}; a synthetic post takes about 7 KB",
+        tmp_path / "out",
+    )
     assert "runs finished" not in err and not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize("command, said", [("report", "rerun the same command to write the report"),
-                                           ("bench", "nothing was written")])
+@pytest.mark.parametrize(
+    "command, said", [("report", "rerun the same command to write the report"), ("bench", "nothing was written")]
+)
 def test_an_interrupt_says_what_it_leaves_for_each_command(command, said, monkeypatch, capsys, tmp_path):
     # A Ctrl-C during the report or the bench once said "finished runs are kept", which neither has.
     def interrupted(args):

@@ -35,8 +35,9 @@ def padzero_command():
 def run_padzero(*argv, timeout=300, **environment):
     """`padzero ARGV` in a new process whose environment has no KERAS_BACKEND (plus `environment`)."""
     env = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
-    return subprocess.run([padzero_command(), *argv], capture_output=True, text=True, timeout=timeout,
-                          env={**env, **environment})
+    return subprocess.run(
+        [padzero_command(), *argv], capture_output=True, text=True, timeout=timeout, env={**env, **environment}
+    )
 
 
 def error_lines(stderr):
@@ -61,8 +62,17 @@ def test_report_of_a_results_folder(tmp_path):
     records = []
     for variant, accuracies in (("baseline", [0.05, 0.05]), ("padzero", [0.30, 0.55])):
         identity = {"variant": variant, "seed": 0, "backend": "jax", "config": config}
-        records += [{"record": "epoch", **identity, "epoch": epoch, "val_accuracy": accuracy, "val_loss": 2.9,
-                     "epoch_seconds": 0.5} for epoch, accuracy in enumerate(accuracies, start=1)]
+        records += [
+            {
+                "record": "epoch",
+                **identity,
+                "epoch": epoch,
+                "val_accuracy": accuracy,
+                "val_loss": 2.9,
+                "epoch_seconds": 0.5,
+            }
+            for epoch, accuracy in enumerate(accuracies, start=1)
+        ]
         records.append({"record": "run_end", **identity, "epochs_run": 2, "train_seconds": 1.0})
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     result = run_padzero("report", str(tmp_path))
@@ -75,14 +85,34 @@ def test_report_of_a_results_folder(tmp_path):
 def test_reproduce_a_tiny_synthetic_study(tmp_path):
     # A first run: no Keras config file yet (KERAS_HOME is where Keras looks for it, and writes it).
     out = tmp_path / "run"
-    result = run_padzero("reproduce", "--dataset", "synthetic", "--variants", "padzero", "--seeds", "1", "--epochs", "1",
-                         "--max-docs", "60", "--maxlen", "20", "--vocab-size", "50", "--out", str(out),
-                         KERAS_HOME=str(tmp_path / "keras-home"))
+    result = run_padzero(
+        "reproduce",
+        "--dataset",
+        "synthetic",
+        "--variants",
+        "padzero",
+        "--seeds",
+        "1",
+        "--epochs",
+        "1",
+        "--max-docs",
+        "60",
+        "--maxlen",
+        "20",
+        "--vocab-size",
+        "50",
+        "--out",
+        str(out),
+        KERAS_HOME=str(tmp_path / "keras-home"),
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     backend = json.loads((out / "config.json").read_text())["run_settings"]["backend"]
     assert backend in INSTALLED
     records = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
-    assert [(r["record"], r["variant"], r["seed"]) for r in records] == [("epoch", "padzero", 0), ("run_end", "padzero", 0)]
+    assert [(r["record"], r["variant"], r["seed"]) for r in records] == [
+        ("epoch", "padzero", 0),
+        ("run_end", "padzero", 0),
+    ]
     assert (out / "report.md").is_file()
     # Nothing named a backend, so the command picked one. With several installed, one line says which: the one
     # that ran. The only one installed is no choice: nothing is said (a note naming tensorflow once came with
@@ -94,7 +124,9 @@ def test_reproduce_a_tiny_synthetic_study(tmp_path):
         assert len(notes) == 1 and notes[0].startswith(f"padzero: KERAS_BACKEND is not set; using {backend} "), notes
 
 
-@pytest.mark.parametrize("command", [["reproduce", "--dataset", "synthetic"], ["diagnose"], ["bench", "--parts", "layer"]])
+@pytest.mark.parametrize(
+    "command", [["reproduce", "--dataset", "synthetic"], ["diagnose"], ["bench", "--parts", "layer"]]
+)
 def test_bogus_backend_is_one_line(command, tmp_path):
     result = run_padzero(*command, "--out", str(tmp_path / "out"), KERAS_BACKEND="bogus")
     assert result.returncode == 2

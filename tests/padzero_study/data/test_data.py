@@ -16,8 +16,7 @@ from sklearn.feature_extraction.text import CountVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils import Bunch
 
-from padzero_study.data import synthetic
-from padzero_study.data import bydate_files
+from padzero_study.data import bydate_files, synthetic
 from padzero_study.data import newsgroups as data_module
 from padzero_study.data.newsgroups import NEWSGROUPS, DataError, Newsgroups, load_newsgroups
 from padzero_study.data.synthetic import SYNTHETIC_MAX_DOCS, make_synthetic_newsgroups, synthetic_post_lengths
@@ -129,13 +128,18 @@ def test_load_archive_skips_unsafe_and_unrelated_members(tmp_path, monkeypatch):
 
 
 def _skipped_links_warnings(caplog):
-    return [record.getMessage() for record in caplog.records
-            if record.levelno == logging.WARNING and "links are never followed" in record.getMessage()]
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.levelno == logging.WARNING and "links are never followed" in record.getMessage()
+    ]
 
 
 def test_load_archive_says_how_many_links_it_skipped(tmp_path, caplog):
-    links = [_link("20news-bydate-train/sci.space/3", "/etc/passwd", tarfile.SYMTYPE),
-             _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE)]
+    links = [
+        _link("20news-bydate-train/sci.space/3", "/etc/passwd", tarfile.SYMTYPE),
+        _link("20news-bydate-train/sci.space/4", "20news-bydate-train/sci.space/60151", tarfile.LNKTYPE),
+    ]
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=links)
     with caplog.at_level(logging.WARNING, logger="padzero_study.data.newsgroups"):
         _assert_fake_posts(load_look_alike(archive))
@@ -239,8 +243,11 @@ def test_load_archive_skips_a_member_too_large_for_a_post_without_reading_it(tmp
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=[bomb])
     read_sizes = []
     real_extractfile = tarfile.TarFile.extractfile
-    monkeypatch.setattr(tarfile.TarFile, "extractfile",
-                        lambda self, member: read_sizes.append(member.size) or real_extractfile(self, member))
+    monkeypatch.setattr(
+        tarfile.TarFile,
+        "extractfile",
+        lambda self, member: read_sizes.append(member.size) or real_extractfile(self, member),
+    )
     with caplog.at_level(logging.WARNING, logger="padzero_study.data.newsgroups"):
         _assert_fake_posts(load_look_alike(archive))
     assert max(read_sizes) <= bydate_files.MAX_POST_BYTES
@@ -311,12 +318,15 @@ def test_load_folder_names_the_first_of_several_strays_and_counts_the_rest(tmp_p
     assert "holds 'a\\nb' (and 2 other entries), which is not" in message
 
 
-@pytest.mark.parametrize("member", [
-    _file("20news-bydate-train/zz.out/results.jsonl", b'{"record": "epoch"}'),
-    _file("20news-bydate-test/README", b"notes"),
-    (_member("20news-bydate-train/zz.out", type=tarfile.DIRTYPE), b""),
-    _link("20news-bydate-train/zz.out", "sci.space", tarfile.SYMTYPE),
-])
+@pytest.mark.parametrize(
+    "member",
+    [
+        _file("20news-bydate-train/zz.out/results.jsonl", b'{"record": "epoch"}'),
+        _file("20news-bydate-test/README", b"notes"),
+        (_member("20news-bydate-train/zz.out", type=tarfile.DIRTYPE), b""),
+        _link("20news-bydate-train/zz.out", "sci.space", tarfile.SYMTYPE),
+    ],
+)
 def test_load_archive_refuses_an_entry_beside_the_newsgroups(tmp_path, member):
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz", extra_members=[member])
     message = _assert_one_line_data_error(archive, "which is not one of the 20 newsgroups")
@@ -327,8 +337,9 @@ def test_load_archive_refuses_an_entry_beside_the_newsgroups(tmp_path, member):
 @pytest.mark.parametrize("name", [".DS_Store", "deeper/2", "notes.txt"])
 def test_load_archive_refuses_a_file_in_a_newsgroup_that_is_not_a_post(tmp_path, name):
     # A stray .DS_Store once became post 18,847, with no word in it.
-    archive = _write_archive(tmp_path / "20news-bydate.tar.gz",
-                             extra_members=[_file(f"20news-bydate-train/sci.med/{name}")])
+    archive = _write_archive(
+        tmp_path / "20news-bydate.tar.gz", extra_members=[_file(f"20news-bydate-train/sci.med/{name}")]
+    )
     message = _assert_one_line_data_error(archive, "which is not a post")
     assert f"'20news-bydate-train/sci.med/{name}'" in message
 
@@ -376,8 +387,11 @@ def test_load_archive_whose_gzip_check_fails_is_refused(tmp_path, position):
 def test_load_verifies_the_posts_are_20_newsgroups(tmp_path):
     # The fake posts are laid out like 20 Newsgroups, but are not its posts: refused unless verify=False.
     archive = _write_archive(tmp_path / "20news-bydate.tar.gz")
-    with pytest.raises(DataError, match="is not a sound copy of 20 Newsgroups: 20news-bydate-test/alt.atheism holds "
-                       "1 post where 20 Newsgroups has 319 .and 39 other folders differ.") as error:
+    with pytest.raises(
+        DataError,
+        match="is not a sound copy of 20 Newsgroups: 20news-bydate-test/alt.atheism holds "
+        "1 post where 20 Newsgroups has 319 .and 39 other folders differ.",
+    ) as error:
         load_newsgroups(archive)
     assert "\n" not in str(error.value)
     _assert_fake_posts(load_look_alike(archive))
@@ -538,7 +552,11 @@ def test_synthetic_posts_take_their_lengths_from_synthetic_post_lengths(monkeypa
 
 
 def test_synthetic_post_lengths_are_seeded_and_bounded():
-    first, again, other = synthetic_post_lengths(5_000, seed=0), synthetic_post_lengths(5_000), synthetic_post_lengths(5_000, 1)
+    first, again, other = (
+        synthetic_post_lengths(5_000, seed=0),
+        synthetic_post_lengths(5_000),
+        synthetic_post_lengths(5_000, 1),
+    )
     np.testing.assert_array_equal(first, again)
     assert not np.array_equal(first, other)
     assert first.dtype == np.int64 and first.shape == (5_000,)
@@ -550,8 +568,12 @@ def test_synthetic_post_lengths_are_seeded_and_bounded():
 
 @pytest.mark.parametrize(
     "kwargs, name",
-    [({"num_docs": 0}, "num_docs"), ({"num_classes": 1}, "num_classes"), ({"num_docs": 2.0}, "num_docs"),
-     ({"num_docs": True}, "num_docs")],
+    [
+        ({"num_docs": 0}, "num_docs"),
+        ({"num_classes": 1}, "num_classes"),
+        ({"num_docs": 2.0}, "num_docs"),
+        ({"num_docs": True}, "num_docs"),
+    ],
 )
 def test_synthetic_bad_arguments_raise(kwargs, name):
     with pytest.raises(ValueError, match=f"{name} must be .*received {name}="):
@@ -600,7 +622,6 @@ def test_load_real_archive(newsgroups_archive):
     np.testing.assert_array_equal(np.bincount(test_labels), posts_per_subset["20news-bydate-test"])
 
 
-
 def test_load_refuses_a_changed_or_missing_post_in_an_extracted_folder(tmp_path, monkeypatch):
     # The reference made from the fake posts, as `newsgroups_checksums` was made from a sound copy of the real ones.
     from padzero_study.data.newsgroups_checksums import posts_checksum
@@ -608,9 +629,14 @@ def test_load_refuses_a_changed_or_missing_post_in_an_extracted_folder(tmp_path,
     reference = {}
     for (subset, group, name), text in sorted(FAKE_POSTS.items()):
         reference.setdefault(subset, {}).setdefault(group, []).append((name, text.decode("latin-1")))
-    monkeypatch.setattr(data_module, "BYDATE_POSTS", {
-        subset: {group: (len(posts), posts_checksum(posts)) for group, posts in groups.items()}
-        for subset, groups in reference.items()})
+    monkeypatch.setattr(
+        data_module,
+        "BYDATE_POSTS",
+        {
+            subset: {group: (len(posts), posts_checksum(posts)) for group, posts in groups.items()}
+            for subset, groups in reference.items()
+        },
+    )
     root = _write_folder(tmp_path / "data")
     _assert_fake_posts(load_newsgroups(root))  # sound: accepted, verified
     post = root / "20news-bydate-train" / "comp.graphics" / "100"

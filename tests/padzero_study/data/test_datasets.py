@@ -7,10 +7,10 @@ import types
 import numpy as np
 import pytest
 
-from padzero_study.data import synthetic
 from padzero_study.data import newsgroups as data
-from padzero_study.data.newsgroups import DataError
+from padzero_study.data import synthetic
 from padzero_study.data.datasets import DATASETS, SYNTHETIC_DEFAULT_DOCS, Dataset, register_dataset
+from padzero_study.data.newsgroups import DataError
 
 
 def study_config(**fields):
@@ -53,8 +53,10 @@ def test_synthetic_without_max_docs_has_the_default_size(monkeypatch):
 
 
 def test_20news_loads_from_the_config_data_path(tmp_path):
-    for subset, group, name, text in [("20news-bydate-train", "sci.space", "1", "orbit"),
-                                      ("20news-bydate-test", "rec.autos", "2", "engine")]:
+    for subset, group, name, text in [
+        ("20news-bydate-train", "sci.space", "1", "orbit"),
+        ("20news-bydate-test", "rec.autos", "2", "engine"),
+    ]:
         (tmp_path / subset / group).mkdir(parents=True)
         (tmp_path / subset / group / name).write_text(text, encoding="latin-1")
     # Read from the config's path, and verified: two posts are not 20 Newsgroups.

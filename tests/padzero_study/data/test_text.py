@@ -10,8 +10,14 @@ from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
 
 from padzero_study.data.newsgroups import Newsgroups, load_newsgroups
 from padzero_study.data.synthetic import make_synthetic_newsgroups
-from padzero_study.data.text import (EncodedSplit, _padded_ids, _vocabulary_from_tokens, encode_newsgroups, repadded,
-                                tokenize)
+from padzero_study.data.text import (
+    EncodedSplit,
+    _padded_ids,
+    _vocabulary_from_tokens,
+    encode_newsgroups,
+    repadded,
+    tokenize,
+)
 
 
 @pytest.mark.parametrize(
@@ -95,8 +101,10 @@ def test_padded_ids_match_keras_pad_sequences(padding):
 
     rng = np.random.default_rng(0)
     vocabulary = {f"w{number}": number for number in range(1, 30)}
-    token_lists = [[f"w{number}" for number in rng.integers(1, 40, size=length)]  # w30..w39 out of vocabulary
-                   for length in [0, 1, 3, 7, 8, 9, 25, 2]]
+    token_lists = [
+        [f"w{number}" for number in rng.integers(1, 40, size=length)]  # w30..w39 out of vocabulary
+        for length in [0, 1, 3, 7, 8, 9, 25, 2]
+    ]
     sequences = [[vocabulary[word] for word in tokens if word in vocabulary] for tokens in token_lists]
     expected = keras.utils.pad_sequences(sequences, maxlen=8, dtype="int32", padding=padding, truncating="pre")
     np.testing.assert_array_equal(_padded_ids(token_lists, vocabulary, maxlen=8, padding=padding), expected)

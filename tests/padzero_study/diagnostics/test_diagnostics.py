@@ -9,10 +9,6 @@ import pytest
 
 from padzero_study import results
 from padzero_study.diagnostics import recorder as diagnostics
-
-from padzero_study.reports import folder_report
-
-from padzero_study.study import runner as study
 from padzero_study.diagnostics.recorder import (
     DiagnosticsRecorder,
     dead_unit_fraction,
@@ -21,6 +17,8 @@ from padzero_study.diagnostics.recorder import (
     padding_gradient_share,
     shared_input_l1,
 )
+from padzero_study.reports import folder_report
+from padzero_study.study import runner as study
 
 pytestmark = pytest.mark.per_backend
 
@@ -106,10 +104,18 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
         model = build_model(variant, vocab_size=30, maxlen=12, num_classes=3, embedding_dim=4, hidden_units=5)
         model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
         recorder = DiagnosticsRecorder(
-            lambda record: results.append_record(path, record), {"variant": variant}, ids[:16], labels[:16], ids[16:], (ids == 0).mean(axis=0),
-            {i: f"w{i}" for i in range(1, 30)}, first_epoch_steps=(0, 1, 3),
+            lambda record: results.append_record(path, record),
+            {"variant": variant},
+            ids[:16],
+            labels[:16],
+            ids[16:],
+            (ids == 0).mean(axis=0),
+            {i: f"w{i}" for i in range(1, 30)},
+            first_epoch_steps=(0, 1, 3),
         )
-        model.fit(ids, labels, batch_size=8, epochs=2, validation_data=(ids[:8], labels[:8]), callbacks=[recorder], verbose=0)
+        model.fit(
+            ids, labels, batch_size=8, epochs=2, validation_data=(ids[:8], labels[:8]), callbacks=[recorder], verbose=0
+        )
         lines[variant] = [r for r in map(json.loads, path.read_text().splitlines()) if r["variant"] == variant]
     for records in lines.values():
         assert [(r["epoch"], r["step"]) for r in records] == [(0, 0), (0, 1), (0, 3), (1, None), (2, None)]
@@ -127,9 +133,18 @@ def test_recorder_writes_lines_at_the_chosen_steps(tmp_path):
 
 
 def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
-    config = study.StudyConfig(dataset="synthetic", variants=("baseline", "padzero", "masked_average"), seeds=1, epochs=2,
-                               maxlen=40, vocab_size=200, max_docs=200, embedding_dim=8, hidden_units=5,
-                               fast_path=False)
+    config = study.StudyConfig(
+        dataset="synthetic",
+        variants=("baseline", "padzero", "masked_average"),
+        seeds=1,
+        epochs=2,
+        maxlen=40,
+        vocab_size=200,
+        max_docs=200,
+        embedding_dim=8,
+        hidden_units=5,
+        fast_path=False,
+    )
     study.run_study(config, tmp_path, diagnose=True)
     written = folder_report.write_report(tmp_path)  # what `padzero diagnose` writes after the runs
     records = [json.loads(line) for line in (tmp_path / "diagnostics.jsonl").read_text().splitlines()]
@@ -147,8 +162,18 @@ def test_diagnose_study_writes_diagnostics_and_a_plot(tmp_path):
 
 
 def test_diagnostics_of_an_interrupted_run_are_dropped_on_resume(tmp_path):
-    config = study.StudyConfig(dataset="synthetic", variants=("padzero",), seeds=2, epochs=1, maxlen=30,
-                               vocab_size=100, max_docs=100, embedding_dim=4, hidden_units=3, fast_path=False)
+    config = study.StudyConfig(
+        dataset="synthetic",
+        variants=("padzero",),
+        seeds=2,
+        epochs=1,
+        maxlen=30,
+        vocab_size=100,
+        max_docs=100,
+        embedding_dim=4,
+        hidden_units=3,
+        fast_path=False,
+    )
     study.run_study(study.StudyConfig(**{**config.__dict__, "seeds": 1}), tmp_path, diagnose=True)
     path = tmp_path / "diagnostics.jsonl"
     finished_lines = path.read_text()

@@ -9,7 +9,6 @@ import pytest
 from keras import ops
 
 from padzero_study import cli
-
 from padzero_study.models import variants
 from padzero_study.models.embeddings import EMBEDDINGS
 from padzero_study.models.encoders import ENCODERS, Encoder, classes_head
@@ -22,8 +21,14 @@ ALL_CELLS = encoder_cells(ENCODERS)
 def cell_model(cell, maxlen):
     """The model of `cell` over posts of any width up to `maxlen` (build_model's are of width maxlen)."""
     ids = keras.Input(shape=(None,), dtype="int32")
-    shape = {"num_classes": SHAPE["num_classes"], "hidden_units": SHAPE["hidden_units"], "maxlen": maxlen,
-             "dropout": 0.3, "fast_path": False, "embedding_init_scale": None}
+    shape = {
+        "num_classes": SHAPE["num_classes"],
+        "hidden_units": SHAPE["hidden_units"],
+        "maxlen": maxlen,
+        "dropout": 0.3,
+        "fast_path": False,
+        "embedding_init_scale": None,
+    }
     return keras.Model(ids, get_variant(cell).build(ids, SHAPE["vocab_size"], SHAPE["embedding_dim"], **shape))
 
 
@@ -33,7 +38,7 @@ def padded_posts(rng, rows, padding="pre", maxlen=SHAPE["maxlen"]):
         length = rng.integers(1, maxlen + 1)
         tokens = rng.integers(1, SHAPE["vocab_size"], size=length)
         if padding == "pre":
-            ids[row, maxlen - length:] = tokens
+            ids[row, maxlen - length :] = tokens
         else:
             ids[row, :length] = tokens
     return ids
@@ -119,7 +124,7 @@ def posts_of_very_different_lengths(rng):
     """Pre-padded posts of 1, 3 and every id, a post-padded one, and one of padding only (the last)."""
     ids = np.zeros((5, SHAPE["maxlen"]), "int32")
     for row, length in enumerate((1, 3, SHAPE["maxlen"])):
-        ids[row, SHAPE["maxlen"] - length:] = rng.integers(1, SHAPE["vocab_size"], size=length)
+        ids[row, SHAPE["maxlen"] - length :] = rng.integers(1, SHAPE["vocab_size"], size=length)
     ids[3, :4] = rng.integers(1, SHAPE["vocab_size"], size=4)
     return ids
 
@@ -146,8 +151,9 @@ def test_an_average_cell_equals_the_keras_layers_it_replaced(embedding, assert_s
     rng = np.random.default_rng(3)
     ids = posts_of_very_different_lengths(rng)
     labels = rng.integers(0, SHAPE["num_classes"], len(ids))
-    bag_features, pooled_features = (ops.convert_to_numpy(keras.Model(model.input, model.get_layer("dropout").input)(ids))
-                                     for model in (bag, pooled))
+    bag_features, pooled_features = (
+        ops.convert_to_numpy(keras.Model(model.input, model.get_layer("dropout").input)(ids)) for model in (bag, pooled)
+    )
     compared = ids.any(axis=1) if choice.masks else np.ones(len(ids), bool)
     if choice.masks:
         assert not bag_features[~compared].any() and np.isnan(pooled_features[~compared]).all()
@@ -159,8 +165,14 @@ def average_of_embeddings(embedding, ids, shape):
     return keras.layers.GlobalMaxPooling1D(name="toy_pooling")(embedding(ids))
 
 
-TOY = Encoder("toy", "GlobalMaxPooling1D, a toy registered by a test", average_of_embeddings, uses_mask=False,
-              weights=lambda sizes: 0, activations=lambda sizes: sizes["maxlen"] * sizes["embedding_dim"])
+TOY = Encoder(
+    "toy",
+    "GlobalMaxPooling1D, a toy registered by a test",
+    average_of_embeddings,
+    uses_mask=False,
+    weights=lambda sizes: 0,
+    activations=lambda sizes: sizes["maxlen"] * sizes["embedding_dim"],
+)
 
 
 def test_a_registered_toy_encoder_reaches_the_command_the_study_and_the_report(tmp_path, monkeypatch, capsys):
@@ -169,8 +181,27 @@ def test_a_registered_toy_encoder_reaches_the_command_the_study_and_the_report(t
         cli.main(["reproduce", "--help"])
     assert "toy" in capsys.readouterr().out
     out = tmp_path / "toy"
-    code = cli.main(["reproduce", "--dataset", "synthetic", "--encoders", "toy", "--seeds", "1", "--epochs", "1",
-                     "--max-docs", "100", "--maxlen", "20", "--vocab-size", "50", "--out", str(out)])
+    code = cli.main(
+        [
+            "reproduce",
+            "--dataset",
+            "synthetic",
+            "--encoders",
+            "toy",
+            "--seeds",
+            "1",
+            "--epochs",
+            "1",
+            "--max-docs",
+            "100",
+            "--maxlen",
+            "20",
+            "--vocab-size",
+            "50",
+            "--out",
+            str(out),
+        ]
+    )
     assert code == 0, capsys.readouterr().err
     trained = {json.loads(line)["variant"] for line in (out / "results.jsonl").read_text().splitlines()}
     assert trained == {"toy/keras", "toy/keras_mask", "toy/padzero", "toy/padzero_mask"}

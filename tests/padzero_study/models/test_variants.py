@@ -25,8 +25,10 @@ def flatten_model_parameters(vocab_size, maxlen, num_classes, embedding_dim, hid
     """Embedding -> Flatten -> Dense(hidden) -> Dense(classes), counted by hand."""
     return (
         vocab_size * embedding_dim
-        + maxlen * embedding_dim * hidden_units + hidden_units
-        + hidden_units * num_classes + num_classes
+        + maxlen * embedding_dim * hidden_units
+        + hidden_units
+        + hidden_units * num_classes
+        + num_classes
     )
 
 
@@ -67,8 +69,10 @@ def test_unknown_variant_is_rejected_with_the_choices():
         build_model("nope", vocab_size=10, maxlen=3)
 
 
-@pytest.mark.parametrize("name, value", [("vocab_size", 0), ("maxlen", 0), ("num_classes", 2.0),
-                                         ("embedding_dim", -3), ("hidden_units", True)])
+@pytest.mark.parametrize(
+    "name, value",
+    [("vocab_size", 0), ("maxlen", 0), ("num_classes", 2.0), ("embedding_dim", -3), ("hidden_units", True)],
+)
 def test_sizes_that_are_not_positive_integers_are_refused_in_one_line(name, value):
     with pytest.raises(ValueError) as error:
         build_model("padzero", **{**SHAPE, name: value})
@@ -105,9 +109,7 @@ def test_mask_zero_changes_nothing_through_flatten():
     masked = build_model("mask_zero", **SHAPE)
     masked.set_weights(baseline.get_weights())
     ids = pre_padded_ids(np.random.default_rng(2), 8)
-    np.testing.assert_allclose(
-        ops.convert_to_numpy(masked(ids)), ops.convert_to_numpy(baseline(ids)), rtol=1e-6
-    )
+    np.testing.assert_allclose(ops.convert_to_numpy(masked(ids)), ops.convert_to_numpy(baseline(ids)), rtol=1e-6)
 
 
 def test_uniform_variants_start_non_negative_and_nonneg_stays_so():
@@ -115,7 +117,11 @@ def test_uniform_variants_start_non_negative_and_nonneg_stays_so():
     for variant in ("uniform", "uniform_nonneg", "uniform_unmasked", "uniform_nonneg_unmasked"):
         table = build_model(variant, **SHAPE).get_layer("embedding").get_weights()[0]
         assert table.min() >= 1e-4 and table.max() <= 0.05
-    for variant, constrained in [("uniform_nonneg", True), ("uniform_nonneg_unmasked", True), ("uniform_unmasked", False)]:
+    for variant, constrained in [
+        ("uniform_nonneg", True),
+        ("uniform_nonneg_unmasked", True),
+        ("uniform_unmasked", False),
+    ]:
         keras.utils.set_random_seed(4)
         model = build_model(variant, **SHAPE)
         model.compile(optimizer=keras.optimizers.SGD(10.0), loss="sparse_categorical_crossentropy")
@@ -147,8 +153,9 @@ def masked_average_before_the_bag(ids, vocab_size, embedding_dim, **shape):
 
 def build_masked_average_from_keras_layers(monkeypatch):
     """From here to the test's end, `masked_average` is built as it was before the bag."""
-    monkeypatch.setitem(VARIANTS, "masked_average",
-                        dataclasses.replace(VARIANTS["masked_average"], build=masked_average_before_the_bag))
+    monkeypatch.setitem(
+        VARIANTS, "masked_average", dataclasses.replace(VARIANTS["masked_average"], build=masked_average_before_the_bag)
+    )
 
 
 @pytest.mark.parametrize("seed", [0, 1])
@@ -166,12 +173,14 @@ def test_masked_average_equals_the_keras_layers_it_replaced(seed, assert_same_lo
     rng = np.random.default_rng(seed)
     ids, labels = awkward_batch(rng, 7), rng.integers(0, SHAPE["num_classes"], 7)  # row 1: padding only
     real = ids.any(axis=1)
-    bag_features, pooled_features = (ops.convert_to_numpy(keras.Model(model.input, model.get_layer("hidden").input)(ids))
-                                     for model in (bag, pooled))
+    bag_features, pooled_features = (
+        ops.convert_to_numpy(keras.Model(model.input, model.get_layer("hidden").input)(ids)) for model in (bag, pooled)
+    )
     assert not bag_features[~real].any() and np.isnan(pooled_features[~real]).all()
     np.testing.assert_allclose(bag_features[real], pooled_features[real], rtol=1e-5, atol=1e-7)
-    np.testing.assert_allclose(ops.convert_to_numpy(bag(ids))[real], ops.convert_to_numpy(pooled(ids))[real],
-                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(
+        ops.convert_to_numpy(bag(ids))[real], ops.convert_to_numpy(pooled(ids))[real], rtol=1e-5, atol=1e-7
+    )
     assert_same_loss_and_gradients(bag, pooled, ids[real], labels[real])
 
 
@@ -180,13 +189,25 @@ def test_a_masked_average_study_gives_the_numbers_of_the_keras_layers(tmp_path, 
     # Keras layers the bag replaced (the exactness on each backend is the test above's).
     from padzero_study.study import runner
 
-    config = runner.StudyConfig(dataset="synthetic", variants=("masked_average",), seeds=1, epochs=2, maxlen=60,
-                                vocab_size=300, max_docs=200, embedding_dim=8, hidden_units=5, fast_path=False)
+    config = runner.StudyConfig(
+        dataset="synthetic",
+        variants=("masked_average",),
+        seeds=1,
+        epochs=2,
+        maxlen=60,
+        vocab_size=300,
+        max_docs=200,
+        embedding_dim=8,
+        hidden_units=5,
+        fast_path=False,
+    )
     runner.run_study(config, tmp_path / "bag")
     build_masked_average_from_keras_layers(monkeypatch)
     runner.run_study(config, tmp_path / "pooled")
-    bag, pooled = ([json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
-                   for folder in ("bag", "pooled"))
+    bag, pooled = (
+        [json.loads(line) for line in (tmp_path / folder / "results.jsonl").read_text().splitlines()]
+        for folder in ("bag", "pooled")
+    )
     bag, pooled = ([r for r in records if r["record"] == "epoch"] for records in (bag, pooled))
     assert [r["epoch"] for r in bag] == [r["epoch"] for r in pooled] == [1, 2]
     for bag_epoch, pooled_epoch in zip(bag, pooled):
@@ -211,7 +232,9 @@ def gradients_in_plain_layout(model, gradients):
         if isinstance(layer, padzero.EmbeddingFlattenDense):
             laid_out.append(by_variable[id(layer.embedding.embeddings)])
             units = layer.units
-            laid_out.append(np.concatenate([by_variable[id(block)].reshape(-1, units) for block in layer.kernel_blocks]))
+            laid_out.append(
+                np.concatenate([by_variable[id(block)].reshape(-1, units) for block in layer.kernel_blocks])
+            )
             laid_out.append(by_variable[id(layer.bias)])
         else:
             laid_out += [by_variable[id(weight)] for weight in layer.trainable_weights]
@@ -236,8 +259,11 @@ FAST_PATHS = ["baseline", "multiply", "padzero", "mask_zero", "uniform_nonneg", 
 
 
 def test_every_variant_with_a_fast_path_shares_one_of_the_checked_ones():
-    differing_by_init_only = {"uniform": "multiply", "uniform_unmasked": "baseline",
-                              "uniform_nonneg_unmasked": "uniform_nonneg"}
+    differing_by_init_only = {
+        "uniform": "multiply",
+        "uniform_unmasked": "baseline",
+        "uniform_nonneg_unmasked": "uniform_nonneg",
+    }
     for name, variant in VARIANTS.items():
         if variant.flattens:
             assert name in FAST_PATHS or differing_by_init_only.get(name) in FAST_PATHS, name
@@ -341,8 +367,15 @@ def test_the_ablations_are_out_of_the_study_and_have_no_reference():
 
 
 def test_every_reference_states_a_known_pattern_and_known_fields():
-    fields = {"pattern", "note", "epoch1_val_accuracy", "best_val_accuracy", "best_epoch", "epochs_at_chance",
-              "seconds_per_epoch"}
+    fields = {
+        "pattern",
+        "note",
+        "epoch1_val_accuracy",
+        "best_val_accuracy",
+        "best_epoch",
+        "epochs_at_chance",
+        "seconds_per_epoch",
+    }
     for variant in VARIANTS.values():
         assert "\n" not in variant.description and variant.description, variant.name
         if variant.reference is not None:
@@ -361,10 +394,14 @@ def doubled_padzero(ids, vocab_size, embedding_dim, **shape):
 def registered_variant():
     """`doubled_padzero`, registered for one test; the registry is restored after it."""
     saved = dict(VARIANTS)
-    yield register_variant(Variant(
-        "doubled_padzero", "padzero.Embedding with an init twice as wide", doubled_padzero,
-        reference={"pattern": "learns_at_once", "epoch1_val_accuracy": 0.123, "note": "made up for a test"},
-    ))
+    yield register_variant(
+        Variant(
+            "doubled_padzero",
+            "padzero.Embedding with an init twice as wide",
+            doubled_padzero,
+            reference={"pattern": "learns_at_once", "epoch1_val_accuracy": 0.123, "note": "made up for a test"},
+        )
+    )
     VARIANTS.clear()
     VARIANTS.update(saved)
 
@@ -396,10 +433,25 @@ def test_a_registered_variants_reference_is_in_the_report(registered_variant, tm
 
     records = []
     for seed in (0, 1):
-        identity = {"variant": "doubled_padzero", "seed": seed, "backend": "jax",
-                    "config": {"epochs": 2, "num_classes": 20, "dataset": "20news"}}
-        records += [{"record": "epoch", **identity, "epoch": epoch, "loss": 1.0, "accuracy": 0.5, "val_loss": 1.0,
-                     "val_accuracy": accuracy, "epoch_seconds": 1.0} for epoch, accuracy in ((1, 0.5), (2, 0.6))]
+        identity = {
+            "variant": "doubled_padzero",
+            "seed": seed,
+            "backend": "jax",
+            "config": {"epochs": 2, "num_classes": 20, "dataset": "20news"},
+        }
+        records += [
+            {
+                "record": "epoch",
+                **identity,
+                "epoch": epoch,
+                "loss": 1.0,
+                "accuracy": 0.5,
+                "val_loss": 1.0,
+                "val_accuracy": accuracy,
+                "epoch_seconds": 1.0,
+            }
+            for epoch, accuracy in ((1, 0.5), (2, 0.6))
+        ]
         records.append({"record": "run_end", **identity, "epochs_run": 2, "stopped_early": False, "train_seconds": 2.0})
     path = tmp_path / "report.md"
     report.write_report_markdown(report.summarize(records), records, path)

@@ -3,16 +3,46 @@
 import json
 
 from padzero_study.files import FileError
-from padzero_study.reports.diagnostics_report import checkpoint_label, finished_diagnostics, run_findings, why_markdown, write_comparison
+from padzero_study.reports.diagnostics_report import (
+    checkpoint_label,
+    finished_diagnostics,
+    run_findings,
+    why_markdown,
+    write_comparison,
+)
 
 
-def checkpoint(variant, seed, *, step=None, epoch=1, pre=0.0, dead=0.0, gradient=1.0, padding_norm=0.5,
-               cosine=0.2, val_accuracy=None, kernel=(1.0, 2.0), share=0.5, shared_input=None, std=1.0):
+def checkpoint(
+    variant,
+    seed,
+    *,
+    step=None,
+    epoch=1,
+    pre=0.0,
+    dead=0.0,
+    gradient=1.0,
+    padding_norm=0.5,
+    cosine=0.2,
+    val_accuracy=None,
+    kernel=(1.0, 2.0),
+    share=0.5,
+    shared_input=None,
+    std=1.0,
+):
     record = {
-        "variant": variant, "seed": seed, "epoch": epoch, "step": step, "padding_gradient_share": share,
-        "table_gradient_norm": gradient, "padding_norm": padding_norm, "word_norm_mean": 0.5,
-        "padding_nearest_words": [["word", cosine]] if padding_norm else [], "dead_unit_fraction": dead,
-        "pre_activation_mean": pre, "pre_activation_std": std, "val_accuracy": val_accuracy,
+        "variant": variant,
+        "seed": seed,
+        "epoch": epoch,
+        "step": step,
+        "padding_gradient_share": share,
+        "table_gradient_norm": gradient,
+        "padding_norm": padding_norm,
+        "word_norm_mean": 0.5,
+        "padding_nearest_words": [["word", cosine]] if padding_norm else [],
+        "dead_unit_fraction": dead,
+        "pre_activation_mean": pre,
+        "pre_activation_std": std,
+        "val_accuracy": val_accuracy,
         "kernel_norms": {"padding_positions": kernel[0], "real_positions": kernel[1]},
     }
     if shared_input is not None:  # files written before it was measured lack it
@@ -52,8 +82,10 @@ def test_run_findings_take_each_number_from_its_checkpoint():
 
 
 def test_a_zero_padding_vector_has_no_nearest_word_and_a_run_at_chance_never_leaves_it():
-    run = [checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0),
-           checkpoint("padzero", 0, epoch=1, padding_norm=0.0, val_accuracy=0.09)]
+    run = [
+        checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0),
+        checkpoint("padzero", 0, epoch=1, padding_norm=0.0, val_accuracy=0.09),
+    ]
     (found,) = run_findings(run, chance_threshold=0.1)
     assert found["nearest_cosine"] == (None, None)
     assert found["shared_input_l1_at_init"] is None and found["pre_activation_std_after_step_1"] is None
@@ -64,10 +96,14 @@ def test_a_zero_padding_vector_has_no_nearest_word_and_a_run_at_chance_never_lea
 
 
 def test_why_section_states_each_variant_per_seed_and_links_the_plot():
-    records = stalled_then_escaped(0) + stalled_then_escaped(1) + [
-        checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0, share=0.0),
-        checkpoint("padzero", 0, epoch=1, padding_norm=0.0, share=0.0, val_accuracy=0.85),
-    ]
+    records = (
+        stalled_then_escaped(0)
+        + stalled_then_escaped(1)
+        + [
+            checkpoint("padzero", 0, step=0, epoch=0, padding_norm=0.0, share=0.0),
+            checkpoint("padzero", 0, epoch=1, padding_norm=0.0, share=0.0, val_accuracy=0.85),
+        ]
+    )
     text = why_markdown(records, plot_name="diagnostics.png")
     assert "![Diagnostics per checkpoint](diagnostics.png)" in text
     baseline_line = next(line for line in text.splitlines() if line.startswith("- **baseline**"))
@@ -82,8 +118,10 @@ def write_run_folder(folder, records, finished):
     """A diagnose folder: its diagnostics lines, and results with a run_end line for each finished (variant, seed)."""
     folder.mkdir()
     (folder / "diagnostics.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
-    ends = [{"record": "run_end", "variant": variant, "seed": seed, "backend": "jax", "epochs_run": 3}
-            for variant, seed in finished]
+    ends = [
+        {"record": "run_end", "variant": variant, "seed": seed, "backend": "jax", "epochs_run": 3}
+        for variant, seed in finished
+    ]
     (folder / "results.jsonl").write_text("".join(json.dumps(end) + "\n" for end in ends))
     return folder
 
@@ -110,8 +148,10 @@ def test_finished_diagnostics_keeps_runs_with_a_run_end(tmp_path):
 
 def test_findings_tolerate_missing_values():
     # No init line, a zero gradient (share None), an epoch without val_accuracy: nothing crashes or is made up.
-    run = [checkpoint("baseline", 0, step=1, epoch=0, share=None),
-           checkpoint("baseline", 0, epoch=1, val_accuracy=None)]
+    run = [
+        checkpoint("baseline", 0, step=1, epoch=0, share=None),
+        checkpoint("baseline", 0, epoch=1, val_accuracy=None),
+    ]
     (found,) = run_findings(run)
     assert found["padding_share_at_init"] is None and found["pre_activation_mean"] == {"s1": 0.0}
     assert found["val_accuracy"] == [] and found["first_epoch_above_chance"] is None
@@ -148,9 +188,17 @@ def _diagnose_folder(tmp_path):
     folder = write_run_folder(tmp_path / "run", stalled_then_escaped(0), [("baseline", 0)])
     for record in stalled_then_escaped(0):  # the runner writes epoch lines beside the run_end
         if record["step"] is None:
-            results.append_record(folder / "results.jsonl", {"record": "epoch", "variant": "baseline", "seed": 0,
-                                                             "backend": "jax", "epoch": record["epoch"],
-                                                             "val_accuracy": record["val_accuracy"]})
+            results.append_record(
+                folder / "results.jsonl",
+                {
+                    "record": "epoch",
+                    "variant": "baseline",
+                    "seed": 0,
+                    "backend": "jax",
+                    "epoch": record["epoch"],
+                    "val_accuracy": record["val_accuracy"],
+                },
+            )
     return folder
 
 

@@ -3,20 +3,30 @@
 import json
 
 from padzero_study import results
-from padzero_study.reports import encoders_report
-
-from padzero_study.reports import folder_report
+from padzero_study.reports import encoders_report, folder_report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def run_records(variant, seed, val_accuracies, epoch_seconds=2.0):
-    identity = {"variant": variant, "seed": seed, "backend": "jax",
-                "config": {"dataset": "20news", "num_classes": 20, "epochs": 30}}
-    records = [{"record": "epoch", **identity, "epoch": epoch, "val_accuracy": accuracy, "epoch_seconds": epoch_seconds}
-               for epoch, accuracy in enumerate(val_accuracies, start=1)]
-    return records + [{"record": "run_end", **identity, "epochs_run": len(val_accuracies),
-                       "train_seconds": epoch_seconds * len(val_accuracies)}]
+    identity = {
+        "variant": variant,
+        "seed": seed,
+        "backend": "jax",
+        "config": {"dataset": "20news", "num_classes": 20, "epochs": 30},
+    }
+    records = [
+        {"record": "epoch", **identity, "epoch": epoch, "val_accuracy": accuracy, "epoch_seconds": epoch_seconds}
+        for epoch, accuracy in enumerate(val_accuracies, start=1)
+    ]
+    return records + [
+        {
+            "record": "run_end",
+            **identity,
+            "epochs_run": len(val_accuracies),
+            "train_seconds": epoch_seconds * len(val_accuracies),
+        }
+    ]
 
 
 # cnn: the trainable vector holds epoch 1 back at chance on every seed; zero padding learns at once.
@@ -33,8 +43,12 @@ CURVES = {
 
 
 def encoder_study(tmp_path):
-    records = [record for variant, seeds in CURVES.items() for seed, curve in enumerate(seeds)
-               for record in run_records(variant, seed, curve)]
+    records = [
+        record
+        for variant, seeds in CURVES.items()
+        for seed, curve in enumerate(seeds)
+        for record in run_records(variant, seed, curve)
+    ]
     (tmp_path / "results.jsonl").write_text("".join(json.dumps(record) + "\n" for record in records))
     (tmp_path / "config.json").write_text(json.dumps({"run_settings": {}, "device": "NVIDIA H200"}))
     return records
@@ -68,8 +82,11 @@ def test_encoders_without_results_are_named_as_waiting_with_their_cost(tmp_path)
 
 def test_one_seed_is_too_few_to_judge():
     records = [r for variant in ("cnn/keras", "cnn/padzero") for r in run_records(variant, 0, [0.05, 0.8])]
-    (line,) = [line for line in encoders_report.encoders_markdown(records, results.StudyFolder("nowhere")).splitlines()
-               if line.startswith("- **cnn**")]
+    (line,) = [
+        line
+        for line in encoders_report.encoders_markdown(records, results.StudyFolder("nowhere")).splitlines()
+        if line.startswith("- **cnn**")
+    ]
     assert "one seed per embedding" in line
 
 

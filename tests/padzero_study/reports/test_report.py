@@ -8,30 +8,60 @@ import math
 import numpy as np
 import pytest
 
-from padzero_study.files import FileError
 from padzero_study import results
-
-from padzero_study.reports import study_report as report
+from padzero_study.files import FileError
 from padzero_study.models.variants import study_variants
+from padzero_study.reports import study_report as report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def make_run(variant, seed, val_accuracies, *, backend="jax", finished=True, epoch_seconds=10.0,
-             num_classes=20, dataset="20news", **settings):
+def make_run(
+    variant,
+    seed,
+    val_accuracies,
+    *,
+    backend="jax",
+    finished=True,
+    epoch_seconds=10.0,
+    num_classes=20,
+    dataset="20news",
+    **settings,
+):
     """Records the study runner would write for one run: an epoch record each, then run_end."""
-    config = {"epochs": 30, "batch_size": 32, "maxlen": 1100, "vocab_size": 20000,
-              "num_classes": num_classes, "dataset": dataset, **settings}
+    config = {
+        "epochs": 30,
+        "batch_size": 32,
+        "maxlen": 1100,
+        "vocab_size": 20000,
+        "num_classes": num_classes,
+        "dataset": dataset,
+        **settings,
+    }
     identity = {"variant": variant, "seed": seed, "backend": backend, "config": config}
     records = [
-        {"record": "epoch", **identity, "epoch": epoch, "loss": 1.0, "accuracy": 0.5,
-         "val_loss": 1.0, "val_accuracy": accuracy, "epoch_seconds": epoch_seconds}
+        {
+            "record": "epoch",
+            **identity,
+            "epoch": epoch,
+            "loss": 1.0,
+            "accuracy": 0.5,
+            "val_loss": 1.0,
+            "val_accuracy": accuracy,
+            "epoch_seconds": epoch_seconds,
+        }
         for epoch, accuracy in enumerate(val_accuracies, start=1)
     ]
     if finished:
-        records.append({"record": "run_end", **identity, "epochs_run": len(val_accuracies),
-                        "stopped_early": False,
-                        "train_seconds": epoch_seconds * len(val_accuracies)})
+        records.append(
+            {
+                "record": "run_end",
+                **identity,
+                "epochs_run": len(val_accuracies),
+                "stopped_early": False,
+                "train_seconds": epoch_seconds * len(val_accuracies),
+            }
+        )
     return records
 
 
@@ -70,8 +100,11 @@ def test_seconds_per_epoch_leave_out_the_first_epoch_which_compiles():
         run[0]["epoch_seconds"] = first
         records += run
     summary = report.summarize(records)
-    assert row_for(summary, "baseline")["seconds_per_epoch_mean"] == row_for(summary, "padzero")[
-        "seconds_per_epoch_mean"] == pytest.approx(6.0)
+    assert (
+        row_for(summary, "baseline")["seconds_per_epoch_mean"]
+        == row_for(summary, "padzero")["seconds_per_epoch_mean"]
+        == pytest.approx(6.0)
+    )
 
 
 def test_summarize_matches_hand_computed_statistics():
@@ -184,8 +217,7 @@ def test_build_report_writes_summary_plot_and_markdown(tmp_path):
         reader = csv.DictReader(file)
         rows = list(reader)
     assert tuple(reader.fieldnames) == report.SUMMARY_COLUMNS
-    assert [(row["variant"], int(row["seeds"])) for row in rows] == [
-        ("baseline", 3), ("multiply", 2), ("padzero", 1)]
+    assert [(row["variant"], int(row["seeds"])) for row in rows] == [("baseline", 3), ("multiply", 2), ("padzero", 1)]
     assert float(rows[0]["best_val_accuracy_mean"]) == pytest.approx(np.mean([0.80, 0.85, 0.05]))
 
     png = paths["learning_curves"].read_bytes()
@@ -207,7 +239,10 @@ def test_build_report_merges_shard_files_by_default(tmp_path):
     write_jsonl(tmp_path / "results.shard-2-of-2.jsonl", make_run("padzero", 0, [0.8, 0.9]))
     write_jsonl(tmp_path / "results.jsonl.tmp", make_run("baseline", 0, BASELINE_CURVES[0]))  # not a results file
     assert [path.name for path in results.results_files(tmp_path)] == [
-        "results.jsonl", "results.shard-1-of-2.jsonl", "results.shard-2-of-2.jsonl"]
+        "results.jsonl",
+        "results.shard-1-of-2.jsonl",
+        "results.shard-2-of-2.jsonl",
+    ]
     paths = report.build_report(tmp_path)
     with open(paths["summary_csv"], newline="") as file:
         rows = list(csv.DictReader(file))
@@ -223,8 +258,10 @@ def test_report_verdicts_follow_the_seed_counts(tmp_path):
     path = tmp_path / "report.md"
     report.write_report_markdown(report.summarize(records), records, path)
     lines = path.read_text(encoding="utf-8").splitlines()
-    verdict = {variant: next(line for line in lines if line.startswith(f"- **{variant}**"))
-               for variant in ("baseline", "multiply", "padzero", "uniform")}
+    verdict = {
+        variant: next(line for line in lines if line.startswith(f"- **{variant}**"))
+        for variant in ("baseline", "multiply", "padzero", "uniform")
+    }
     assert "partly reproduced: it starts at chance on 2 of 3 seeds" in verdict["baseline"]
     assert "— reproduced: it learns from the first epoch on 1 of 1 seeds" in verdict["multiply"]
     assert "no reference number" in verdict["padzero"]
@@ -259,7 +296,8 @@ def test_build_report_with_no_complete_runs(tmp_path):
     with open(paths["summary_csv"], newline="") as file:
         assert list(csv.DictReader(file)) == []
     assert "1 run unfinished (running or interrupted), not included: baseline seed 0 on jax (1 epoch)." in (
-        paths["report_markdown"].read_text(encoding="utf-8"))
+        paths["report_markdown"].read_text(encoding="utf-8")
+    )
 
 
 def test_rows_are_per_backend(tmp_path):
@@ -267,7 +305,9 @@ def test_rows_are_per_backend(tmp_path):
     records += make_run("padzero", 0, [0.7, 0.8], backend="jax")
     summary = report.summarize(records)
     assert [(row["backend"], row["best_val_accuracy_mean"]) for row in summary] == [
-        ("jax", pytest.approx(0.8)), ("torch", pytest.approx(0.9))]
+        ("jax", pytest.approx(0.8)),
+        ("torch", pytest.approx(0.9)),
+    ]
     report.plot_learning_curves(records, tmp_path / "curves.png")
     assert (tmp_path / "curves.png").read_bytes().startswith(PNG_SIGNATURE)
 
@@ -277,7 +317,13 @@ def test_known_variants_come_first_in_study_order():
     records = [record for name in names for record in make_run(name, 0, [0.5])]
     summary = report.summarize(records)
     assert [row["variant"] for row in summary] == [
-        "baseline", "padzero", "uniform_nonneg", "uniform", "mask_zero", "aaa_unknown"]
+        "baseline",
+        "padzero",
+        "uniform_nonneg",
+        "uniform",
+        "mask_zero",
+        "aaa_unknown",
+    ]
 
 
 def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
@@ -287,11 +333,16 @@ def test_report_names_the_attempts_set_aside_in_interrupted_jsonl(tmp_path):
     other = make_run("baseline", 2, [0.05], finished=False)
     # A kill can cut the last line short: the attempts before it still count.
     write_jsonl(tmp_path / results.INTERRUPTED_FILE, first + other + second, extra_text='{"record": "ep')
-    assert results.StudyFolder(tmp_path).set_aside_attempts() == {("uniform", "jax", 1): [3, 2], ("baseline", "jax", 2): [1]}
+    assert results.StudyFolder(tmp_path).set_aside_attempts() == {
+        ("uniform", "jax", 1): [3, 2],
+        ("baseline", "jax", 2): [1],
+    }
 
     markdown = report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8")
-    assert ("- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
-            "included): uniform seed 1 on jax (3 and 2 epochs); baseline seed 2 on jax (1 epoch).") in markdown
+    assert (
+        "- Earlier attempts killed half-way and redone from epoch 1 (their epochs are kept in interrupted.jsonl, not "
+        "included): uniform seed 1 on jax (3 and 2 epochs); baseline seed 2 on jax (1 epoch)."
+    ) in markdown
     with open(tmp_path / "summary.csv", newline="") as file:
         (row,) = csv.DictReader(file)
     assert float(row["best_val_accuracy_mean"]) == pytest.approx(0.3)  # only the finished attempt
@@ -329,8 +380,12 @@ def test_a_diverged_run_is_said_so_and_counted_neither_learning_nor_at_chance(tm
     write_jsonl(tmp_path / "results.jsonl", records)
     summary = report.summarize(records)
     multiply, baseline = row_for(summary, "multiply"), row_for(summary, "baseline")
-    assert (multiply["seeds_diverged"], multiply["seeds_above_chance_at_epoch1"], multiply["seeds_at_chance_at_epoch1"],
-            multiply["seeds_never_left_chance"]) == (3, 0, 0, 0)
+    assert (
+        multiply["seeds_diverged"],
+        multiply["seeds_above_chance_at_epoch1"],
+        multiply["seeds_at_chance_at_epoch1"],
+        multiply["seeds_never_left_chance"],
+    ) == (3, 0, 0, 0)
     assert math.isnan(multiply["best_val_accuracy_mean"]) and multiply["epochs_at_chance_mean"] == 0
     assert baseline["best_val_accuracy_mean"] == 0.5 and baseline["seeds_diverged"] == 1  # NaN is not the best
     lines = verdict_lines(report.build_report(tmp_path)["report_markdown"].read_text(encoding="utf-8"))
@@ -339,8 +394,16 @@ def test_a_diverged_run_is_said_so_and_counted_neither_learning_nor_at_chance(tm
     assert "1 of 1 seeds diverged" in lines["baseline"]
 
 
-@pytest.mark.parametrize("change", [{"val_accuracy": "0.5"}, {"variant": ["baseline"]}, {"seed": 1.5},
-                                    {"epoch": True}, {"config": {"num_classes": 0}}])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"val_accuracy": "0.5"},
+        {"variant": ["baseline"]},
+        {"seed": 1.5},
+        {"epoch": True},
+        {"config": {"num_classes": 0}},
+    ],
+)
 def test_wrong_types_in_results_are_named_before_anything_is_written(tmp_path, change):
     records = make_run("baseline", 0, [0.05, 0.5])
     records[1] = {**records[1], **change}
@@ -393,8 +456,11 @@ def test_short_runs_on_all_posts_compare_epoch_one_but_not_the_best(tmp_path):
 
 
 def test_the_full_study_gets_no_notice(tmp_path):
-    records = [record for variant in study_variants() for record in
-               make_run(variant, 0, [0.05, 0.5], train_posts=15_048, validation_posts=3_798, max_docs=None)]
+    records = [
+        record
+        for variant in study_variants()
+        for record in make_run(variant, 0, [0.05, 0.5], train_posts=15_048, validation_posts=3_798, max_docs=None)
+    ]
     path = tmp_path / "report.md"
     report.write_report_markdown(report.summarize(records), records, path)
     markdown = path.read_text(encoding="utf-8")
@@ -404,8 +470,9 @@ def test_the_full_study_gets_no_notice(tmp_path):
 def test_reference_and_order_come_from_the_variant_registry(tmp_path, monkeypatch):
     from padzero_study.models import variants
 
-    new = variants.Variant("new_idea", "a new variant", build=None,
-                           reference={"pattern": "learns_at_once", "best_val_accuracy": 0.61})
+    new = variants.Variant(
+        "new_idea", "a new variant", build=None, reference={"pattern": "learns_at_once", "best_val_accuracy": 0.61}
+    )
     registry = {"new_idea": new, **variants.VARIANTS}  # first in report order
     monkeypatch.setattr(report, "VARIANTS", registry)
     records = make_run("baseline", 0, [0.05, 0.5]) + make_run("new_idea", 0, [0.3, 0.4])
@@ -432,8 +499,13 @@ def test_the_plot_draws_the_threshold_the_report_counts(tmp_path, monkeypatch):
 
     drawn = []
     real_axhline = Axes.axhline
-    monkeypatch.setattr(Axes, "axhline", lambda self, y=0, *args, **kwargs: drawn.append((y, kwargs.get("label")))
-                        or real_axhline(self, y, *args, **kwargs))
+    monkeypatch.setattr(
+        Axes,
+        "axhline",
+        lambda self, y=0, *args, **kwargs: (
+            drawn.append((y, kwargs.get("label"))) or real_axhline(self, y, *args, **kwargs)
+        ),
+    )
     records = make_run("padzero", 0, [0.3, 0.6], num_classes=4) + make_run("baseline", 0, [0.05, 0.5])
     report.plot_learning_curves(records, tmp_path / "curves.png")
     thresholds = {row["variant"]: row["chance_threshold"] for row in report.summarize(records)}
@@ -490,15 +562,20 @@ def test_no_pattern_verdicts_when_no_variant_learned(tmp_path):
     for verdict in ("— reproduced", "— partly", "— not reproduced", "— as expected", "— not as expected"):
         assert verdict not in verdicts, verdicts
     assert verdicts.count("no verdict: no variant learned in these runs: too few posts or epochs") == sum(
-        1 for variant in study_variants() if report._reference(variant).get("pattern"))
+        1 for variant in study_variants() if report._reference(variant).get("pattern")
+    )
     assert "at most 1 epochs" not in markdown and "at most 1 epoch" in markdown
 
 
 def test_compare_studies_pairs_the_same_runs_and_gives_the_reference_seeds_spread():
     reference = study_records()
-    compared = (make_run("baseline", 0, [0.06, 0.70]) + make_run("baseline", 2, [0.05, 0.09, 0.81])
-                + make_run("multiply", 1, [0.79, 0.90]) + make_run("padzero", 0, [0.8])  # not in the reference
-                + make_run("multiply", 0, [0.7], finished=False))  # unfinished: left out
+    compared = (
+        make_run("baseline", 0, [0.06, 0.70])
+        + make_run("baseline", 2, [0.05, 0.09, 0.81])
+        + make_run("multiply", 1, [0.79, 0.90])
+        + make_run("padzero", 0, [0.8])  # not in the reference
+        + make_run("multiply", 0, [0.7], finished=False)
+    )  # unfinished: left out
     rows = report.compare_studies(reference, compared)
     assert [(row["variant"], row["seed"]) for row in rows] == [("baseline", 0), ("baseline", 2), ("multiply", 1)]
     baseline_2 = rows[1]

@@ -10,8 +10,20 @@ from cli_runs import run_cli
 from padzero_study.results import folder as folder_module
 from padzero_study.results import jsonlines
 
-TINY = ["--dataset", "synthetic", "--max-docs", "120", "--maxlen", "16", "--vocab-size", "40", "--epochs", "1",
-        "--variants", "padzero"]
+TINY = [
+    "--dataset",
+    "synthetic",
+    "--max-docs",
+    "120",
+    "--maxlen",
+    "16",
+    "--vocab-size",
+    "40",
+    "--epochs",
+    "1",
+    "--variants",
+    "padzero",
+]
 
 
 @pytest.fixture
@@ -37,8 +49,13 @@ def test_a_study_folder_is_read_once_per_command(tmp_path, capsys, reads):
     assert reads == Counter()
     # An interrupted run's lines and a cut line: resuming reads each file once, sets the lines aside and reports.
     with open(out / "results.jsonl", "a") as file:
-        file.write(json.dumps({"record": "epoch", "variant": "padzero", "seed": 1, "backend": "jax", "epoch": 1,
-                               "val_accuracy": 0.1}) + "\n" + '{"record": "ep')
+        file.write(
+            json.dumps(
+                {"record": "epoch", "variant": "padzero", "seed": 1, "backend": "jax", "epoch": 1, "val_accuracy": 0.1}
+            )
+            + "\n"
+            + '{"record": "ep'
+        )
     assert run_cli(["reproduce", *TINY, "--seeds", "2", "--out", str(out)], capsys)[0] == 0
     assert reads == Counter({"results.jsonl": 1, "config.json": 1}), reads
     reads.clear()

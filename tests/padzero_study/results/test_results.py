@@ -8,16 +8,23 @@ import sys
 
 import pytest
 
-from padzero_study import files
-from padzero_study import results
-from padzero_study.results import jsonlines
+from padzero_study import files, results
 from padzero_study.files import FileError
+from padzero_study.results import jsonlines
 
 
 def epoch_record(**changes):
-    record = {"record": "epoch", "variant": "padzero", "seed": 0, "backend": "jax", "epoch": 1,
-              "val_accuracy": 0.5, "loss": 2.0, "epoch_seconds": 1.5,
-              "config": {"dataset": "20news", "num_classes": 20, "epochs": 30}}
+    record = {
+        "record": "epoch",
+        "variant": "padzero",
+        "seed": 0,
+        "backend": "jax",
+        "epoch": 1,
+        "val_accuracy": 0.5,
+        "loss": 2.0,
+        "epoch_seconds": 1.5,
+        "config": {"dataset": "20news", "num_classes": 20, "epochs": 30},
+    }
     return {**record, **changes}
 
 
@@ -82,17 +89,20 @@ def test_setting_one_line_aside_says_one_line(tmp_path, caplog):
     assert f"set aside 1 line of interrupted runs in {results.INTERRUPTED_FILE}" in caplog.text  # once "1 lines"
 
 
-@pytest.mark.parametrize("line, complaint", [
-    (b"not json", "is not valid JSON"),
-    (b"{}", None),  # an object: read_lines takes it, load_results refuses it
-    (b"[]", "is not a JSON object but a list"),
-    (b"null", "is not a JSON object but null"),
-    (b'"text"', "is not a JSON object but a string"),
-    (b"1", "is not a JSON object but a number"),
-    (b'{"record": "epoch", "variant": "caf\xe9"}', "is not UTF-8 text"),
-    (b"1" * 5_000, "is not valid JSON"),  # an integer beyond Python's digit limit
-    (b"[" * 100_000 + b"]" * 100_000, "is not valid JSON"),  # nesting beyond the parser's depth
-])
+@pytest.mark.parametrize(
+    "line, complaint",
+    [
+        (b"not json", "is not valid JSON"),
+        (b"{}", None),  # an object: read_lines takes it, load_results refuses it
+        (b"[]", "is not a JSON object but a list"),
+        (b"null", "is not a JSON object but null"),
+        (b'"text"', "is not a JSON object but a string"),
+        (b"1", "is not a JSON object but a number"),
+        (b'{"record": "epoch", "variant": "caf\xe9"}', "is not UTF-8 text"),
+        (b"1" * 5_000, "is not valid JSON"),  # an integer beyond Python's digit limit
+        (b"[" * 100_000 + b"]" * 100_000, "is not valid JSON"),  # nesting beyond the parser's depth
+    ],
+)
 def test_a_bad_complete_line_is_an_error_naming_file_and_line(tmp_path, line, complaint):
     path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record()).encode(), line])
     if complaint is None:
@@ -106,23 +116,43 @@ def test_a_bad_complete_line_is_an_error_naming_file_and_line(tmp_path, line, co
 # ---------------------------------------------------------------- field checks
 
 
-@pytest.mark.parametrize("line", [
-    "{}", '{"record": "bogus"}', json.dumps({"variant": "padzero"}),
-    json.dumps(epoch_record(seed="0")), json.dumps(epoch_record(seed=True)), json.dumps(epoch_record(seed=1.0)),
-    json.dumps(epoch_record(seed=-1)), json.dumps(epoch_record(seed=10**30)),
-    json.dumps(epoch_record(variant=["padzero"])), json.dumps(epoch_record(variant="")),
-    json.dumps(epoch_record(variant={"name": "padzero"})), json.dumps(epoch_record(backend=None)),
-    json.dumps(epoch_record(epoch=0)), json.dumps(epoch_record(epoch="1")), json.dumps(epoch_record(epoch=2.5)),
-    json.dumps(epoch_record(val_accuracy="0.5")), json.dumps(epoch_record(val_accuracy=1.5)),
-    json.dumps(epoch_record(val_accuracy=float("inf"))), json.dumps(epoch_record(val_accuracy=True)),
-    json.dumps(epoch_record(val_accuracy=[0.5])), json.dumps(epoch_record(loss=float("-inf"))),
-    json.dumps(epoch_record(epoch_seconds=-1)), json.dumps(epoch_record(epoch_seconds=float("nan"))),
-    json.dumps(epoch_record(config=[])), json.dumps(epoch_record(config={"num_classes": "20"})),
-    json.dumps(epoch_record(config={"num_classes": 1})), json.dumps(epoch_record(config={"max_docs": 0})),
-    json.dumps(epoch_record(config={"dataset": {"name": "20news"}})),
-    json.dumps(end_record(epochs_run=None)), json.dumps(end_record(epochs_run=10**100)),
-    json.dumps(end_record(train_seconds="5")), json.dumps(end_record(fast_path="yes")),
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "{}",
+        '{"record": "bogus"}',
+        json.dumps({"variant": "padzero"}),
+        json.dumps(epoch_record(seed="0")),
+        json.dumps(epoch_record(seed=True)),
+        json.dumps(epoch_record(seed=1.0)),
+        json.dumps(epoch_record(seed=-1)),
+        json.dumps(epoch_record(seed=10**30)),
+        json.dumps(epoch_record(variant=["padzero"])),
+        json.dumps(epoch_record(variant="")),
+        json.dumps(epoch_record(variant={"name": "padzero"})),
+        json.dumps(epoch_record(backend=None)),
+        json.dumps(epoch_record(epoch=0)),
+        json.dumps(epoch_record(epoch="1")),
+        json.dumps(epoch_record(epoch=2.5)),
+        json.dumps(epoch_record(val_accuracy="0.5")),
+        json.dumps(epoch_record(val_accuracy=1.5)),
+        json.dumps(epoch_record(val_accuracy=float("inf"))),
+        json.dumps(epoch_record(val_accuracy=True)),
+        json.dumps(epoch_record(val_accuracy=[0.5])),
+        json.dumps(epoch_record(loss=float("-inf"))),
+        json.dumps(epoch_record(epoch_seconds=-1)),
+        json.dumps(epoch_record(epoch_seconds=float("nan"))),
+        json.dumps(epoch_record(config=[])),
+        json.dumps(epoch_record(config={"num_classes": "20"})),
+        json.dumps(epoch_record(config={"num_classes": 1})),
+        json.dumps(epoch_record(config={"max_docs": 0})),
+        json.dumps(epoch_record(config={"dataset": {"name": "20news"}})),
+        json.dumps(end_record(epochs_run=None)),
+        json.dumps(end_record(epochs_run=10**100)),
+        json.dumps(end_record(train_seconds="5")),
+        json.dumps(end_record(fast_path="yes")),
+    ],
+)
 def test_records_of_the_wrong_shape_are_refused_naming_file_and_line(tmp_path, line):
     path = write_lines(tmp_path / "results.jsonl", [json.dumps(end_record(seed=5)), line])
     with pytest.raises(FileError, match="Fix or delete that line|fix or delete that line") as error:
@@ -131,7 +161,9 @@ def test_records_of_the_wrong_shape_are_refused_naming_file_and_line(tmp_path, l
 
 
 def test_a_diverged_run_is_read_not_refused(tmp_path):
-    path = write_lines(tmp_path / "results.jsonl", [json.dumps(epoch_record(val_accuracy=float("nan"), loss=float("nan")))])
+    path = write_lines(
+        tmp_path / "results.jsonl", [json.dumps(epoch_record(val_accuracy=float("nan"), loss=float("nan")))]
+    )
     (record,) = results.load_results(path)
     assert record["val_accuracy"] != record["val_accuracy"]
 
@@ -159,7 +191,11 @@ def test_results_files_and_finished_runs(tmp_path):
     write_lines(tmp_path / "results.jsonl", [])
     (tmp_path / "results.jsonl.tmp").write_text("")
     files = results.results_files(tmp_path)
-    assert [path.name for path in files] == ["results.jsonl", "results.shard-1-of-2.jsonl", "results.shard-2-of-2.jsonl"]
+    assert [path.name for path in files] == [
+        "results.jsonl",
+        "results.shard-1-of-2.jsonl",
+        "results.shard-2-of-2.jsonl",
+    ]
     assert results.finished_runs(results.load_results(files)) == {("padzero", 0), ("padzero", 1)}
 
 
@@ -189,18 +225,37 @@ def test_a_garbage_line_in_interrupted_jsonl_is_named(tmp_path):
 
 
 def diagnostics_record(**changes):
-    record = {"variant": "padzero", "seed": 0, "epoch": 0, "step": 0, "padding_gradient_share": None,
-              "table_gradient_norm": 1.0, "padding_norm": 0.0, "word_norm_mean": 0.5, "padding_nearest_words": [],
-              "dead_unit_fraction": 0.0, "pre_activation_mean": 0.1, "pre_activation_std": 1.0}
+    record = {
+        "variant": "padzero",
+        "seed": 0,
+        "epoch": 0,
+        "step": 0,
+        "padding_gradient_share": None,
+        "table_gradient_norm": 1.0,
+        "padding_norm": 0.0,
+        "word_norm_mean": 0.5,
+        "padding_nearest_words": [],
+        "dead_unit_fraction": 0.0,
+        "pre_activation_mean": 0.1,
+        "pre_activation_std": 1.0,
+    }
     return {**record, **changes}
 
 
-@pytest.mark.parametrize("line", [
-    "garbage", "[]", json.dumps(diagnostics_record(seed="0")), json.dumps(diagnostics_record(step="1")),
-    json.dumps(diagnostics_record(padding_norm=None)), json.dumps(diagnostics_record(dead_unit_fraction=2)),
-    json.dumps(diagnostics_record(padding_nearest_words=[["word"]])),
-    json.dumps(diagnostics_record(kernel_norms=[1, 2])), json.dumps({"variant": "padzero"}),
-])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "garbage",
+        "[]",
+        json.dumps(diagnostics_record(seed="0")),
+        json.dumps(diagnostics_record(step="1")),
+        json.dumps(diagnostics_record(padding_norm=None)),
+        json.dumps(diagnostics_record(dead_unit_fraction=2)),
+        json.dumps(diagnostics_record(padding_nearest_words=[["word"]])),
+        json.dumps(diagnostics_record(kernel_norms=[1, 2])),
+        json.dumps({"variant": "padzero"}),
+    ],
+)
 def test_diagnostics_lines_are_checked_naming_file_and_line(tmp_path, line):
     path = write_lines(tmp_path / "diagnostics.jsonl", [json.dumps(diagnostics_record()), line])
     with pytest.raises(FileError) as error:
@@ -226,11 +281,15 @@ def test_a_config_that_is_not_one_is_named_with_the_way_out(tmp_path, content):
 
 
 def test_reading_results_needs_no_keras():
-    code = ("import sys; import padzero_study.reports.study_report, padzero_study.results, padzero_study.reports.diagnostics_report; "
-            "print(sorted(m for m in ('keras', 'numpy', 'sklearn', 'matplotlib') if m in sys.modules))")
+    code = (
+        "import sys; import padzero_study.reports.study_report, padzero_study.results, padzero_study.reports.diagnostics_report; "
+        "print(sorted(m for m in ('keras', 'numpy', 'sklearn', 'matplotlib') if m in sys.modules))"
+    )
     completed = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert completed.returncode == 0, completed.stderr
-    assert "keras" not in completed.stdout and "sklearn" not in completed.stdout and "matplotlib" not in completed.stdout
+    assert (
+        "keras" not in completed.stdout and "sklearn" not in completed.stdout and "matplotlib" not in completed.stdout
+    )
 
 
 # ---------------------------------------------------------------- the lock
@@ -310,16 +369,20 @@ def test_links_out_of_the_folder_are_not_followed(tmp_path):
 # ---------------------------------------------------------------- links, special files, BOM, duplicate keys
 
 
-@pytest.mark.parametrize("name", ["results.jsonl", "results.shard-1-of-2.jsonl", "interrupted.jsonl",
-                                  "diagnostics.jsonl", "config.json"])
+@pytest.mark.parametrize(
+    "name", ["results.jsonl", "results.shard-1-of-2.jsonl", "interrupted.jsonl", "diagnostics.jsonl", "config.json"]
+)
 def test_a_linked_file_of_the_folder_is_refused_unread(tmp_path, name):
     secret = tmp_path / "secret.txt"
     secret.write_text("root:x:0:0:root:/root:/bin/bash\n")
     folder = tmp_path / "study"
     folder.mkdir()
     (folder / name).symlink_to(secret)
-    readers = {"config.json": results.read_config, "diagnostics.jsonl": results.load_diagnostics,
-               "interrupted.jsonl": lambda path: results.StudyFolder(path.parent).set_aside_attempts()}
+    readers = {
+        "config.json": results.read_config,
+        "diagnostics.jsonl": results.load_diagnostics,
+        "interrupted.jsonl": lambda path: results.StudyFolder(path.parent).set_aside_attempts(),
+    }
     read = readers.get(name, lambda path: results.load_results(results.results_files(path.parent)))
     with pytest.raises(FileError, match=f"{name} is a symbolic link") as error:
         read(folder / name)
@@ -370,10 +433,14 @@ def test_a_byte_order_mark_is_accepted(tmp_path):
 
 
 def test_a_key_given_twice_is_refused_naming_file_and_line(tmp_path):
-    path = write_lines(tmp_path / "results.jsonl", [
-        json.dumps(end_record()),
-        '{"record": "epoch", "variant": "padzero", "seed": 0, "backend": "jax", "epoch": 1, '
-        '"val_accuracy": 0.0, "val_accuracy": 0.9}'])
+    path = write_lines(
+        tmp_path / "results.jsonl",
+        [
+            json.dumps(end_record()),
+            '{"record": "epoch", "variant": "padzero", "seed": 0, "backend": "jax", "epoch": 1, '
+            '"val_accuracy": 0.0, "val_accuracy": 0.9}',
+        ],
+    )
     with pytest.raises(FileError, match='has the key "val_accuracy" twice') as error:
         results.load_results(path)
     assert_one_line_naming(error, path, 2)
@@ -401,8 +468,10 @@ def test_os_errors_become_one_line_messages_naming_the_file(tmp_path, monkeypatc
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(jsonlines.os, "write", disk_full)
-    with pytest.raises(FileError, match=f"no space left on device while writing {path}; finished results are "
-                                           "kept; free space and rerun") as error:
+    with pytest.raises(
+        FileError,
+        match=f"no space left on device while writing {path}; finished results are kept; free space and rerun",
+    ) as error:
         results.append_record(path, end_record())
     assert "\n" not in str(error.value)
     monkeypatch.undo()

@@ -32,8 +32,9 @@ print(json.dumps({"applied": applied, "second_faults": faults[1], "pages": size 
 
 
 def second_block(mode):
-    completed = subprocess.run([sys.executable, "-c", SECOND_BLOCK_FAULTS, mode], capture_output=True, text=True,
-                               check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", SECOND_BLOCK_FAULTS, mode], capture_output=True, text=True, check=True
+    )
     return json.loads(completed.stdout)
 
 

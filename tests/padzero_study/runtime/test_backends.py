@@ -11,13 +11,15 @@ from padzero_study.runtime import backends
 from padzero_study.runtime.backends import BackendError, choose_backend
 
 ALL = {"jax", "tensorflow", "torch"}
-KERAS_WROTE_IT = json.dumps({"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow",
-                             "image_data_format": "channels_last"})
+KERAS_WROTE_IT = json.dumps(
+    {"floatx": "float32", "epsilon": 1e-07, "backend": "tensorflow", "image_data_format": "channels_last"}
+)
 
 
 def choose(requested=None, environment=None, config_text=None, installed=ALL, imported=None):
-    return choose_backend(requested, environment=environment or {}, config_text=config_text,
-                          installed=installed, imported=imported)
+    return choose_backend(
+        requested, environment=environment or {}, config_text=config_text, installed=installed, imported=imported
+    )
 
 
 @pytest.mark.parametrize(
@@ -79,11 +81,23 @@ def test_config_naming_a_backend_padzero_does_not_run_on():
         (None, {"KERAS_BACKEND": "bogus"}, "KERAS_BACKEND='bogus' is not a backend padzero runs on; set KERAS_BACKEND"),
         (None, {"KERAS_BACKEND": "numpy"}, "KERAS_BACKEND='numpy' is not a backend padzero runs on; set"),
         # A trailing space was invisible ("KERAS_BACKEND=jax is not a backend"), capitals got no hint.
-        (None, {"KERAS_BACKEND": "jax "}, "KERAS_BACKEND='jax ' is not a backend padzero runs on (backends are "
-                                          "lowercase, without spaces); set KERAS_BACKEND to one of jax, tensorflow"),
-        (None, {"KERAS_BACKEND": "JAX"}, "KERAS_BACKEND='JAX' is not a backend padzero runs on (backends are lowercase"),
+        (
+            None,
+            {"KERAS_BACKEND": "jax "},
+            "KERAS_BACKEND='jax ' is not a backend padzero runs on (backends are "
+            "lowercase, without spaces); set KERAS_BACKEND to one of jax, tensorflow",
+        ),
+        (
+            None,
+            {"KERAS_BACKEND": "JAX"},
+            "KERAS_BACKEND='JAX' is not a backend padzero runs on (backends are lowercase",
+        ),
         ("bogus", {}, "--backend bogus is not a backend padzero runs on; use --backend"),
-        (None, {"KERAS_BACKEND": "torch"}, "backend 'torch' is not installed; install it with: pip install 'padzero[torch]'"),
+        (
+            None,
+            {"KERAS_BACKEND": "torch"},
+            "backend 'torch' is not installed; install it with: pip install 'padzero[torch]'",
+        ),
         ("tensorflow", {}, "pip install 'padzero[tensorflow]'"),
     ],
 )
@@ -94,7 +108,9 @@ def test_named_backend_that_cannot_run_is_one_line(requested, environment, fragm
 
 
 def test_no_backend_installed_names_the_extras():
-    with pytest.raises(BackendError, match=r"No Keras backend is installed; install one with: pip install 'padzero\[jax\]'"):
+    with pytest.raises(
+        BackendError, match=r"No Keras backend is installed; install one with: pip install 'padzero\[jax\]'"
+    ):
         choose(installed=set())
 
 
@@ -118,8 +134,10 @@ def test_activate_backend_reads_the_config_file_and_sets_keras_backend(tmp_path)
     if "jax" not in backends.installed_backends():
         pytest.skip("jax is not installed")
     (tmp_path / "keras.json").write_text(json.dumps({"backend": "jax"}))
-    script = ("import sys, os; from padzero_study.runtime.backends import activate_backend; "
-              "print(activate_backend(), os.environ['KERAS_BACKEND'], 'keras' in sys.modules)")
+    script = (
+        "import sys, os; from padzero_study.runtime.backends import activate_backend; "
+        "print(activate_backend(), os.environ['KERAS_BACKEND'], 'keras' in sys.modules)"
+    )
     environment = {key: value for key, value in os.environ.items() if key != "KERAS_BACKEND"}
     environment["KERAS_HOME"] = str(tmp_path)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=environment, timeout=60)
@@ -128,15 +146,18 @@ def test_activate_backend_reads_the_config_file_and_sets_keras_backend(tmp_path)
     assert result.stderr == ""  # the config file named it: nothing to say
 
 
-@pytest.mark.parametrize("content, fragment", [
-    ("[]", "holds [], not a JSON object"),
-    ('"jax"', 'holds "jax", not a JSON object'),
-    ("null", "holds null, not a JSON object"),
-    ('{"floatx": "float8"}', 'has floatx: "float8", which Keras refuses (one of float16, float32, float64)'),
-    ('{"epsilon": 1}', "has epsilon: 1, which Keras refuses (a number with a decimal point"),
-    ('{"image_data_format": "nhwc"}', 'has image_data_format: "nhwc", which Keras refuses'),
-    (None, "is a folder"),
-])
+@pytest.mark.parametrize(
+    "content, fragment",
+    [
+        ("[]", "holds [], not a JSON object"),
+        ('"jax"', 'holds "jax", not a JSON object'),
+        ("null", "holds null, not a JSON object"),
+        ('{"floatx": "float8"}', 'has floatx: "float8", which Keras refuses (one of float16, float32, float64)'),
+        ('{"epsilon": 1}', "has epsilon: 1, which Keras refuses (a number with a decimal point"),
+        ('{"image_data_format": "nhwc"}', 'has image_data_format: "nhwc", which Keras refuses'),
+        (None, "is a folder"),
+    ],
+)
 def test_config_file_keras_cannot_start_with_is_one_line(tmp_path, content, fragment):
     # Keras itself fails on these at import, with a traceback (AttributeError) or a bare errno.
     path = tmp_path / "keras.json"
@@ -160,7 +181,9 @@ def test_unreadable_config_file_is_one_line(tmp_path):
         backends.read_keras_config(path)
 
 
-@pytest.mark.parametrize("content, expected", [("{not json", None), (b"\xff\xfe", None), ('{"backend": "jax"}', '{"backend": "jax"}')])
+@pytest.mark.parametrize(
+    "content, expected", [("{not json", None), (b"\xff\xfe", None), ('{"backend": "jax"}', '{"backend": "jax"}')]
+)
 def test_config_file_keras_ignores_or_reads_is_returned(tmp_path, content, expected):
     path = tmp_path / "keras.json"
     path.write_bytes(content if isinstance(content, bytes) else content.encode())

@@ -28,8 +28,13 @@ TRAIN_TWO_MODELS = """
 def run_without_a_chosen_cache(tmp_path, backend, *extra_environment):
     environment = {key: value for key, value in os.environ.items() if not key.startswith("JAX_")}
     environment.update({"KERAS_BACKEND": backend, "XDG_CACHE_HOME": str(tmp_path / "xdg"), **dict(extra_environment)})
-    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(TRAIN_TWO_MODELS), str(tmp_path / "cache")],
-                               env=environment, capture_output=True, text=True, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(TRAIN_TWO_MODELS), str(tmp_path / "cache")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])["folder"]
 

@@ -41,8 +41,13 @@ TWO_STUDIES = """
 def test_the_study_trains_to_the_numbers_of_keras_own_seeding_without_importing_tensorflow(backend):
     pytest.importorskip(backend)
     pytest.importorskip("tensorflow")  # what is left out must be installed for the test to mean anything
-    completed = subprocess.run([sys.executable, "-c", textwrap.dedent(TWO_STUDIES)], capture_output=True, text=True,
-                               env={**os.environ, "KERAS_BACKEND": backend}, timeout=600)
+    completed = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(TWO_STUDIES)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "KERAS_BACKEND": backend},
+        timeout=600,
+    )
     assert completed.returncode == 0, completed.stderr[-3000:]
     outcome = json.loads(completed.stdout.strip().splitlines()[-1])
     assert outcome["tensorflow_imported"] is False and outcome["after"] is True

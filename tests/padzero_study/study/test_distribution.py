@@ -12,7 +12,9 @@ import textwrap
 import numpy as np
 import pytest
 
-pytestmark = pytest.mark.skipif(os.environ.get("KERAS_BACKEND", "tensorflow") != "jax", reason="keras.distribution needs JAX")
+pytestmark = pytest.mark.skipif(
+    os.environ.get("KERAS_BACKEND", "tensorflow") != "jax", reason="keras.distribution needs JAX"
+)
 
 TWO_DEVICES = "--xla_force_host_platform_device_count=2"
 
@@ -20,7 +22,12 @@ TWO_DEVICES = "--xla_force_host_platform_device_count=2"
 def run_python(code, devices_flag, tmp_path):
     environment = {**os.environ, "KERAS_BACKEND": "jax", "XLA_FLAGS": devices_flag}
     completed = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)], env=environment, capture_output=True, text=True, timeout=600, cwd=tmp_path
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
     return json.loads(completed.stdout.strip().splitlines()[-1])

@@ -14,8 +14,22 @@ pytestmark = pytest.mark.per_backend
 
 # Enough posts that an epoch lasts a second or more, so that a SIGINT sent half a second after the first epoch's
 # line is written lands in the middle of the second epoch.
-FLAGS = ["--dataset", "synthetic", "--max-docs", "6000", "--maxlen", "100", "--vocab-size", "500", "--seeds", "1",
-         "--epochs", "30", "--variants", "padzero"]
+FLAGS = [
+    "--dataset",
+    "synthetic",
+    "--max-docs",
+    "6000",
+    "--maxlen",
+    "100",
+    "--vocab-size",
+    "500",
+    "--seeds",
+    "1",
+    "--epochs",
+    "30",
+    "--variants",
+    "padzero",
+]
 
 
 def sigint_after_first_epoch(results, sent):
@@ -42,8 +56,9 @@ def python_sigint_handler():
 # The fast path (JAX's default) stops through the same callback as the plain layers: not run again here, for its
 # compile time.
 @pytest.mark.parametrize("command, path", [("reproduce", "plain"), ("diagnose", "default")])
-def test_sigint_mid_epoch_stops_within_seconds_and_keeps_whole_records(command, path, tmp_path, capsys, backend,
-                                                                       python_sigint_handler):
+def test_sigint_mid_epoch_stops_within_seconds_and_keeps_whole_records(
+    command, path, tmp_path, capsys, backend, python_sigint_handler
+):
     # It was lost on JAX inside Keras's pythonify_logs (a bare except:), and training went on to the run's end.
     results = tmp_path / "results.jsonl"
     sent = []

@@ -16,20 +16,25 @@ def test_progress_eta_uses_the_run_lengths_seen_so_far():
     assert progress.eta() == "unknown until an epoch ends"
     progress.epoch_done(60.0)  # no finished run yet: only the bounds are known, said as bounds
     longest, shortest = (29 + 3 * 30) * 60, (5 + 3 * 6) * 60  # early stopping: no run ends before 6 epochs
-    assert progress.eta() == (f"at most {format_duration(longest)} (at least {format_duration(shortest)}: "
-                              "early stopping ends no run before 6 epochs)")
+    assert progress.eta() == (
+        f"at most {format_duration(longest)} (at least {format_duration(shortest)}: "
+        "early stopping ends no run before 6 epochs)"
+    )
     for _ in range(9):
         progress.epoch_done(60.0)
     progress.run_done()  # a 10-epoch run: now 10 epochs a run are expected, 30 the bound
     progress.epoch_done(60.0)
-    assert progress.eta() == (f"~{format_duration((9 + 2 * 10) * 60)} (at most "
-                              f"{format_duration((29 + 2 * 30) * 60)} if every run lasts 30 epochs)")
+    assert progress.eta() == (
+        f"~{format_duration((9 + 2 * 10) * 60)} (at most "
+        f"{format_duration((29 + 2 * 30) * 60)} if every run lasts 30 epochs)"
+    )
 
 
 def test_first_eta_comes_from_the_runs_already_in_the_folder():
     # Before any epoch of this process: the folder's finished runs give the run length and the epoch time.
-    progress = progress_module.StudyProgress(runs=3, max_epochs=30, patience=5, known_run_epochs=[12, 8],
-                                            known_epoch_seconds=[30.0, 30.0])
+    progress = progress_module.StudyProgress(
+        runs=3, max_epochs=30, patience=5, known_run_epochs=[12, 8], known_epoch_seconds=[30.0, 30.0]
+    )
     assert progress.eta().startswith("~15 min (at most 45 min")
 
 
@@ -77,7 +82,9 @@ def test_step_progress_logs_a_line_every_30_seconds_off_a_terminal(caplog):
 def test_step_progress_draws_in_place_on_a_terminal_and_clears_before_the_epoch_line(caplog):
     now = [0.0]
     stream = FakeStream(True)
-    callback = progress_module.StepProgress("baseline seed 1", progress_module.StudyProgress(1, 3, 5), stream=stream, clock=lambda: now[0])
+    callback = progress_module.StepProgress(
+        "baseline seed 1", progress_module.StudyProgress(1, 3, 5), stream=stream, clock=lambda: now[0]
+    )
     callback.set_params({"steps": 10, "epochs": 3})
     callback.on_epoch_begin(0)
     with caplog.at_level(logging.INFO, logger="padzero"):

@@ -13,10 +13,9 @@ from collections import Counter
 
 import pytest
 
+from padzero_study import results
 from padzero_study.data import synthetic
 from padzero_study.files import FileError
-from padzero_study import results
-
 from padzero_study.reports import folder_report
 from padzero_study.study import runner as study
 from padzero_study.study import settings
@@ -26,12 +25,30 @@ pytestmark = pytest.mark.per_backend
 # The runner's own work (results, resuming, shards, refusals) is the same on either path, and the plain
 # layers compile far faster on JAX; the fast path's study is tested against the plain one's below.
 TINY = dict(
-    dataset="synthetic", seeds=2, epochs=2, maxlen=60, vocab_size=300, max_docs=200,
-    embedding_dim=8, hidden_units=5, fast_path=False,
+    dataset="synthetic",
+    seeds=2,
+    epochs=2,
+    maxlen=60,
+    vocab_size=300,
+    max_docs=200,
+    embedding_dim=8,
+    hidden_units=5,
+    fast_path=False,
 )
 TINY_FLAGS = [
-    "--dataset", "synthetic", "--seeds", "2", "--epochs", "3", "--maxlen", "60",
-    "--vocab-size", "300", "--max-docs", "300", "--plain",
+    "--dataset",
+    "synthetic",
+    "--seeds",
+    "2",
+    "--epochs",
+    "3",
+    "--maxlen",
+    "60",
+    "--vocab-size",
+    "300",
+    "--max-docs",
+    "300",
+    "--plain",
 ]
 
 
@@ -61,9 +78,18 @@ def test_study_writes_one_line_per_epoch_and_run(finished_study):
     config, out_dir, written = finished_study
     records = records_of(out_dir / "results.jsonl")
     ends = [r for r in records if r["record"] == "run_end"]
-    assert sorted((r["variant"], r["seed"]) for r in ends) == [("baseline", 0), ("baseline", 1), ("padzero", 0), ("padzero", 1)]
+    assert sorted((r["variant"], r["seed"]) for r in ends) == [
+        ("baseline", 0),
+        ("baseline", 1),
+        ("padzero", 0),
+        ("padzero", 1),
+    ]
     for end in ends:
-        epochs = [r["epoch"] for r in records if r["record"] == "epoch" and (r["variant"], r["seed"]) == (end["variant"], end["seed"])]
+        epochs = [
+            r["epoch"]
+            for r in records
+            if r["record"] == "epoch" and (r["variant"], r["seed"]) == (end["variant"], end["seed"])
+        ]
         assert epochs == list(range(1, end["epochs_run"] + 1))
     epoch = next(r for r in records if r["record"] == "epoch")
     for key in ("loss", "accuracy", "val_loss", "val_accuracy", "epoch_seconds", "backend", "config"):
@@ -99,7 +125,14 @@ def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
     results = tmp_path / "results.jsonl"
     finished = results.read_text()
     # Simulate a kill during seed 1: one epoch line written, then a line cut mid-write.
-    partial = {"record": "epoch", "variant": "padzero", "seed": 1, "epoch": 1, "val_accuracy": 0.5, "backend": config.backend}
+    partial = {
+        "record": "epoch",
+        "variant": "padzero",
+        "seed": 1,
+        "epoch": 1,
+        "val_accuracy": 0.5,
+        "backend": config.backend,
+    }
     results.write_text(finished + json.dumps(partial) + "\n" + '{"record": "epo')
     run_and_report(study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 2}), tmp_path)
     after = results.read_text()
@@ -111,7 +144,17 @@ def test_interrupted_run_lines_are_set_aside_and_redone(tmp_path):
 @pytest.mark.usefixtures("one_backend_suffices")  # what survives a kill is the results files' business
 def test_kill_mid_study_then_resume_loses_nothing(tmp_path):
     """A real SIGKILL in a subprocess, then the same command again."""
-    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--variants", "padzero,baseline", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "padzero_study",
+        "reproduce",
+        *TINY_FLAGS,
+        "--variants",
+        "padzero,baseline",
+        "--out",
+        str(tmp_path),
+    ]
     results = tmp_path / "results.jsonl"
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 240
@@ -151,8 +194,10 @@ def test_shards_cover_the_grid_once_and_the_report_merges_them(tmp_path):
         run_and_report(config, tmp_path, shard=(index, 2))
     files = {index: tmp_path / f"results.shard-{index}-of-2.jsonl" for index in (1, 2)}
     assert not (tmp_path / "results.jsonl").exists()
-    finished = {index: [(r["variant"], r["seed"]) for r in records_of(path) if r["record"] == "run_end"]
-                for index, path in files.items()}
+    finished = {
+        index: [(r["variant"], r["seed"]) for r in records_of(path) if r["record"] == "run_end"]
+        for index, path in files.items()
+    }
     # Shard K of N takes the runs at grid positions p with p % N == K - 1.
     assert finished[1] == grid[0::2] and finished[2] == grid[1::2]
     assert sorted(finished[1] + finished[2]) == sorted(grid)
@@ -223,8 +268,15 @@ def test_bad_settings_are_rejected(changes, message):
 @pytest.mark.slow
 def test_small_study_on_the_real_archive(newsgroups_archive, tmp_path):
     config = study.StudyConfig(
-        data_path=str(newsgroups_archive), variants=("padzero", "baseline"), seeds=1, epochs=1,
-        max_docs=600, maxlen=200, vocab_size=2_000, embedding_dim=16, fast_path=False,  # the data is the subject
+        data_path=str(newsgroups_archive),
+        variants=("padzero", "baseline"),
+        seeds=1,
+        epochs=1,
+        max_docs=600,
+        maxlen=200,
+        vocab_size=2_000,
+        embedding_dim=16,
+        fast_path=False,  # the data is the subject
     )
     run_and_report(config, tmp_path)
     records = records_of(tmp_path / "results.jsonl")
@@ -241,12 +293,12 @@ def test_force_with_bad_data_leaves_previous_results_in_place(finished_study, tm
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
     before = sorted(path.name for path in copy.iterdir())
-    config = study.StudyConfig(dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",),
-                               seeds=1)
+    config = study.StudyConfig(
+        dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",), seeds=1
+    )
     with pytest.raises(DataError):
         run_and_report(config, copy, force=True)
     assert sorted(path.name for path in copy.iterdir()) == before
-
 
 
 def damaged_archive(folder):
@@ -279,8 +331,14 @@ def test_fast_path_study_matches_the_plain_one(finished_study, tmp_path, backend
     assert not config.fast_path  # TINY: the plain layers
     # One variant, one seed: the fast path's own exactness is test_variants' and test_embedding_flatten_dense's.
     study.run_study(dataclasses.replace(config, fast_path=True, variants=("padzero",), seeds=1), tmp_path)
-    fast, plain = ({(r["variant"], r["seed"], r["epoch"]): r for r in records_of(folder / "results.jsonl")
-                    if r["record"] == "epoch"} for folder in (tmp_path, out_dir))
+    fast, plain = (
+        {
+            (r["variant"], r["seed"], r["epoch"]): r
+            for r in records_of(folder / "results.jsonl")
+            if r["record"] == "epoch"
+        }
+        for folder in (tmp_path, out_dir)
+    )
     plain = {key: record for key, record in plain.items() if key[:2] == ("padzero", 0)}
     assert fast.keys() == plain.keys() and not (tmp_path / "report.md").exists()  # the runner writes no report
     for key in fast:
@@ -353,8 +411,19 @@ def test_two_processes_racing_on_one_folder_keep_it_whole(tmp_path):
     """Two real `padzero reproduce` on one --out: the second is refused at once, the first finishes alone."""
     # 10,000 posts: the first holds its lock for longer than the second takes to start (Keras and TensorFlow's
     # imports), on every backend; with 300 it could finish first.
-    command = [sys.executable, "-m", "padzero_study", "reproduce", *TINY_FLAGS, "--max-docs", "10000",
-               "--variants", "padzero", "--out", str(tmp_path)]
+    command = [
+        sys.executable,
+        "-m",
+        "padzero_study",
+        "reproduce",
+        *TINY_FLAGS,
+        "--max-docs",
+        "10000",
+        "--variants",
+        "padzero",
+        "--out",
+        str(tmp_path),
+    ]
     first = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 240
     while time.time() < deadline and first.poll() is None and not (tmp_path / "results.jsonl.lock").exists():
@@ -397,8 +466,13 @@ def test_force_moves_every_file_of_the_previous_study_aside(finished_study, tmp_
     _, out_dir, _ = finished_study
     copy = tmp_path / "copy"
     shutil.copytree(out_dir, copy)
-    extra = {"results.shard-1-of-2.jsonl": "", "interrupted.jsonl": "", "diagnostics.jsonl": "",
-             "diagnostics.png": "png", "diagnostics.md": "table"}
+    extra = {
+        "results.shard-1-of-2.jsonl": "",
+        "interrupted.jsonl": "",
+        "diagnostics.jsonl": "",
+        "diagnostics.png": "png",
+        "diagnostics.md": "table",
+    }
     for name, content in extra.items():
         (copy / name).write_text(content)
     before = {path.name: path.read_bytes() for path in copy.iterdir()}
@@ -446,27 +520,38 @@ def test_a_diagnose_run_killed_mid_line_still_reports(tmp_path):
     assert "## Why" in written["report_markdown"].read_text()
 
 
-@pytest.mark.parametrize("changes, message", [
-    ({"seeds": 10**12}, "seeds must be a positive integer of at most 1,000; received seeds=1000000000000; "),
-    ({"max_docs": 10**12, "dataset": "20news"}, "max_docs must be a positive integer of at most [0-9,]+; received max_docs=1000000000000; "
-                           ".*must fit in this machine's [0-9.]+ GiB of memory"),
-    ({"maxlen": 10**9}, "maxlen must be a positive integer of at most [0-9,]+; received maxlen=1000000000; "
-                        "the padded ids of 200 posts .*GiB of memory"),
-    ({"embedding_dim": 10**9}, r"The flatten model would need about [0-9,.]+ GiB .*lower embedding_dim"),
-    ({"hidden_units": 10**9}, r"The flatten model would need about [0-9,.]+ GiB .*GiB of memory"),
-    # The encoder study's transformer holds maxlen x maxlen attention scores per head: 10**5 ids fit as ids only.
-    ({"variants": ("transformer/padzero_mask",), "maxlen": 10**5},
-     r"The transformer model would need about [0-9,.]+ GiB .*batch's activations"),
-    ({"seeds": True}, "seeds must be a positive integer"),
-    ({"hidden_units": 0}, "hidden_units must be a positive integer"),
-    ({"max_docs": 0}, "max_docs must be a positive integer of at most 200,000; received max_docs=0"),
-    ({"epochs": 10**6 + 1}, "epochs must be a positive integer of at most 1,000,000; received epochs=1000001"),
-    ({"patience": 10**7}, "patience must be a positive integer of at most 1,000,000"),
-    ({"dropout": 1.5}, "dropout must be a number in"),
-    ({"padding": "middle"}, "padding must be 'pre' or 'post'"),
-    ({"split_seed": -1}, "split_seed must be an integer"),
-    ({"variants": "padzero"}, "variants must be a tuple of variant names"),
-])
+@pytest.mark.parametrize(
+    "changes, message",
+    [
+        ({"seeds": 10**12}, "seeds must be a positive integer of at most 1,000; received seeds=1000000000000; "),
+        (
+            {"max_docs": 10**12, "dataset": "20news"},
+            "max_docs must be a positive integer of at most [0-9,]+; received max_docs=1000000000000; "
+            ".*must fit in this machine's [0-9.]+ GiB of memory",
+        ),
+        (
+            {"maxlen": 10**9},
+            "maxlen must be a positive integer of at most [0-9,]+; received maxlen=1000000000; "
+            "the padded ids of 200 posts .*GiB of memory",
+        ),
+        ({"embedding_dim": 10**9}, r"The flatten model would need about [0-9,.]+ GiB .*lower embedding_dim"),
+        ({"hidden_units": 10**9}, r"The flatten model would need about [0-9,.]+ GiB .*GiB of memory"),
+        # The encoder study's transformer holds maxlen x maxlen attention scores per head: 10**5 ids fit as ids only.
+        (
+            {"variants": ("transformer/padzero_mask",), "maxlen": 10**5},
+            r"The transformer model would need about [0-9,.]+ GiB .*batch's activations",
+        ),
+        ({"seeds": True}, "seeds must be a positive integer"),
+        ({"hidden_units": 0}, "hidden_units must be a positive integer"),
+        ({"max_docs": 0}, "max_docs must be a positive integer of at most 200,000; received max_docs=0"),
+        ({"epochs": 10**6 + 1}, "epochs must be a positive integer of at most 1,000,000; received epochs=1000001"),
+        ({"patience": 10**7}, "patience must be a positive integer of at most 1,000,000"),
+        ({"dropout": 1.5}, "dropout must be a number in"),
+        ({"padding": "middle"}, "padding must be 'pre' or 'post'"),
+        ({"split_seed": -1}, "split_seed must be an integer"),
+        ({"variants": "padzero"}, "variants must be a tuple of variant names"),
+    ],
+)
 def test_sizes_and_settings_that_cannot_work_are_refused_before_any_data(changes, message):
     with pytest.raises(study.StudyError, match=message) as error:
         study.StudyConfig(**{**TINY, **changes})
@@ -496,7 +581,10 @@ def test_the_dataset_comes_from_its_registry(tmp_path, monkeypatch):
     run_and_report(config, tmp_path)
     assert loaded == [200]
     (end,) = [r for r in records_of(tmp_path / "results.jsonl") if r["record"] == "run_end"]
-    assert end["config"]["num_classes"] == 4 and "chance = validation accuracy below 0.5" in (tmp_path / "report.md").read_text()
+    assert (
+        end["config"]["num_classes"] == 4
+        and "chance = validation accuracy below 0.5" in (tmp_path / "report.md").read_text()
+    )
 
 
 def test_the_actual_vocabulary_and_posts_are_recorded_and_reported(finished_study):
@@ -513,8 +601,9 @@ def test_the_actual_vocabulary_and_posts_are_recorded_and_reported(finished_stud
 def test_a_refused_study_leaves_no_empty_folder(tmp_path):
     from padzero_study.data.newsgroups import DataError
 
-    config = study.StudyConfig(dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",),
-                               seeds=1)
+    config = study.StudyConfig(
+        dataset="20news", data_path=str(damaged_archive(tmp_path)), variants=("padzero",), seeds=1
+    )
     with pytest.raises(DataError):
         run_and_report(config, tmp_path / "new")
     assert not (tmp_path / "new").exists()
@@ -543,7 +632,9 @@ def changeable_data(monkeypatch):
     def load(config):
         return synthetic.make_synthetic_newsgroups(num_docs=config.max_docs, num_classes=4, seed=posts["seed"])
 
-    monkeypatch.setitem(datasets.DATASETS, "changeable", datasets.Dataset("changeable", "posts a test changes", 4, load))
+    monkeypatch.setitem(
+        datasets.DATASETS, "changeable", datasets.Dataset("changeable", "posts a test changes", 4, load)
+    )
     config = study.StudyConfig(**{**TINY, "dataset": "changeable", "seeds": 1, "epochs": 1}, variants=("padzero",))
     return config, posts
 
@@ -642,9 +733,8 @@ def test_a_linked_config_is_refused_without_reading_it(finished_study, tmp_path)
 def test_one_class_data_is_refused_before_any_run(tmp_path, monkeypatch, caplog):
     import numpy as np
 
-    from padzero_study.data import newsgroups as data
-
     from padzero_study.data import datasets
+    from padzero_study.data import newsgroups as data
 
     def load_one_class(config):
         posts = synthetic.make_synthetic_newsgroups(num_docs=40, num_classes=2, seed=1)
@@ -665,8 +755,9 @@ def test_more_posts_asked_than_the_data_has_is_logged(tmp_path, monkeypatch, cap
         return synthetic.make_synthetic_newsgroups(num_docs=60, num_classes=3, seed=1)
 
     monkeypatch.setitem(datasets.DATASETS, "few", datasets.Dataset("few", "three classes", 3, load_few))
-    config = study.StudyConfig(**{**TINY, "dataset": "few", "seeds": 1, "epochs": 1, "max_docs": 300},
-                               variants=("padzero",))
+    config = study.StudyConfig(
+        **{**TINY, "dataset": "few", "seeds": 1, "epochs": 1, "max_docs": 300}, variants=("padzero",)
+    )
     with caplog.at_level("WARNING", logger="padzero"):
         run_and_report(config, tmp_path)
     assert "max_docs 300 asks for more posts than the data has: using all 60" in caplog.text
@@ -691,8 +782,9 @@ def test_a_folder_of_report_files_only_is_not_overwritten(tmp_path):
     (tmp_path / "summary.csv").write_text("user csv\n")
     (tmp_path / "learning_curves.png").write_text("x")
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
-    with pytest.raises(study.StudyError, match="holds learning_curves.png, summary.csv|holds summary.csv, "
-                                               "learning_curves.png.*--force") as error:
+    with pytest.raises(
+        study.StudyError, match="holds learning_curves.png, summary.csv|holds summary.csv, learning_curves.png.*--force"
+    ) as error:
         run_and_report(config, tmp_path)
     assert "\n" not in str(error.value) and (tmp_path / "summary.csv").read_text() == "user csv\n"
     run_and_report(config, tmp_path, force=True)
@@ -717,8 +809,11 @@ def test_diagnose_over_finished_runs_without_diagnostics_says_so(tmp_path):
     config = study.StudyConfig(variants=("padzero",), **{**TINY, "seeds": 1, "epochs": 1})
     run_and_report(config, tmp_path, diagnose=True)
     (tmp_path / "diagnostics.jsonl").unlink()
-    with pytest.raises(study.StudyError, match=r"has 1 finished run with no lines in diagnostics\.jsonl "
-                                               r"\(padzero seed 0\); use --force") as error:
+    with pytest.raises(
+        study.StudyError,
+        match=r"has 1 finished run with no lines in diagnostics\.jsonl "
+        r"\(padzero seed 0\); use --force",
+    ) as error:
         run_and_report(config, tmp_path, diagnose=True)
     assert "\n" not in str(error.value)
 
@@ -746,8 +841,11 @@ def test_config_names_the_device_the_runs_trained_on(finished_study):
 def test_an_encoder_cell_trains_on_its_own_padding(tmp_path, monkeypatch):
     # The post-padded LSTM cells are the trap they measure only if their posts really are post-padded.
     seen = {}
-    monkeypatch.setattr(study, "train_one_run", lambda config, encoded, variant, *args, **kwargs:
-                        seen.setdefault(variant, (encoded.x_train, encoded.x_val)))
+    monkeypatch.setattr(
+        study,
+        "train_one_run",
+        lambda config, encoded, variant, *args, **kwargs: seen.setdefault(variant, (encoded.x_train, encoded.x_val)),
+    )
     config = study.StudyConfig(variants=("lstm/padzero", "lstm/padzero/post"), **{**TINY, "seeds": 1})
     study.run_study(config, tmp_path)
     for variant, real_column in (("lstm/padzero", -1), ("lstm/padzero/post", 0)):

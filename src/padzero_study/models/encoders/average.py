@@ -14,13 +14,15 @@ def build(average, ids, shape):
 
 
 # An epoch of the study's posts: ~9 s on a 2 vCPU CPU (docs/encoders/cpu-timing).
-register_encoder(Encoder(
-    "average",
-    "GlobalAveragePooling1D (uses the mask)",
-    build,
-    uses_mask=True,
-    weights=lambda s: 0,
-    activations=lambda s: s["maxlen"] * s["embedding_dim"],  # at most: TensorFlow's bag gathers the real ids' rows
-    averages=True,
-    cpu_epoch_seconds=9,
-))
+register_encoder(
+    Encoder(
+        "average",
+        "GlobalAveragePooling1D (uses the mask)",
+        build,
+        uses_mask=True,
+        weights=lambda s: 0,
+        activations=lambda s: s["maxlen"] * s["embedding_dim"],  # at most: TensorFlow's bag gathers the real ids' rows
+        averages=True,
+        cpu_epoch_seconds=9,
+    )
+)

@@ -1,7 +1,6 @@
 """What an encoder of the study is (`Encoder`), the registry of them (`ENCODERS`), and the head every model
 ends in. Each encoder module registers itself here; `padzero_study.models.encoders` imports them in order."""
 
-
 import dataclasses
 from typing import Callable
 
@@ -70,8 +69,7 @@ class Encoder:
     def memory_bytes(self, sizes, batch_size):
         """About how much memory a training step takes, besides the embedding table: weights with Adam's
         state, and a batch's activations."""
-        return (BYTES_PER_WEIGHT * self.weights(sizes)
-                + BYTES_PER_FLOAT * batch_size * self.activations(sizes))
+        return BYTES_PER_WEIGHT * self.weights(sizes) + BYTES_PER_FLOAT * batch_size * self.activations(sizes)
 
 
 ENCODERS = {}

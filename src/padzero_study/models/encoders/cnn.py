@@ -16,12 +16,14 @@ def build(embedding, ids, shape):
 
 
 # An epoch of the study's posts: ~1.8 min on a 2 vCPU CPU (docs/encoders/cpu-timing).
-register_encoder(Encoder(
-    "cnn",
-    f"Conv1D({FILTERS}, {KERNEL_SIZE}, relu) -> GlobalMaxPooling1D (drops the mask)",
-    build,
-    uses_mask=False,
-    weights=lambda s: KERNEL_SIZE * s["embedding_dim"] * FILTERS + FILTERS,
-    activations=lambda s: s["maxlen"] * (s["embedding_dim"] + 2 * FILTERS),
-    cpu_epoch_seconds=108,
-))
+register_encoder(
+    Encoder(
+        "cnn",
+        f"Conv1D({FILTERS}, {KERNEL_SIZE}, relu) -> GlobalMaxPooling1D (drops the mask)",
+        build,
+        uses_mask=False,
+        weights=lambda s: KERNEL_SIZE * s["embedding_dim"] * FILTERS + FILTERS,
+        activations=lambda s: s["maxlen"] * (s["embedding_dim"] + 2 * FILTERS),
+        cpu_epoch_seconds=108,
+    )
+)

@@ -6,10 +6,10 @@ word. On the fast path the three layers Embedding -> Flatten -> Dense are one
 where posts hold real tokens.
 """
 
-from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 from padzero_study.lazy_import import ImportedOnFirstUse
+from padzero_study.models.encoders.base import Encoder, keras, register_encoder
 
-padzero_layers = ImportedOnFirstUse("padzero")
+padzero = ImportedOnFirstUse("padzero")
 
 
 def padding_mask(ids):
@@ -29,9 +29,13 @@ def features(embedding, ids, shape, zero_padding=False):
             layer (the original experiment's workaround).
     """
     if shape["fast_path"]:
-        return padzero_layers.EmbeddingFlattenDense(
-            embedding, shape["hidden_units"], shape["maxlen"], zero_padding=True if zero_padding else None,
-            activation="relu", name="hidden",
+        return padzero.EmbeddingFlattenDense(
+            embedding,
+            shape["hidden_units"],
+            shape["maxlen"],
+            zero_padding=True if zero_padding else None,
+            activation="relu",
+            name="hidden",
         )(ids)
     embedded = embedding(ids)
     if zero_padding:
@@ -42,12 +46,14 @@ def features(embedding, ids, shape, zero_padding=False):
 
 
 # An epoch of the study's posts: ~21 s on a 2 vCPU CPU, on the fast path (docs/encoders/cpu-timing).
-register_encoder(Encoder(
-    "flatten",
-    "Flatten -> Dense(25, relu): the original experiment's model (drops the mask)",
-    lambda embedding, ids, shape: features(embedding, ids, shape),
-    uses_mask=False,
-    weights=lambda s: s["maxlen"] * s["embedding_dim"] * s["hidden_units"] + s["hidden_units"],
-    activations=lambda s: 2 * s["maxlen"] * s["embedding_dim"],  # the embedded posts and their flat copy
-    cpu_epoch_seconds=21,
-))
+register_encoder(
+    Encoder(
+        "flatten",
+        "Flatten -> Dense(25, relu): the original experiment's model (drops the mask)",
+        lambda embedding, ids, shape: features(embedding, ids, shape),
+        uses_mask=False,
+        weights=lambda s: s["maxlen"] * s["embedding_dim"] * s["hidden_units"] + s["hidden_units"],
+        activations=lambda s: 2 * s["maxlen"] * s["embedding_dim"],  # the embedded posts and their flat copy
+        cpu_epoch_seconds=21,
+    )
+)

@@ -15,13 +15,15 @@ def build(embedding, ids, shape):
 
 # An epoch of the study's posts: ~3.8 min pre-padded, ~4.0 min post-padded on a 2 vCPU CPU
 # (docs/encoders/cpu-timing).
-register_encoder(Encoder(
-    "lstm",
-    f"LSTM({UNITS}) (uses the mask); trained with pre- and with post-padding",
-    build,
-    uses_mask=True,
-    weights=lambda s: 4 * (s["embedding_dim"] * UNITS + UNITS * UNITS + UNITS),
-    activations=lambda s: s["maxlen"] * (s["embedding_dim"] + 6 * UNITS),  # gates, cell and state per step
-    paddings=("pre", "post"),
-    cpu_epoch_seconds=234,
-))
+register_encoder(
+    Encoder(
+        "lstm",
+        f"LSTM({UNITS}) (uses the mask); trained with pre- and with post-padding",
+        build,
+        uses_mask=True,
+        weights=lambda s: 4 * (s["embedding_dim"] * UNITS + UNITS * UNITS + UNITS),
+        activations=lambda s: s["maxlen"] * (s["embedding_dim"] + 6 * UNITS),  # gates, cell and state per step
+        paddings=("pre", "post"),
+        cpu_epoch_seconds=234,
+    )
+)

@@ -48,11 +48,15 @@ class PositionEmbedding(keras.layers.Layer):
     def build(self, input_shape):
         length = input_shape[1]
         if length is not None and length > self.max_length:
-            raise ValueError(f"Inputs have {length} positions, more than max_length={self.max_length}; build "
-                             "PositionEmbedding with max_length at least the posts' length.")
+            raise ValueError(
+                f"Inputs have {length} positions, more than max_length={self.max_length}; build "
+                "PositionEmbedding with max_length at least the posts' length."
+            )
         self.position_embeddings = self.add_weight(
-            shape=(self.max_length, input_shape[-1]), initializer=self.embeddings_initializer,
-            name="position_embeddings")
+            shape=(self.max_length, input_shape[-1]),
+            initializer=self.embeddings_initializer,
+            name="position_embeddings",
+        )
 
     def call(self, inputs, mask=None):
         if mask is None:
@@ -69,5 +73,8 @@ class PositionEmbedding(keras.layers.Layer):
         return input_shape
 
     def get_config(self):
-        return {**super().get_config(), "max_length": self.max_length,
-                "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer)}
+        return {
+            **super().get_config(),
+            "max_length": self.max_length,
+            "embeddings_initializer": keras.initializers.serialize(self.embeddings_initializer),
+        }

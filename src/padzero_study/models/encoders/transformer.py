@@ -18,11 +18,13 @@ def build(embedding, ids, shape):
     tokens = PositionEmbedding(shape["maxlen"], name="positions")(embedding(ids))
     attended = keras.layers.MultiHeadAttention(HEADS, key_dim=max(width // HEADS, 1), name="attention")(tokens, tokens)
     tokens = keras.layers.LayerNormalization(epsilon=1e-6, name="attention_norm")(
-        keras.layers.Add(name="attention_residual")([tokens, attended]))
+        keras.layers.Add(name="attention_residual")([tokens, attended])
+    )
     hidden = keras.layers.Dense(FEED_FORWARD_UNITS, activation="relu", name="feed_forward")(tokens)
     hidden = keras.layers.Dense(width, name="feed_forward_out")(hidden)
     tokens = keras.layers.LayerNormalization(epsilon=1e-6, name="feed_forward_norm")(
-        keras.layers.Add(name="feed_forward_residual")([tokens, hidden]))
+        keras.layers.Add(name="feed_forward_residual")([tokens, hidden])
+    )
     return keras.layers.GlobalAveragePooling1D(name="average")(tokens)
 
 
@@ -39,13 +41,15 @@ def _activations(sizes):
 
 
 # An epoch of the study's posts: ~42 min on a 2 vCPU CPU (docs/encoders/cpu-timing).
-register_encoder(Encoder(
-    "transformer",
-    f"token + position embeddings -> MultiHeadAttention({HEADS} heads, the mask as its padding mask) -> "
-    "feed-forward, LayerNorm -> average (uses the mask)",
-    build,
-    uses_mask=True,
-    weights=_weights,
-    activations=_activations,
-    cpu_epoch_seconds=2520,
-))
+register_encoder(
+    Encoder(
+        "transformer",
+        f"token + position embeddings -> MultiHeadAttention({HEADS} heads, the mask as its padding mask) -> "
+        "feed-forward, LayerNorm -> average (uses the mask)",
+        build,
+        uses_mask=True,
+        weights=_weights,
+        activations=_activations,
+        cpu_epoch_seconds=2520,
+    )
+)
