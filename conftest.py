@@ -23,12 +23,12 @@ if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
     atexit.register(shutil.rmtree, _jax_cache, ignore_errors=True)
     os.environ.update({"JAX_COMPILATION_CACHE_DIR": _jax_cache, "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0"})
 
-collect_ignore_glob = ["src/*/__main__.py"]  # importing it runs the command
+collect_ignore_glob = ["src/*/__main__.py", "src/*/*/__main__.py"]  # importing one runs its command
 if importlib.util.find_spec("torch") is None:
-    collect_ignore_glob.append("src/padzero_study/torch_reference.py")
+    collect_ignore_glob.append("src/padzero_study/models/torch_reference.py")
 
 # Study modules whose docstring examples build Keras models.
-_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "runner.py", "diagnostics.py", "bench.py", "gradients.py")
+_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "recorder.py", "gradients.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -2,7 +2,9 @@
 
 Runs `padzero reproduce --dataset synthetic` with the code of a base commit (checked out in a temporary git
 worktree) and with the working tree, on each backend asked for, and compares every epoch's loss, accuracy,
-val_loss and val_accuracy to the last digit. Exits 1 on any difference.
+val_loss and val_accuracy to the last digit. Then the working tree resumes the base's folder with one more
+seed: a folder written before the change must still resume, keep its lines and report. Exits 1 on any
+difference.
 
     python scripts/same_numbers.py 130d6f4                    # torch and jax (the issue-27 baseline)
     python scripts/same_numbers.py HEAD~3 --backends jax      # one backend

@@ -55,10 +55,10 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to 
 }
 
 # JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
-# tests and the study's. The order keeps two lanes about even: jax-study and tensorflow start; tensorflow
-# ends first and jax-library follows it, then torch; once follows jax-study (2 vCPU AMD EPYC, CI of
-# 2026-12-07: jax-study 245 s then once 144 s; tensorflow 186 s, jax-library 182 s, torch 89 s; 457 s in all,
-# where the order before took 480 s).
+# tests and the study's. The order keeps two lanes about even: jax-study and tensorflow start; once follows
+# tensorflow, jax-library follows jax-study, torch follows once (2 vCPU AMD EPYC, 2026-12-07: jax-study 228 s,
+# tensorflow 166 s, once 153 s, jax-library 177 s, torch 92 s; 435 s in all in the order before, where once
+# followed jax-study and jax-library tensorflow).
 LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
 STUDY_TESTS=(tests/padzero_study src/padzero_study)
 has_jax=""
@@ -67,7 +67,7 @@ names=(${has_jax:+jax-study})
 for backend in "${backends[@]}"; do
     if [ "$backend" = tensorflow ]; then names+=(tensorflow); fi
 done
-names+=(${has_jax:+jax-library} once)
+names+=(once ${has_jax:+jax-library})
 for backend in "${backends[@]}"; do
     case "$backend" in jax|tensorflow) ;; *) names+=("$backend") ;; esac
 done

@@ -11,6 +11,7 @@ import pytest
 from padzero_study import results
 from padzero_study.files import FileError
 from padzero_study.models.variants import study_variants
+from padzero_study.reports import learning_curves, summary
 from padzero_study.reports import study_report as report
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -365,8 +366,8 @@ def test_report_states_the_total_training_time(tmp_path):
 def test_docstring_examples_run_as_written():
     import doctest
 
-    failures, tried = doctest.testmod(report)
-    assert tried > 0 and failures == 0
+    results = [doctest.testmod(module) for module in (report, summary, learning_curves)]
+    assert sum(tried for _, tried in results) > 0 and sum(failures for failures, _ in results) == 0
 
 
 def verdict_lines(markdown):
@@ -475,6 +476,7 @@ def test_reference_and_order_come_from_the_variant_registry(tmp_path, monkeypatc
     )
     registry = {"new_idea": new, **variants.VARIANTS}  # first in report order
     monkeypatch.setattr(report, "VARIANTS", registry)
+    monkeypatch.setattr(summary, "VARIANTS", registry)
     records = make_run("baseline", 0, [0.05, 0.5]) + make_run("new_idea", 0, [0.3, 0.4])
     assert [row["variant"] for row in report.summarize(records)] == ["new_idea", "baseline"]
     path = tmp_path / "report.md"
