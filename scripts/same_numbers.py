@@ -32,7 +32,7 @@ def epoch_numbers(results_path):
     return numbers
 
 
-def run_study(source_root, backend, out_dir):
+def run_study(source_root, backend, out_dir, *flags):
     """`padzero reproduce --dataset synthetic` with the package under `source_root/src`, on `backend`."""
     environment = {**os.environ, "PYTHONPATH": str(source_root / "src"), "KERAS_BACKEND": backend}
     subprocess.run(
@@ -47,6 +47,7 @@ def run_study(source_root, backend, out_dir):
             backend,
             "--out",
             str(out_dir),
+            *flags,
         ],
         env=environment,
         check=True,
@@ -76,9 +77,20 @@ def main():
                     f"{backend}: {len(before)} epochs before, {len(after)} after, {len(changed)} differ"
                     + "".join(f"\n  {key}: {before.get(key)} -> {after.get(key)}" for key in sorted(changed))
                 )
+                # The base's folder, resumed by the working tree with one more seed: its lines are kept as they were.
+                resumed = run_study(ROOT, backend, Path(scratch) / f"before-{backend}", "--seeds", "2")
+                kept = all(resumed.get(key) == value for key, value in before.items())
+                new_seeds = {seed for _, seed, _ in resumed} - {seed for _, seed, _ in before}
+                reported = (Path(scratch) / f"before-{backend}" / "report.md").is_file()
+                resumes = kept and new_seeds == {1} and reported
+                differences += not resumes
+                print(
+                    f"{backend}: the base's folder resumed with seed 1 added and its {len(before)} epochs kept: "
+                    f"{'yes' if resumes else 'NO'}"
+                )
         finally:
             subprocess.run(["git", "worktree", "remove", "--force", str(base_tree)], cwd=ROOT, check=True)
-    print("same numbers" if not differences else f"{differences} epochs differ")
+    print("same numbers, and the base's folders resume" if not differences else f"{differences} differences")
     return 1 if differences else 0
 
 
