@@ -163,7 +163,7 @@ def results_files_in_use(out_dir, results_name):
     shards of different N overlap each other.
     """
 
-    def count_of(name):
+    def shard_count(name):  # N of a shard's file; None for the whole grid's
         return None if name == RESULTS_FILE else name.rsplit("-of-", 1)[1].split(".", 1)[0]
 
     in_use = []
@@ -171,7 +171,8 @@ def results_files_in_use(out_dir, results_name):
         name = lock.name[: -len(".lock")]
         if not lock.exists():
             continue
-        overlapping = None in (count_of(name), count_of(results_name)) or count_of(name) != count_of(results_name)
+        counts = shard_count(name), shard_count(results_name)
+        overlapping = None in counts or counts[0] != counts[1]
         if name != results_name and overlapping and results.is_locked(out_dir, name):
             in_use.append(name)
     return in_use
