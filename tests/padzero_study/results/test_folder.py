@@ -10,6 +10,9 @@ from cli_runs import run_cli
 from padzero_study.results import folder as folder_module
 from padzero_study.results import jsonlines
 
+# Each command reads the same files on every backend; torch trains these tiny studies fastest.
+pytestmark = [pytest.mark.per_backend, pytest.mark.usefixtures("one_backend_suffices")]
+
 TINY = [
     "--dataset",
     "synthetic",
