@@ -19,8 +19,8 @@ from padzero_study.files import describe_os_error, shown
 from padzero_study.study.settings import StudyError
 
 COMMANDS = {"reproduce": reproduce, "diagnose": diagnose, "report": report, "bench": bench}
-# The loggers whose INFO lines a command prints: the runner's "padzero" (the library's loggers are below it) and
-# each study module's own.
+# The two packages' loggers, whose INFO lines a command prints: every module logs under its own name
+# (`getLogger(__name__)`), so the library's are below "padzero" and the study's below "padzero_study".
 STUDY_LOGGERS = ("padzero", "padzero_study")
 COMMANDS_WITHOUT_KERAS = ("report",)
 # What a Ctrl-C leaves, by command.
