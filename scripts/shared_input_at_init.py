@@ -15,7 +15,9 @@ from pathlib import Path
 
 from padzero_study import results
 from padzero_study.diagnostics.recorder import shared_input_l1
-from padzero_study.study import runner as study
+from padzero_study.study.encoded_data import load_encoded_data
+from padzero_study.study.settings import StudyConfig
+from padzero_study.study.training import build_run_model
 
 SETTINGS = {  # folder: (StudyConfig changes, variants), as in docs/diagnose and scripts/diagnose_ablations.sh
     "diagnose": ({}, ("baseline", "padzero", "uniform_nonneg")),
@@ -44,11 +46,11 @@ if __name__ == "__main__":
     )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name, (changes, variants) in SETTINGS.items():
-        config = dataclasses.replace(study.StudyConfig(data_path=args.data), **changes)
-        encoded = study.load_encoded_data(config)
+        config = dataclasses.replace(StudyConfig(data_path=args.data), **changes)
+        encoded = load_encoded_data(config)
         for variant in variants:
             for seed in range(args.seeds):
-                model = study.build_run_model(config, encoded, variant, seed)
+                model = build_run_model(config, encoded, variant, seed)
                 shared = shared_input_l1(model, encoded.x_val[:1_000])
                 measured = measured_std_after_step_1(name, variant, seed)
                 ratio = "–" if measured is None else f"{measured / (shared * 0.001):.2f}"

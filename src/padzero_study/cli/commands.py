@@ -6,6 +6,7 @@ Keras reads its backend once, at import, so the backend is chosen
 `--help`, `--version` and `report` never import it.
 """
 
+import dataclasses
 import importlib
 import logging
 import os
@@ -41,6 +42,13 @@ FLAGS = {
     "fast_path": "--fast-path",
     "dataset": "--dataset",
     "backend": "--backend",
+    "force": "--force",
+    "seeds": "--seeds",
+    "epochs": "--epochs",
+    "max_docs": "--max-docs",
+    "maxlen": "--maxlen",
+    "vocab_size": "--vocab-size",
+    "batch_size": "--batch-size",
 }
 
 
@@ -122,13 +130,15 @@ def import_quietly(module="keras"):
 def reproduce(args):
     reuse_freed_memory()  # before Keras starts its threads
     backend = activate_backend(args.backend)  # before anything imports Keras
+    kind = "quick" if args.quick else "full"
     if args.encoders:
-        encoders = args.encoders
-        if args.quick and isinstance(encoders, AllEncoders):
-            import_quietly(backend)  # which device it trains on: its framework, without TensorFlow's INFO lines
-            encoders = quick_encoders(backend)
-        args.variants = encoder_cells(encoders)
-    study = study_run(args, "quick" if args.quick else "full", backend)
+        args.variants = encoder_cells(args.encoders)
+    study = study_run(args, kind, backend)  # every flag checked before anything heavy loads
+    if args.quick and isinstance(args.encoders, AllEncoders):
+        import_quietly(backend)  # which device it trains on: its framework, without TensorFlow's INFO lines
+        study = dataclasses.replace(
+            study, config=dataclasses.replace(study.config, variants=encoder_cells(quick_encoders(backend)))
+        )
     import_quietly()
     from padzero_study.reports import folder_report
     from padzero_study.study import runner

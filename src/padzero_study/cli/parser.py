@@ -1,4 +1,4 @@
-"""The `padzero` command's arguments: argparse parsers, argument types (text -> value) and the help's tables.
+"""The `padzero` command's arguments: argparse parsers and argument types (text -> value); the help's tables are `help.py`'s.
 
 What values are allowed is the settings' to say (`padzero_study.study.settings`), checked once the command has
 built them; a type here only turns text into a value. Keras-free: `--help` imports no backend.
@@ -9,6 +9,7 @@ import textwrap
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 
+from padzero_study import reference
 from padzero_study.cli.help import help_width, run_defaults, study_epilog
 from padzero_study.data.datasets import DATASETS
 from padzero_study.models.encoders import ENCODERS
@@ -98,9 +99,11 @@ def shard(text):
     """'K/N' -> (K, N), for --shard."""
     index, slash, count = text.partition("/")
     try:
-        return int(index), int(count) if slash else None
+        if slash:
+            return int(index), int(count)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected K/N, such as 2/4; received {text!r}") from None
+        pass
+    raise argparse.ArgumentTypeError(f"expected K/N, such as 2/4; received {text!r}")
 
 
 # ---------------------------------------------------------------- help
@@ -156,9 +159,15 @@ def add_study_flags(parser, *, variants, encoders=False):
         "--epochs",
         type=integer,
         metavar="N",
-        help="maximum epochs, early stopping on val_loss with patience 5 (default: see below)",
+        help=f"maximum epochs, early stopping on val_loss with patience {reference.PATIENCE} (default: see below)",
     )
-    training.add_argument("--batch-size", type=integer, default=32, metavar="N", help="batch size (default: 32)")
+    training.add_argument(
+        "--batch-size",
+        type=integer,
+        default=reference.BATCH_SIZE,
+        metavar="N",
+        help=f"batch size (default: {reference.BATCH_SIZE})",
+    )
     training.add_argument(
         "--backend",
         choices=BACKENDS,

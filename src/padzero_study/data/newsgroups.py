@@ -1,4 +1,5 @@
-"""Loading the 20 Newsgroups posts and their labels, or a small synthetic stand-in."""
+"""Loading the 20 Newsgroups posts and their labels: from an archive or folder (`bydate_files`), or scikit-learn's
+data home, and checked to be 20 Newsgroups "bydate" post for post (`newsgroups_checksums`)."""
 
 import dataclasses
 import logging

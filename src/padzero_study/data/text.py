@@ -92,9 +92,9 @@ def encode_newsgroups(
     Args:
         newsgroups: A `padzero_study.data.newsgroups.Newsgroups` (or anything with `texts`,
             `labels` and `label_names`).
-        vocab_size: Positive int, default `20_000`. Words kept in the
+        vocab_size: Positive int, default `reference.VOCAB_SIZE`. Words kept in the
             vocabulary; the result's `vocab_size` adds one for padding.
-        maxlen: Positive int, default `1_100`. Length of every row.
+        maxlen: Positive int, default `reference.MAXLEN`. Length of every row.
         validation_fraction: Float in (0, 1), default `0.2`. Share of the
             posts held out for validation.
         split_seed: Int, default `0`. Seeds the subsample and the split.

@@ -264,7 +264,7 @@ def build_model(
     *,
     vocab_size,
     maxlen,
-    num_classes=20,
+    num_classes=reference.NUM_CLASSES,
     embedding_dim=reference.EMBEDDING_DIM,
     hidden_units=reference.HIDDEN_UNITS,
     dropout=reference.DROPOUT,

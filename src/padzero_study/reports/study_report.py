@@ -1,4 +1,4 @@
-"""Study reporting: merge the results files, summarize them, plot and write a report.
+"""A study folder's report: summary.csv (`summary`), learning_curves.png (`learning_curves`) and report.md.
 
 The study runner appends one JSON object per line: an `"epoch"` record per finished epoch and a
 `"run_end"` record when a (variant, seed, backend) run finishes. Only runs with a `run_end` are

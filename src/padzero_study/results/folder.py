@@ -13,6 +13,7 @@ Example:
 """
 
 import dataclasses
+import json
 import logging
 import os
 from pathlib import Path
@@ -105,10 +106,11 @@ def load_diagnostics(path):
     return [record for _, record in checked_records(path, schema.check_diagnostics)[0]]
 
 
-def _stamp(path):
-    """(size, modification time) of `path`, or None when there is none: whether a file changed since it was read."""
+def _stamp(path, follow_links=False):
+    """(size, modification time) of `path` (of the file a link leads to, with `follow_links`), or None when there is
+    none: whether a file changed since it was read. Taken before reading, so a change during the read shows."""
     try:
-        status = os.lstat(path)
+        status = os.stat(path) if follow_links else os.lstat(path)
     except FileNotFoundError:
         return None
     return status.st_size, status.st_mtime_ns
@@ -144,11 +146,11 @@ class StudyFolder:
 
     def _read(self, path, check):
         """The (where, record) pairs of `path` (read now only if it was never read or another process changed it)."""
-        path = Path(path)
-        known = self._reads.get(path)
-        if known is None or known.stamp != _stamp(path):
-            records, cut = checked_records(path, check, follow_links=self.named_results is not None)
-            known = self._reads[path] = _FileRead(records, cut, _stamp(path))
+        path, follow_links = Path(path), self.named_results is not None
+        known, stamp = self._reads.get(path), _stamp(path, follow_links)
+        if known is None or known.stamp != stamp:
+            records, cut = checked_records(path, check, follow_links=follow_links)
+            known = self._reads[path] = _FileRead(records, cut, stamp)
         return known.records
 
     @property
@@ -177,9 +179,9 @@ class StudyFolder:
         path = self.path / CONFIG_FILE
         if not os.path.lexists(path):
             return None
-        known = self._reads.get(path)
-        if known is None or known.stamp != _stamp(path):
-            known = self._reads[path] = _FileRead(schema.parse_config(path, read_own_file(path)), False, _stamp(path))
+        known, stamp = self._reads.get(path), _stamp(path)
+        if known is None or known.stamp != stamp:
+            known = self._reads[path] = _FileRead(schema.parse_config(path, read_own_file(path)), False, stamp)
         return known.records
 
     @property
@@ -227,14 +229,16 @@ class StudyFolder:
     def append(self, name, record):
         """Appends `record` to the folder's JSON-lines file `name` (`jsonlines.append_record`)."""
         path = self.path / name
-        known = self._reads.get(path)
-        current = known is not None and known.stamp == _stamp(path)
-        new = not os.path.lexists(path)
-        jsonlines.append_record(path, record)
-        if current or new:
+        known, before = self._reads.get(path), _stamp(path)
+        current = known is not None and known.stamp == before and not known.cut
+        written = jsonlines.append_record(path, record)
+        if current or before is None:
             records = known.records if current else []
-            records.append((f"{path} line {len(records) + 1}", record))
-            self._reads[path] = _FileRead(records, False, _stamp(path))
+            # As a reader would see it (tuples become lists); the size it must have if no one else wrote meanwhile.
+            records.append((f"{path} line {len(records) + 1}", json.loads(json.dumps(record))))
+            after = _stamp(path)
+            expected = (before[0] if before else 0) + written
+            self._reads[path] = _FileRead(records, False, after if after and after[0] == expected else None)
 
     def rewrite(self, name, records):
         """Replaces the folder's JSON-lines file `name` whole by `records`."""
@@ -293,8 +297,10 @@ class StudyFolder:
 
 
 def as_folder(run_dir, results_paths=None):
-    """`run_dir` if it is a `StudyFolder` already (read once, handed down), else `StudyFolder(run_dir, results_paths)`:
-    the one place where "the files named, or the folder's own" is decided."""
+    """`run_dir` if it is a `StudyFolder` already (read once, handed down), else `StudyFolder(run_dir, results_paths)`,
+    which decides whether the files named or the folder's own are read."""
     if isinstance(run_dir, StudyFolder):
+        if results_paths:
+            raise ValueError("results_paths are a new folder's to name; a StudyFolder was read with its own")
         return run_dir
     return StudyFolder(run_dir, results_paths)

@@ -30,6 +30,9 @@ def append_record(path, record):
     Args:
         path: the JSON-lines file, created if absent.
         record: a dict of JSON values (NaN allowed: a diverged run's loss).
+
+    Returns:
+        The number of bytes written.
     """
     line = (json.dumps(record, sort_keys=True) + "\n").encode()
     check_own_file(path, must_exist=False)
@@ -47,6 +50,7 @@ def append_record(path, record):
         raise ResultsError(describe_os_error(path, error, writing=True)) from None
     finally:
         os.close(descriptor)
+    return len(line)
 
 
 def rewrite_records(path, records):

@@ -6,7 +6,7 @@ import math
 
 from padzero_study.files import read_own_file
 from padzero_study.results.jsonlines import DuplicateKey, ResultsError, parse_json
-from padzero_study.results.names import LARGEST_EPOCH, LARGEST_SEED
+from padzero_study.results.names import LARGEST_CLASS_COUNT, LARGEST_EPOCH, LARGEST_SEED
 from padzero_study.values import is_int as _is_int
 from padzero_study.values import is_real as _is_real
 
@@ -78,7 +78,7 @@ _DESCRIPTIONS.update(
 # The config fields the report reads, with what each must be.
 _CONFIG_FIELDS = {
     "dataset": (_name, "a non-empty string"),
-    "num_classes": (lambda v: _is_int(v) and 2 <= v <= 10**6, "an integer >= 2"),
+    "num_classes": (lambda v: _is_int(v) and 2 <= v <= LARGEST_CLASS_COUNT, "an integer >= 2"),
     "epochs": (_epoch, _DESCRIPTIONS[_epoch]),
     "patience": (_epoch, _DESCRIPTIONS[_epoch]),
     "batch_size": (lambda v: _is_int(v) and v >= 1, "a positive integer"),

@@ -12,7 +12,7 @@ import time
 
 import keras
 
-from padzero_study import results, wording
+from padzero_study import reference, results, wording
 from padzero_study.files import FileError
 from padzero_study.wording import count_of
 
@@ -211,7 +211,7 @@ def known_progress(config, out_dir, records):
             for r in earlier
             if r["record"] == "run_end"
             and (r.get("config") or {}).get("epochs") == config.epochs
-            and (r.get("config") or {}).get("patience", 5) == config.patience
+            and (r.get("config") or {}).get("patience", reference.PATIENCE) == config.patience
         ]
     variant_seconds = {}
     for record in timed:

@@ -1,13 +1,13 @@
 """The study runner: train every (variant, seed) once, append results, resume after a kill.
 
 The grid can be split over processes or machines (`shard=(K, N)`), each shard
-appending to its own results file; `padzero_study.reports.study_report` merges them. The
-results files themselves (names, writing, reading, the lock) belong to
-`padzero_study.results`.
+appending to its own results file; the report merges them. The folder is read
+once, through `padzero_study.results.StudyFolder`; its checks are
+`folder_checks`', the data `encoded_data`'s, one run `training`'s.
 
-Reads top to bottom: the config, the data, the results folder, one run,
-progress, the whole study. `run_study(config, out_dir)` is what
-`padzero reproduce` calls.
+`run(study)` takes a checked `StudyRun` (what `padzero reproduce` and `diagnose`
+build) and reads top to bottom: the folder's checks under the lock, the data,
+then the runs; `run_study(config, out_dir, ...)` is the same for a notebook.
 """
 
 import contextlib

@@ -1,8 +1,9 @@
 """A study's settings, checked once, before anything loads: `StudyConfig` (what decides the numbers) and `StudyRun`
 (which of its runs go where).
 
-Keras-free: the command line builds both before it imports Keras, so a setting that cannot work costs no import
-and no data loading, and everything below receives them checked. Each rule is written here once. A message names
+Keras-free: the command line builds both, with the backend it chose, before it imports Keras, so a setting that
+cannot work costs no Keras import and no data loading, and everything below receives them checked. (A config
+built without a backend asks Keras which one it runs on.) Each rule is written here once. A message names
 a setting as `<<name>>`: `str(error)` gives the setting's own name, and the command line its flag.
 """
 
@@ -20,11 +21,12 @@ from padzero_study.models.encoders import BYTES_PER_WEIGHT, ENCODERS
 from padzero_study.models.padding_variants import MAX_INIT_SCALE
 from padzero_study.models.variants import VARIANTS, get_variant, study_variants
 from padzero_study.runtime import machine
+from padzero_study.runtime.backends import BACKENDS
 
 # Every seed trains each variant once: 1,000 seeds are already thousands of runs, weeks of training.
 MAX_SEEDS = 1_000
 # 20 Newsgroups' posts: the most a dataset loads when max_docs is not given.
-LARGEST_POST_COUNT = 18_846
+LARGEST_POST_COUNT = reference.TRAIN_POSTS + reference.VALIDATION_POSTS
 # Memory per padded id: the int32 id, and the copy pad_sequences builds beside each matrix.
 _BYTES_PER_ID = 8
 # Memory per post while it is encoded, besides its ids: its text and token strings, generously.
@@ -47,10 +49,10 @@ class StudyError(ValueError):
         return _NAMED.sub(lambda match: (names or {}).get(match.group(1), match.group(1)), self.template)
 
 
-def _checked(check, *args, **kwargs):
-    """`check(*args)` of `padzero_study.values`, raising `StudyError`."""
+def _checked(check, name, *args, **kwargs):
+    """`check(name, *args)` of `padzero_study.values`, raising a `StudyError` that names the setting `<<name>>`."""
     try:
-        return check(*args, **kwargs)
+        return check(f"<<{name}>>", *args, **kwargs)
     except ValueError as error:
         raise StudyError(str(error)) from None
 
@@ -135,6 +137,12 @@ class StudyConfig:
         if self.data_path is not None:
             if not isinstance(self.data_path, str):
                 raise StudyError(f"<<data_path>> must be None or a path as a string; received {self.data_path!r}.")
+            if DATASETS[self.dataset].data_folder is None:
+                readers = [name for name, dataset in DATASETS.items() if dataset.data_folder is not None]
+                raise StudyError(
+                    f"<<data_path>>: dataset {self.dataset} reads no data files, so the path would be "
+                    f"ignored; drop it, or use dataset {' or '.join(readers)} to train on it."
+                )
             try:
                 newsgroups.check_data_path(self.data_path)
             except newsgroups.DataError as error:
@@ -153,7 +161,7 @@ class StudyConfig:
         if not (values.is_int(self.split_seed) and 0 <= self.split_seed < 2**32):
             raise StudyError(f"split_seed must be an integer in [0, 2**32); received split_seed={self.split_seed!r}.")
         _checked(values.check_padding_side, "padding", self.padding)
-        if self.backend not in ("jax", "tensorflow", "torch"):
+        if self.backend not in BACKENDS:
             raise StudyError(f"<<backend>> must be one of jax, tensorflow, torch; received {self.backend!r}.")
         if self.fast_path is True and not any(get_variant(name).flattens for name in self.variants):
             takers = [name for name, variant in VARIANTS.items() if variant.flattens]
@@ -171,7 +179,7 @@ class StudyConfig:
         if self.distribute and self.backend != "jax":
             raise StudyError(
                 f"<<distribute>> needs the jax backend (keras.distribution supports JAX only); this "
-                f"study is on {self.backend}. Use --backend jax, or drop --distribute."
+                f"study is on {self.backend}. Use the jax backend, or drop <<distribute>>."
             )
 
     def _check_sizes(self):
@@ -225,13 +233,7 @@ class StudyConfig:
 
     def _check_what_the_run_would_ignore(self):
         """Refuses settings that the chosen dataset or variants would ignore while config.json recorded them."""
-        if self.data_path is not None and DATASETS[self.dataset].data_folder is None:
-            readers = [name for name, dataset in DATASETS.items() if dataset.data_folder is not None]
-            raise StudyError(
-                f"<<data_path>>: dataset {self.dataset} reads no data files, so the path would be "
-                f"ignored; drop it, or use dataset {' or '.join(readers)} to train on it."
-            )
-        if self.padding != "pre" and any(get_variant(name).embedding for name in self.variants):
+        if self.padding != "pre" and all(get_variant(name).embedding for name in self.variants):
             raise StudyError(
                 f"<<padding>> {self.padding}: each encoder study cell has its own padding (pre, and the "
                 "LSTM's post-padded cells too); drop it."

@@ -516,19 +516,19 @@ def test_missing_archive_is_refused_before_training(capsys, tmp_path):
 @pytest.mark.parametrize(
     "extra, name",
     [
-        (["--epochs", "0"], "epochs"),
-        (["--seeds", "-2"], "seeds"),
-        (["--maxlen", "0"], "maxlen"),
-        (["--vocab-size", "0"], "vocab_size"),
-        (["--batch-size", "0"], "batch_size"),
-        (["--max-docs", "0"], "max_docs"),
+        (["--epochs", "0"], "--epochs"),
+        (["--seeds", "-2"], "--seeds"),
+        (["--maxlen", "0"], "--maxlen"),
+        (["--vocab-size", "0"], "--vocab-size"),
+        (["--batch-size", "0"], "--batch-size"),
+        (["--max-docs", "0"], "--max-docs"),
     ],
 )
 def test_sizes_are_checked_by_the_study_config(extra, name, capsys, tmp_path):
-    # Zero once fell back to the default (`value or default`); the study's validator refuses it.
+    # Zero once fell back to the default (`value or default`); the study's settings refuse it, naming the flag.
     code, _, err = run_cli([*SYNTHETIC, "--out", str(tmp_path / "out"), *extra], capsys)
-    assert_one_line_error(code, err, name, tmp_path / "out")
-    assert f"received {name}=" in err
+    assert_one_line_error(code, err, f"{name} must be a positive integer", tmp_path / "out")
+    assert f"received {name}={extra[1]}" in err
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "1e300", "1.5"])
@@ -879,8 +879,8 @@ def test_max_docs_has_one_limit_checked_before_any_work(max_docs, capsys, tmp_pa
     assert_one_line_error(
         code,
         err,
-        f"max_docs must be a positive integer of at most 200,000; received "
-        f"max_docs={max_docs}; a synthetic post takes about 7 KB",
+        f"--max-docs must be a positive integer of at most 200,000; received "
+        f"--max-docs={max_docs}; a synthetic post takes about 7 KB",
         tmp_path / "out",
     )
     assert "runs finished" not in err and not (tmp_path / "out").exists()
