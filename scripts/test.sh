@@ -57,7 +57,7 @@ run() {  # $1 = run name, $2 = backend, $3 = mark expression, then the paths to 
 # JAX compiles every model it trains, so its run is the longest by far: it goes as two runs, the library's
 # tests and the study's. The order keeps two lanes about even: jax-study and tensorflow start; once follows
 # tensorflow, jax-library follows jax-study, torch follows once (2 vCPU AMD EPYC, CI of 2026-12-07: jax-study
-# 260 s then jax-library 199 s; tensorflow 192 s, once 162 s, torch 121 s; 475 s in all, with CI's quick start
+# 251 s then jax-library 184 s; tensorflow 190 s, once 152 s, torch 114 s; 456 s in all, with CI's quick start
 # running beside it at the lowest priority).
 LIBRARY_TESTS=(tests/padzero src/padzero tests/test_layout.py tests/test_readme.py)
 STUDY_TESTS=(tests/padzero_study src/padzero_study)
