@@ -28,7 +28,7 @@ if importlib.util.find_spec("torch") is None:
     collect_ignore_glob.append("src/padzero_study/models/torch_reference.py")
 
 # Study modules whose docstring examples build Keras models.
-_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "recorder.py", "gradients.py")
+_STUDY_MODULES_NEEDING_KERAS = ("variants.py", "recorder.py")
 
 
 def pytest_collection_modifyitems(items):

@@ -40,7 +40,8 @@ def one_backend_suffices(backend):
 def _table_gradient(layer, ids, upstream):
     """d sum(layer(ids) * upstream) / d layer.embeddings, as a NumPy array, on any backend."""
     from keras import ops
-    from layer_gradients import value_and_gradients
+
+    from padzero.gradients import value_and_gradients
 
     _, (gradient,) = value_and_gradients(
         layer, lambda outputs: ops.sum(ops.multiply(outputs, upstream)), ids, variables=[layer._embeddings]

@@ -10,7 +10,7 @@ cover are refused. The reference itself is held against NumPy, with its
 gradients written out by hand.
 
 Gradients are Keras-level: the table and the kernel blocks are variables of a
-small layer, differentiated by `layer_gradients.value_and_gradients` (tests/)
+small layer, differentiated by `padzero.gradients.value_and_gradients`
 (a tape on TensorFlow, autograd on PyTorch). The JAX form is differentiated
 as Keras's JAX trainer does it, `jax.jit` over the layer's `stateless_call`,
 and each compiled step is kept for the next batch of the same shape: it
@@ -24,10 +24,10 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from layer_gradients import value_and_gradients
 
 from padzero._block_dense_base import block_activity, padding_block_outputs
 from padzero.block_dense import _block_dense_dynamic, block_bounds, block_dense, block_dense_reference
+from padzero.gradients import value_and_gradients
 
 pytestmark = pytest.mark.per_backend
 

@@ -686,7 +686,7 @@ def test_tensorflow_ragged_and_sparse_ids_work_like_keras(kind, backend):
 
 
 def test_lora_gives_no_gradient_through_the_padding_row():
-    from layer_gradients import value_and_gradients
+    from padzero.gradients import value_and_gradients
 
     layer = lora_layer_with_random_adapters(seed=1)
     ids = np.array([[2, 1, 2, 5]], "int32")

@@ -11,7 +11,7 @@ call and however it is run.
 On JAX the layer is called and differentiated compiled (`jax.jit` over its
 `stateless_call`, as Keras's JAX trainer runs it): an eager call of the JAX
 form compiles its branches anew every time. Elsewhere gradients come from
-`layer_gradients.value_and_gradients` (tests/).
+`padzero.gradients.value_and_gradients`.
 """
 
 import functools
@@ -22,10 +22,10 @@ import keras
 import numpy as np
 import pytest
 from keras import ops
-from layer_gradients import value_and_gradients
 
 import padzero
 from padzero import EmbeddingFlattenDense
+from padzero.gradients import value_and_gradients
 
 pytestmark = pytest.mark.per_backend
 

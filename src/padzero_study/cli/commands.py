@@ -139,18 +139,7 @@ def reproduce(args):
         study = dataclasses.replace(
             study, config=dataclasses.replace(study.config, variants=encoder_cells(quick_encoders(backend)))
         )
-    import_quietly()
-    from padzero_study.reports import folder_report
-    from padzero_study.study import runner
-
-    enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
-    folder = runner.run(study, verbose=1)  # read once; the report takes it as it stands
-    # Other shards may still be running: the report holds what all results files have so far.
-    written = folder_report.write_report(folder)
-    print(
-        f"report: {written['report_markdown']}"
-        + (f"; encoders: {written['encoders_plot']}" if "encoders_plot" in written else "")
-    )
+    train_and_report(study, also=("encoders", "encoders_plot"))
 
 
 def quick_encoders(backend):
@@ -175,18 +164,22 @@ def quick_encoders(backend):
 def diagnose(args):
     reuse_freed_memory()
     backend = activate_backend(args.backend)
-    study = study_run(args, "diagnose", backend)
+    train_and_report(study_run(args, "diagnose", backend), also=("diagnostics", "diagnostics_plot"))
+
+
+def train_and_report(study, also):
+    """Imports Keras, runs `study` and writes its folder's report; prints the report's path, and the path written
+    under `also` = (label, key) where the report has one."""
     import_quietly()
     from padzero_study.reports import folder_report
     from padzero_study.study import runner
 
     enable_jax_compilation_cache()  # the runs share their shapes: each program compiles once
     folder = runner.run(study, verbose=1)  # read once; the report takes it as it stands
+    # Other shards may still be running: the report holds what all results files have so far.
     written = folder_report.write_report(folder)
-    print(
-        f"report: {written['report_markdown']}"
-        + (f"; diagnostics: {written['diagnostics_plot']}" if "diagnostics_plot" in written else "")
-    )
+    label, key = also
+    print(f"report: {written['report_markdown']}" + (f"; {label}: {written[key]}" if key in written else ""))
 
 
 def report(args):

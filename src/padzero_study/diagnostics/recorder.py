@@ -9,7 +9,7 @@ bottom: gradients, the measures, the recorder.
 import keras
 import numpy as np
 
-from padzero_study.diagnostics.gradients import value_and_gradients
+from padzero.gradients import value_and_gradients
 
 # ---------------------------------------------------------------- gradients on any backend
 

@@ -1,11 +1,10 @@
-"""Gradients of a Keras layer or model as NumPy arrays, on any backend: the library tests' own helper.
+"""Gradients of a Keras layer or model as NumPy arrays, on any backend: the one switch over backends.
 
 Keras has no backend-neutral `gradient` op, and each backend differentiates its
 own way (JAX through a stateless function, TensorFlow through a tape, PyTorch
-through autograd). The library's tests need plain NumPy gradients and import
-nothing from the study, so they keep this copy of what the study's diagnostics
-use. They import it as `layer_gradients`: pytest puts `tests/`, the folder of
-`tests/conftest.py`, on `sys.path`.
+through autograd). The layers' tests and the study's diagnostics need plain NumPy
+gradients of a loss, so the switch lives here, once, below both. Not imported by
+`import padzero`.
 """
 
 import inspect
